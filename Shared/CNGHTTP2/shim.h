@@ -1,0 +1,4 @@
+#ifndef SKYPORT_CNGHTTP2_SHIM_H
+#define SKYPORT_CNGHTTP2_SHIM_H
+#include <nghttp2/nghttp2.h>
+#endif

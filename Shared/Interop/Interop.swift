@@ -1,0 +1,2 @@
+internal import CNGHTTP2
+internal import COpenSSL
