@@ -44,6 +44,12 @@ public struct Metadata: Sendable, Hashable, ExpressibleByDictionaryLiteral, Rand
         public var key: String
         /// The value.
         public var value: Value
+
+        /// Creates an entry; the key is lower-cased.
+        public init(key: String, value: Value) {
+            self.key = key.lowercased()
+            self.value = value
+        }
     }
 
     private var entries: [Entry]

@@ -1,0 +1,63 @@
+# Skyport build, test and benchmark entry points. `make test` is the one test command (README, CI).
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+SWIFT        ?= swift
+VENV         := $(CURDIR)/.venv
+PY           := $(VENV)/bin/python
+GRPC_PROTO   := /usr/share/grpc-proto
+BUILD_FLAGS  ?=
+APT_PACKAGES := libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev pkg-config \
+                nghttp2-client nghttp2-server grpc-proto python3-venv time
+PIP_PACKAGES := grpcio grpcio-tools grpcio-health-checking grpcio-reflection cryptography
+
+.PHONY: deps apt-deps py-deps build build-tests generate check-generated test unit-test interop-test bench clean
+
+## deps: install every system and Python dependency that is missing (idempotent).
+deps: apt-deps py-deps
+
+apt-deps:
+	missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)
+	# nghttp2's rapid-reset protection needs the newest bookworm patch level of libnghttp2.
+	upgradable=$$(apt list --upgradable 2>/dev/null | grep -o '^libnghttp2[^/]*' || true)
+	if [ -n "$$missing$$upgradable" ] || [ -n "$${SKYPORT_APT_REFRESH:-}" ]; then
+	  echo "deps: installing/upgrading:$$missing $$upgradable"
+	  apt-get update -q
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES) libnghttp2-14
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --only-upgrade libnghttp2-14 libnghttp2-dev
+	fi
+
+py-deps: $(VENV)/.installed
+
+$(VENV)/.installed: Makefile
+	[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(PIP_PACKAGES)
+	touch $@
+
+## build: debug build of everything.
+build: deps
+	$(SWIFT) build $(BUILD_FLAGS)
+
+## generate: regenerate the C (protoc-c) and Swift (Proto/generator) code from the .proto files.
+generate: deps
+	PY=$(PY) GRPC_PROTO=$(GRPC_PROTO) Proto/generator/generate.sh
+
+## check-generated: fail when the committed generated code differs from what `make generate` makes.
+check-generated: deps
+	PY=$(PY) GRPC_PROTO=$(GRPC_PROTO) Proto/generator/generate.sh --check
+
+## test: everything: generated-code check, Swift unit and loopback tests, interop with grpcio both ways.
+test: deps check-generated
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(BUILD_FLAGS) 2>&1 | tee .build/swift-test.log
+	PY=$(PY) BIN=$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path) Tests/Interop/run_interop.sh
+
+## bench: release build, then echo.Echo/Unary against the grpc-swift-2 and grpcio peers in one run.
+bench: deps
+	$(SWIFT) build -c release --product interop-server
+	BIN=$$($(SWIFT) build -c release --show-bin-path) PY=$(PY) Tests/Bench/run_bench.sh
+
+clean:
+	rm -rf .build $(VENV)

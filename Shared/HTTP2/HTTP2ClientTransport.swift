@@ -1,0 +1,167 @@
+public import Logging
+internal import NIOCore
+internal import NIOPosix
+internal import SkyportInterop
+public import SkyportRPC
+internal import Synchronization
+
+/// A client transport to one target over a single multiplexed HTTP/2 connection.
+///
+/// The connection opens on the first call, and again after a GOAWAY or a failure. When the target
+/// cannot be reached, calls fail at once with UNAVAILABLE.
+public final class HTTP2ClientTransport: ClientTransport {
+    private struct Connection: Sendable {
+        let channel: any Channel
+        let handler: NIOLoopBound<ClientConnectionHandler>
+    }
+
+    private enum State {
+        case idle
+        case connecting(EventLoopFuture<Connection>)
+        case ready(Connection)
+        case closed
+    }
+
+    private let host: String
+    private let port: Int
+    private let configuration: HTTP2ClientConfiguration
+    private let tls: TLSContext?
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let state = Mutex(State.idle)
+
+    /// Creates a transport to `host:port`; nothing connects until the first call.
+    ///
+    /// - Throws: `TLSError` when the TLS configuration cannot be loaded.
+    public init(host: String, port: Int, configuration: HTTP2ClientConfiguration = .init(),
+                logger: Logger = Logger(label: "skyport.http2.client")) throws {
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup.singleton
+        if var tls = configuration.tls?.configuration {
+            if tls.serverHostname == nil { tls.serverHostname = host }
+            self.tls = try TLSContext(configuration: tls)
+        } else {
+            self.tls = nil
+        }
+    }
+
+    /// Starts a call on the shared connection.
+    public func openStream(method: MethodDescriptor, metadata: Metadata, options: CallOptions) async throws
+        -> any ClientCallStream
+    {
+        let connection = try await self.connection()
+        return try await connection.channel.eventLoop.submit {
+            try connection.handler.value.openStream(method: method, metadata: metadata, options: options)
+        }.get()
+    }
+
+    /// Closes the connection; calls in flight end with UNAVAILABLE and later calls fail.
+    public func close() async {
+        let previous = self.state.withLock { state -> State in
+            defer { state = .closed }
+            return state
+        }
+        switch previous {
+        case .ready(let connection):
+            try? await connection.channel.eventLoop.submit { connection.handler.value.close() }.get()
+            try? await connection.channel.closeFuture.get()
+        case .connecting(let future):
+            if let connection = try? await future.get() {
+                try? await connection.channel.close()
+            }
+        case .idle, .closed:
+            break
+        }
+    }
+
+    private func connection() async throws -> Connection {
+        let future: EventLoopFuture<Connection> = try self.state.withLock { state in
+            switch state {
+            case .ready(let connection):
+                return connection.channel.eventLoop.makeSucceededFuture(connection)
+            case .connecting(let future):
+                return future
+            case .idle:
+                let future = self.connect()
+                state = .connecting(future)
+                return future
+            case .closed:
+                throw RPCError(code: .unavailable, message: "Transport is closed")
+            }
+        }
+        do {
+            return try await future.get()
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw RPCError(code: .unavailable, message: "Cannot connect to \(self.host):\(self.port): \(error)")
+        }
+    }
+
+    private func connect() -> EventLoopFuture<Connection> {
+        let eventLoop = self.group.next()
+        let authority = "\(self.host):\(self.port)"
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(.init(self.configuration.connectTimeout))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handlers = channel.pipeline.syncOperations
+                    if let tls = self.tls {
+                        try handlers.addHandler(try TLSHandler(context: tls))
+                    }
+                    let handler = try ClientConnectionHandler(
+                        configuration: self.configuration, authority: authority, eventLoop: channel.eventLoop,
+                        logger: self.logger,
+                        onRetire: { [weak self] in self?.retire(channel) })
+                    try handlers.addHandler(handler)
+                }
+            }
+        let connectTimeout = self.configuration.connectTimeout
+        let future = bootstrap.connect(host: self.host, port: self.port).flatMap { channel -> EventLoopFuture<Connection> in
+            let connection: Connection
+            let ready: EventLoopPromise<Void>
+            do {
+                let handler = try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self)
+                connection = Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                ready = handler.ready
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+            let timeout = channel.eventLoop.scheduleTask(in: .init(connectTimeout)) {
+                ready.fail(RPCError(code: .unavailable, message: "TLS handshake timed out"))
+            }
+            return ready.futureResult.map { () -> Connection in
+                timeout.cancel()
+                return connection
+            }.flatMapErrorThrowing { (error: any Error) -> Connection in
+                timeout.cancel()
+                channel.close(promise: nil)
+                throw error
+            }
+        }
+        future.whenComplete { [weak self] (result: Result<Connection, any Error>) in
+            guard let self else { return }
+            self.state.withLock { state in
+                guard case .connecting(let pending) = state, pending === future else { return }
+                switch result {
+                case .success(let connection): state = .ready(connection)
+                case .failure: state = .idle
+                }
+            }
+        }
+        return future
+    }
+
+    /// The connection on `channel` takes no new calls: the next call opens a new one.
+    private func retire(_ channel: any Channel) {
+        self.state.withLock { state in
+            if case .ready(let connection) = state, connection.channel === channel {
+                state = .idle
+            }
+        }
+    }
+}

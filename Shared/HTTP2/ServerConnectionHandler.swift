@@ -1,0 +1,552 @@
+internal import Logging
+internal import NIOCore
+internal import SkyportInterop
+internal import SkyportRPC
+
+/// Serves gRPC on one HTTP/2 connection: feeds bytes to nghttp2, routes new streams to handler
+/// tasks, moves messages both ways under flow control, and enforces deadlines and limits.
+///
+/// It owns all connection state and is touched only on its event loop.
+final class ServerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = Never
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
+
+    /// Fired through the pipeline to start a graceful shutdown of this connection.
+    struct GracefulShutdown: Sendable {
+        var gracePeriod: Duration
+    }
+
+    /// The answer to a handler enqueueing a response message.
+    enum EnqueueResult {
+        case accepted
+        case full
+        case closed(RPCError)
+    }
+
+    /// Loop-bound state of one routed stream.
+    private final class StreamEntry {
+        let stream: H2ServerCallStream
+        var machine = ServerStreamStateMachine()
+        var deframer: GRPCMessageDeframer
+        var task: Task<Void, Never>?
+        var deadlineTimer: Scheduled<Void>?
+        /// Received bytes not yet taken by the handler (partial message + queued messages).
+        var unreadBytes = 0
+        /// Bytes of complete messages queued for the handler.
+        var queuedBytes = 0
+        /// Stream-window credit withheld while the handler lags.
+        var heldWindow = 0
+        var inputRejected = false
+        /// Sent after our END_STREAM when the client is still sending.
+        var resetCode = HTTP2ErrorCode.noError
+        var writer: CheckedContinuation<Void, any Error>?
+
+        init(stream: H2ServerCallStream, maxMessageSize: Int) {
+            self.stream = stream
+            self.deframer = GRPCMessageDeframer(maxMessageSize: maxMessageSize)
+        }
+    }
+
+    private let session: NGHTTP2Session
+    private let router: Router
+    private let configuration: HTTP2ServerConfiguration
+    private let logger: Logger
+    private var context: ChannelHandlerContext!
+    private var executor: EventLoopTaskExecutor!
+    private var peer = PeerInfo(address: "unknown")
+    private var streams: [Int32: StreamEntry] = [:]
+    /// Rejected streams still open: their data is dropped and they are reset after our END_STREAM.
+    private var rejectedStreams: Set<Int32> = []
+    private var writersWaiting: Set<Int32> = []
+    private var bufferedBytes = 0
+    private var heldConnectionWindow = 0
+    private var flushScheduled = false
+    private var handshakeTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var graceTimer: Scheduled<Void>?
+    private var draining = false
+    private var closed = false
+
+    init(router: Router, configuration: HTTP2ServerConfiguration, logger: Logger) throws {
+        self.session = try NGHTTP2Session(role: .server, settings: configuration.session)
+        self.router = router
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+        if let address = context.channel.remoteAddress {
+            self.peer = PeerInfo(address: Self.describe(address))
+        }
+        self.handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .init(self.configuration.handshakeTimeout)) {
+            [self] in
+            self.logger.debug("closing connection: handshake timeout", metadata: ["peer": "\(self.peer)"])
+            self.close()
+        }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let address = context.channel.remoteAddress, self.peer.address == "unknown" {
+            self.peer = PeerInfo(address: Self.describe(address))
+        }
+        self.flush()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = self.unwrapInboundIn(data)
+        do {
+            try self.session.receive(buffer)
+            if let timer = self.handshakeTimer {
+                timer.cancel()
+                self.handshakeTimer = nil
+                if self.streams.isEmpty { self.armIdleTimer() }
+            }
+        } catch {
+            self.logger.debug("closing connection: \(error)", metadata: ["peer": "\(self.peer)"])
+            self.processEvents()
+            self.flush()
+            self.close()
+            return
+        }
+        self.processEvents()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { self.flush() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let handshake = event as? TLSHandshakeCompleted {
+            self.peer.identity = handshake.peerIdentity
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        if let shutdown = event as? GracefulShutdown {
+            self.beginGracefulShutdown(gracePeriod: shutdown.gracePeriod)
+            promise?.succeed()
+        } else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.closed = true
+        for timer in [self.handshakeTimer, self.idleTimer, self.graceTimer] { timer?.cancel() }
+        let error = RPCError(code: .unavailable, message: "Connection closed")
+        for (_, entry) in self.streams { self.abandon(entry, error) }
+        self.streams.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.logger.debug("connection error: \(error)", metadata: ["peer": "\(self.peer)"])
+        self.close()
+    }
+
+    // MARK: Session events
+
+    private func processEvents() {
+        while self.session.hasEvents {
+            for event in self.session.takeEvents() {
+                switch event {
+                case .headers(let streamID, let fields, let endStream, let oversized):
+                    if let entry = self.streams[streamID] {
+                        // Trailers from a client: gRPC has none, but they end the request stream.
+                        if endStream { self.endOfInput(entry) }
+                    } else {
+                        self.openStream(streamID, fields: fields, endStream: endStream, oversized: oversized)
+                    }
+                case .data(let streamID, let chunk):
+                    self.receiveData(streamID, chunk)
+                case .endStream(let streamID):
+                    if let entry = self.streams[streamID] { self.endOfInput(entry) }
+                case .streamClosed(let streamID, let errorCode):
+                    self.streamClosed(streamID, errorCode: errorCode)
+                case .sentEndStream(let streamID):
+                    self.sentEndStream(streamID)
+                case .goaway, .pingAck:
+                    break
+                }
+            }
+        }
+    }
+
+    private func openStream(_ streamID: Int32, fields: [HeaderField], endStream: Bool, oversized: Bool) {
+        if oversized {
+            self.reject(
+                streamID,
+                ResponseHeaders.trailersOnly(
+                    Status(code: .resourceExhausted, message: "Header list larger than the server accepts"), [:]),
+                endStream: endStream)
+            return
+        }
+        let head: RequestHead
+        switch RequestHead.validate(fields) {
+        case .rejectHTTP(let httpStatus, let status):
+            self.reject(streamID, ResponseHeaders.trailersOnly(status, [:], httpStatus: httpStatus), endStream: endStream)
+            return
+        case .reject(let status, let extra):
+            self.reject(streamID, ResponseHeaders.trailersOnly(status, [:], extra: extra), endStream: endStream)
+            return
+        case .accept(let accepted):
+            head = accepted
+        }
+        guard let method = self.router.method(forPath: head.path) else {
+            self.reject(
+                streamID, ResponseHeaders.trailersOnly(self.router.unimplementedStatus(forPath: head.path), [:]),
+                endStream: endStream)
+            return
+        }
+        let stream = H2ServerCallStream(
+            streamID: streamID, connection: self, eventLoop: self.context.eventLoop,
+            allocator: self.context.channel.allocator)
+        let entry = StreamEntry(stream: stream, maxMessageSize: self.configuration.maxReceiveMessageSize)
+        self.streams[streamID] = entry
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
+        if endStream { self.endOfInput(entry) }
+
+        let deadline = head.timeout.map { ContinuousClock.now + $0 }
+        if let timeout = head.timeout {
+            entry.deadlineTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .init(timeout)) { [self] in
+                self.deadlineExceeded(streamID)
+            }
+        }
+        let callContext = ServerContext(
+            method: method.descriptor, requestMetadata: head.metadata, peer: self.peer, deadline: deadline)
+        let router = self.router
+        entry.task = Task(executorPreference: self.executor) {
+            await router.run(method, stream: stream, context: callContext)
+        }
+    }
+
+    private func reject(_ streamID: Int32, _ fields: [HeaderField], endStream: Bool) {
+        do {
+            try self.session.submitResponse(streamID: streamID, fields, hasBody: false)
+            if !endStream { self.rejectedStreams.insert(streamID) }
+        } catch {
+            self.session.resetStream(streamID, .internalError)
+        }
+    }
+
+    private func endOfInput(_ entry: StreamEntry) {
+        if entry.deframer.hasPartialMessage && !entry.inputRejected {
+            self.failInput(entry, Status(code: .internal, message: "Stream ended in the middle of a message"))
+        } else {
+            entry.stream.inbound.finish()
+        }
+    }
+
+    private func receiveData(_ streamID: Int32, _ chunk: ByteBuffer) {
+        let count = chunk.readableBytes
+        self.bufferedBytes += count
+        if self.bufferedBytes <= self.configuration.maxBufferedBytesPerConnection {
+            self.session.consumeConnection(count)
+        } else {
+            self.heldConnectionWindow += count
+        }
+        guard let entry = self.streams[streamID], !entry.inputRejected else {
+            self.session.consumeStream(streamID, count)
+            self.release(count)
+            return
+        }
+        entry.unreadBytes += count
+        entry.deframer.append(chunk)
+        while let output = entry.deframer.next() {
+            switch output {
+            case .message(let message):
+                entry.queuedBytes += message.count + 5
+                entry.stream.inbound.append(message)
+            case .error(let status):
+                self.failInput(entry, status)
+                self.session.consumeStream(streamID, count)
+                return
+            }
+        }
+        if entry.queuedBytes <= self.configuration.maxBufferedBytesPerStream {
+            self.session.consumeStream(streamID, count)
+        } else {
+            entry.heldWindow += count
+        }
+    }
+
+    /// The request stream broke a rule: end the call with `status` and stop reading it.
+    private func failInput(_ entry: StreamEntry, _ status: Status) {
+        entry.inputRejected = true
+        self.release(entry.unreadBytes)
+        entry.unreadBytes = 0
+        entry.queuedBytes = 0
+        entry.task?.cancel()
+        entry.stream.inbound.fail(RPCError(status: status))
+        entry.resetCode = .cancel
+        self.finish(streamID: entry.stream.streamID, status: status, trailers: [:])
+    }
+
+    /// A handler took a message of `bytes` wire bytes: reopen the windows it held.
+    func consumed(streamID: Int32, bytes: Int) {
+        guard let entry = self.streams[streamID], !entry.inputRejected else { return }
+        entry.unreadBytes -= bytes
+        entry.queuedBytes -= bytes
+        self.release(bytes)
+        if entry.heldWindow > 0 && entry.queuedBytes <= self.configuration.maxBufferedBytesPerStream {
+            self.session.consumeStream(streamID, entry.heldWindow)
+            entry.heldWindow = 0
+            self.scheduleFlush()
+        }
+    }
+
+    private func release(_ bytes: Int) {
+        self.bufferedBytes -= bytes
+        if self.heldConnectionWindow > 0 && self.bufferedBytes <= self.configuration.maxBufferedBytesPerConnection {
+            self.session.consumeConnection(self.heldConnectionWindow)
+            self.heldConnectionWindow = 0
+            self.scheduleFlush()
+        }
+    }
+
+    private func streamClosed(_ streamID: Int32, errorCode: UInt32) {
+        self.rejectedStreams.remove(streamID)
+        guard let entry = self.streams.removeValue(forKey: streamID) else { return }
+        self.release(entry.unreadBytes)
+        entry.deadlineTimer?.cancel()
+        if entry.machine.isFinished {
+            entry.stream.inbound.finish()
+            entry.writer?.resume(throwing: RPCError(code: .cancelled, message: "Call already ended"))
+        } else {
+            let code = HTTP2ErrorCode(rawValue: errorCode) ?? .internalError
+            self.abandon(entry, RPCError(code: .cancelled, message: "Client reset the stream (\(code))"))
+        }
+        entry.writer = nil
+        self.writersWaiting.remove(streamID)
+        if self.streams.isEmpty {
+            if self.draining { self.closeWhenFlushed() } else { self.armIdleTimer() }
+        }
+    }
+
+    /// The stream ended without our status (reset by the client, or the connection died): cancel
+    /// the handler and fail whatever it waits on.
+    private func abandon(_ entry: StreamEntry, _ error: RPCError) {
+        entry.machine.reset()
+        entry.deadlineTimer?.cancel()
+        entry.task?.cancel()
+        entry.stream.inbound.fail(error)
+        entry.writer?.resume(throwing: error)
+        entry.writer = nil
+    }
+
+    private func sentEndStream(_ streamID: Int32) {
+        if self.rejectedStreams.remove(streamID) != nil {
+            if !self.session.isRemoteClosed(streamID: streamID) { self.session.resetStream(streamID, .noError) }
+        } else if let entry = self.streams[streamID], !self.session.isRemoteClosed(streamID: streamID) {
+            // The call is over but the client is still sending: tell it to stop (RFC 9113 §8.1).
+            self.session.resetStream(streamID, entry.resetCode)
+        }
+    }
+
+    private func deadlineExceeded(_ streamID: Int32) {
+        guard let entry = self.streams[streamID], !entry.machine.isFinished else { return }
+        let status = Status(code: .deadlineExceeded, message: "Deadline exceeded")
+        entry.task?.cancel()
+        entry.stream.inbound.fail(RPCError(status: status))
+        entry.resetCode = .cancel
+        self.finish(streamID: streamID, status: status, trailers: [:])
+    }
+
+    // MARK: Called by streams (on the loop)
+
+    func sendHeaders(streamID: Int32, _ metadata: Metadata) {
+        guard let entry = self.streams[streamID], entry.machine.sendHeaders() == .submitHeaders else { return }
+        self.submitHeaders(streamID, metadata)
+    }
+
+    func enqueue(streamID: Int32, _ frame: ByteBuffer) -> EnqueueResult {
+        guard let entry = self.streams[streamID] else {
+            return .closed(RPCError(code: .cancelled, message: "Call already ended"))
+        }
+        switch entry.machine.sendMessage() {
+        case .reject:
+            return .closed(RPCError(code: .cancelled, message: "Call already ended"))
+        case .submitHeadersThenData:
+            self.submitHeaders(streamID, [:])
+        case .submitData:
+            break
+        }
+        self.session.enqueue(streamID: streamID, frame)
+        self.scheduleFlush()
+        return self.session.queuedBytes(streamID: streamID) > self.configuration.maxQueuedBytesPerStream
+            ? .full : .accepted
+    }
+
+    func waitForCapacity(streamID: Int32, _ continuation: CheckedContinuation<Void, any Error>) {
+        guard let entry = self.streams[streamID], !entry.machine.isFinished else {
+            continuation.resume(throwing: RPCError(code: .cancelled, message: "Call already ended"))
+            return
+        }
+        if self.session.queuedBytes(streamID: streamID) <= self.configuration.maxQueuedBytesPerStream {
+            continuation.resume()
+        } else {
+            entry.writer = continuation
+            self.writersWaiting.insert(streamID)
+        }
+    }
+
+    func finish(streamID: Int32, status: Status, trailers: Metadata) {
+        guard let entry = self.streams[streamID] else { return }
+        switch entry.machine.finish() {
+        case .none:
+            return
+        case .submitTrailersOnly:
+            do {
+                try self.session.submitResponse(
+                    streamID: streamID, ResponseHeaders.trailersOnly(status, trailers), hasBody: false)
+            } catch {
+                self.session.resetStream(streamID, .internalError)
+            }
+        case .submitTrailers:
+            self.session.finish(streamID: streamID, trailers: ResponseHeaders.trailers(status, trailers))
+        }
+        entry.deadlineTimer?.cancel()
+        entry.deadlineTimer = nil
+        self.scheduleFlush()
+    }
+
+    private func submitHeaders(_ streamID: Int32, _ metadata: Metadata) {
+        do {
+            try self.session.submitResponse(streamID: streamID, ResponseHeaders.headers(metadata), hasBody: true)
+        } catch {
+            self.session.resetStream(streamID, .internalError)
+        }
+    }
+
+    // MARK: Writing
+
+    private func scheduleFlush() {
+        guard !self.flushScheduled, !self.closed else { return }
+        self.flushScheduled = true
+        self.context.eventLoop.assumeIsolated().execute { [self] in
+            self.flushScheduled = false
+            self.flush()
+        }
+    }
+
+    /// Writes what nghttp2 has to send, as far as the channel is writable, then wakes writers whose
+    /// streams drained.
+    private func flush() {
+        guard !self.closed, let context = self.context else { return }
+        var wrote = false
+        while context.channel.isWritable {
+            var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
+            let more: Bool
+            do {
+                more = try self.session.send(into: &buffer, limit: 256 * 1024)
+            } catch {
+                self.logger.debug("closing connection: \(error)", metadata: ["peer": "\(self.peer)"])
+                self.close()
+                return
+            }
+            if buffer.readableBytes > 0 {
+                context.write(self.wrapOutboundOut(buffer), promise: nil)
+                wrote = true
+            }
+            // Sending can close streams and end them, which may queue more frames (RST_STREAM).
+            if self.session.hasEvents {
+                self.processEvents()
+                continue
+            }
+            if !more { break }
+        }
+        if wrote { context.flush() }
+        self.wakeWriters()
+        if !self.session.isAlive { self.close() }
+    }
+
+    private func wakeWriters() {
+        guard !self.writersWaiting.isEmpty else { return }
+        let lowWater = self.configuration.maxQueuedBytesPerStream / 2
+        for streamID in self.writersWaiting where self.session.queuedBytes(streamID: streamID) <= lowWater {
+            self.writersWaiting.remove(streamID)
+            if let entry = self.streams[streamID], let writer = entry.writer {
+                entry.writer = nil
+                writer.resume()
+            }
+        }
+    }
+
+    // MARK: Lifecycle
+
+    private func armIdleTimer() {
+        guard !self.draining, self.idleTimer == nil, !self.closed else { return }
+        self.idleTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .init(self.configuration.idleTimeout)) { [self] in
+            self.idleTimer = nil
+            guard self.streams.isEmpty else { return }
+            self.logger.debug("closing idle connection", metadata: ["peer": "\(self.peer)"])
+            self.session.goAway(lastStreamID: self.session.lastProcessedStreamID, .noError)
+            self.closeWhenFlushed()
+        }
+    }
+
+    private func beginGracefulShutdown(gracePeriod: Duration) {
+        guard !self.draining, !self.closed else { return }
+        self.draining = true
+        self.idleTimer?.cancel()
+        // Two-step GOAWAY: a notice now, the final last-stream-id once streams in flight have arrived.
+        self.session.shutdownNotice()
+        self.flush()
+        self.context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(50)) { [self] in
+            self.session.goAway(lastStreamID: self.session.lastProcessedStreamID, .noError)
+            self.flush()
+            if self.streams.isEmpty { self.closeWhenFlushed() }
+        }
+        self.graceTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .init(gracePeriod)) { [self] in
+            let status = Status(code: .unavailable, message: "Server shutting down")
+            for (streamID, entry) in self.streams {
+                entry.task?.cancel()
+                entry.resetCode = .cancel
+                self.finish(streamID: streamID, status: status, trailers: [:])
+            }
+            self.flush()
+            self.closeWhenFlushed()
+        }
+    }
+
+    private func closeWhenFlushed() {
+        self.flush()
+        self.close()
+    }
+
+    /// Closes once every byte already written has gone out (bounded by one second, in case the peer
+    /// stopped reading).
+    private func close() {
+        guard !self.closed, let context = self.context else { return }
+        self.closed = true
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(self.wrapOutboundOut(ByteBuffer()), promise: written)
+        let forced = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { context.close(promise: nil) }
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            forced.cancel()
+            context.close(promise: nil)
+        }
+    }
+
+    private static func describe(_ address: SocketAddress) -> String {
+        switch address {
+        case .v4: "ipv4:\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        case .v6: "ipv6:[\(address.ipAddress ?? "?")]:\(address.port ?? 0)"
+        case .unixDomainSocket: "unix:\(address.pathname ?? "")"
+        }
+    }
+}

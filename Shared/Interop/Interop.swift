@@ -1,2 +1,0 @@
-internal import CNGHTTP2
-internal import COpenSSL

@@ -1,0 +1,233 @@
+import Foundation
+import SkyportHTTP2
+import SkyportInterop
+import SkyportRPC
+import Testing
+
+/// Real HTTP/2 over TCP on 127.0.0.1: our server and our client, and the nghttp CLI as a foreign peer.
+@Suite(.serialized) struct LoopbackTests {
+    @Test func unaryWithMetadataBothWays() async throws {
+        let loop = try await Loopback.start()
+        var metadata: Metadata = ["x-text": "hello"]
+        metadata.add("x-data-bin", binary: [0, 1, 2, 255])
+        let response = try await loop.client.unary(
+            Loop.echo, request: Blob("ping"), metadata: metadata, responseType: Blob.self)
+        #expect(response.message.text == "ping")
+        #expect(response.initialMetadata["x-text"] == "hello")
+        #expect(response.initialMetadata[binary: "x-data-bin"] == [0, 1, 2, 255])
+        #expect(response.trailingMetadata[binary: "x-data-bin"] == [0, 1, 2, 255])
+        await loop.stop()
+    }
+
+    @Test func streamingShapesAndManyConcurrentCalls() async throws {
+        let loop = try await Loopback.start()
+        let client = loop.client
+        let total = try await client.clientStreaming(Loop.count, requestType: Blob.self, responseType: Blob.self) {
+            writer in
+            for size in [27182, 8, 1828, 45904] { try await writer.write(Blob([UInt8](repeating: 1, count: size))) }
+        }
+        #expect(total.message.text == "74922")
+        let replies = try await client.bidirectional(Loop.upper, requestType: Blob.self, responseType: Blob.self) {
+            call in
+            var iterator = call.responses.makeAsyncIterator()
+            var out: [String] = []
+            for word in ["a", "b", "c"] {
+                try await call.write(Blob(word))
+                out.append(try await iterator.next()?.text ?? "")
+            }
+            call.finishWriting()
+            #expect(try await iterator.next() == nil)
+            return out
+        }
+        #expect(replies == ["A", "B", "C"])
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<300 {
+                group.addTask {
+                    try await client.unary(Loop.echo, request: Blob("n\(i)"), responseType: Blob.self).message.text
+                        == "n\(i)"
+                }
+            }
+            var ok = 0
+            for try await matched in group where matched { ok += 1 }
+            #expect(ok == 300)
+        }
+        await loop.stop()
+    }
+
+    @Test func deadlineCancelsTheHandler() async throws {
+        let loop = try await Loopback.start()
+        let start = ContinuousClock.now
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await loop.client.unary(
+                Loop.sleep, request: Blob(), options: CallOptions(timeout: .milliseconds(200)), responseType: Blob.self)
+        }
+        #expect(error?.code == .deadlineExceeded)
+        #expect(ContinuousClock.now - start < .seconds(5))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(loop.seen.cancellations.load(ordering: .relaxed) == 1)
+        await loop.stop()
+    }
+
+    @Test func clientCancellationResetsTheStreamAndCancelsTheHandler() async throws {
+        let loop = try await Loopback.start()
+        let client = loop.client
+        let call = Task { try await client.unary(Loop.sleep, request: Blob(), responseType: Blob.self) }
+        try await Task.sleep(for: .milliseconds(200))
+        call.cancel()
+        if case .failure(let error as RPCError) = await call.result {
+            #expect(error.code == .cancelled)
+        } else {
+            Issue.record("call did not fail with RPCError")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(loop.seen.cancellations.load(ordering: .relaxed) == 1)
+        await loop.stop()
+    }
+
+    @Test func unknownMethodIsUnimplemented() async throws {
+        let loop = try await Loopback.start()
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await loop.client.unary(
+                MethodDescriptor(service: "loop.Svc", method: "Missing"), request: Blob(), responseType: Blob.self)
+        }
+        #expect(error?.code == .unimplemented)
+        #expect(error?.message.contains("/loop.Svc/Missing") == true)
+        await loop.stop()
+    }
+
+    @Test func oversizedRequestIsResourceExhausted() async throws {
+        var configuration = HTTP2ServerConfiguration()
+        configuration.maxReceiveMessageSize = 1024
+        let loop = try await Loopback.start(configuration: configuration)
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await loop.client.unary(
+                Loop.echo, request: Blob([UInt8](repeating: 1, count: 4096)), responseType: Blob.self)
+        }
+        #expect(error?.code == .resourceExhausted)
+        // The connection survives: the next call works.
+        let ok = try await loop.client.unary(Loop.echo, request: Blob("still here"), responseType: Blob.self)
+        #expect(ok.message.text == "still here")
+        await loop.stop()
+    }
+
+    @Test func aSlowReaderSuspendsTheServerWriter() async throws {
+        let loop = try await Loopback.start()
+        let received = try await loop.client.serverStreaming(
+            Loop.flood, request: Blob("400"), responseType: Blob.self
+        ) { responses in
+            var iterator = responses.makeAsyncIterator()
+            _ = try await iterator.next()
+            try await Task.sleep(for: .milliseconds(500))
+            // 400 × 64 KiB = 25 MiB requested; flow control must have stopped the writer far short of it.
+            let written = loop.seen.floodWrites.load(ordering: .relaxed)
+            #expect(written < 100)
+            var count = 1
+            while try await iterator.next() != nil { count += 1 }
+            return count
+        }
+        #expect(received == 400)
+        await loop.stop()
+    }
+
+    @Test func callsToAClosedPortFailFastWithUnavailable() async throws {
+        let transport = try HTTP2ClientTransport(host: "127.0.0.1", port: 1, logger: Loopback.quietLogger)
+        let start = ContinuousClock.now
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await RPCClient(transport: transport).unary(Loop.echo, request: Blob(), responseType: Blob.self)
+        }
+        #expect(error?.code == .unavailable)
+        #expect(ContinuousClock.now - start < .seconds(2))
+        await transport.close()
+    }
+
+    @Test func clientReconnectsAfterTheServerGoesAway() async throws {
+        let loop = try await Loopback.start()
+        _ = try await loop.client.unary(Loop.echo, request: Blob("1"), responseType: Blob.self)
+        await loop.server.shutdown()
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await loop.client.unary(Loop.echo, request: Blob("2"), responseType: Blob.self)
+        }
+        #expect(error?.code == .unavailable)
+        let replacement = try HTTP2Server(
+            router: Router(services: [LoopbackService()]), logger: Loopback.quietLogger)
+        _ = try await replacement.bind(host: "127.0.0.1", port: loop.port)
+        let again = try await loop.client.unary(Loop.echo, request: Blob("3"), responseType: Blob.self)
+        #expect(again.message.text == "3")
+        await loop.transport.close()
+        await replacement.shutdown()
+    }
+
+    @Test func gracefulShutdownLetsInFlightCallsFinish() async throws {
+        var configuration = HTTP2ServerConfiguration()
+        configuration.shutdownGracePeriod = .seconds(5)
+        let loop = try await Loopback.start(configuration: configuration)
+        let client = loop.client
+        let stream = Task {
+            try await client.clientStreaming(Loop.count, requestType: Blob.self, responseType: Blob.self) { writer in
+                try await writer.write(Blob([1, 2, 3]))
+                try await Task.sleep(for: .milliseconds(400))
+                try await writer.write(Blob([4]))
+            }.message.text
+        }
+        try await Task.sleep(for: .milliseconds(150))
+        let shutdown = Task { await loop.server.shutdown() }
+        #expect(try await stream.value == "4")
+        await shutdown.value
+        await loop.transport.close()
+    }
+
+    @Test func mutualTLSHandsTheVerifiedIdentityToHandlers() async throws {
+        let ca = try CertificateAuthority.create(commonName: "Loop Test CA")
+        let server = try ca.issue(commonName: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
+        let client = try ca.issue(commonName: "billing", dnsNames: [], ipAddresses: [])
+        let serverTLS = ServerTLS(configuration: .server(
+            certificateChain: .string(server.certificatePEM), privateKey: .string(server.privateKeyPEM),
+            trustRoots: .string(ca.certificatePEM), requireClientCertificate: true))
+        let clientTLS = ClientTLS(configuration: .client(
+            serverHostname: "localhost", trustRoots: .string(ca.certificatePEM),
+            certificateChain: .string(client.certificatePEM), privateKey: .string(client.privateKeyPEM)))
+        let loop = try await Loopback.start(tls: serverTLS, clientConfiguration: HTTP2ClientConfiguration(tls: clientTLS))
+        let identity = try await loop.client.unary(Loop.whoami, request: Blob(), responseType: Blob.self)
+        #expect(identity.message.text == "billing")
+
+        // No client certificate: refused.
+        let anonymous = try HTTP2ClientTransport(
+            host: "127.0.0.1", port: loop.port,
+            configuration: HTTP2ClientConfiguration(
+                tls: ClientTLS(configuration: .client(serverHostname: "localhost", trustRoots: .string(ca.certificatePEM)))),
+            logger: Loopback.quietLogger)
+        let refused = await #expect(throws: RPCError.self) {
+            _ = try await RPCClient(transport: anonymous).unary(Loop.whoami, request: Blob(), responseType: Blob.self)
+        }
+        #expect(refused?.code == .unavailable)
+        await anonymous.close()
+        await loop.stop()
+    }
+
+    @Test func nghttpSeesTrailersAnd415ForNonGRPC() async throws {
+        let loop = try await Loopback.start()
+        let url = "http://127.0.0.1:\(loop.port)/loop.Svc/Echo"
+        let body = FileManager.default.temporaryDirectory.appendingPathComponent("skyport-loop-body")
+        try Data([0, 0, 0, 0, 2, 0x68, 0x69]).write(to: body)
+        let grpc = try runNghttp(["-v", "-d", body.path, "-H", "content-type: application/grpc", "-H", "te: trailers", url])
+        #expect(grpc.contains(":status: 200"))
+        #expect(grpc.contains("grpc-status: 0"))
+        let json = try runNghttp(["-v", "-d", body.path, "-H", "content-type: application/json", url])
+        #expect(json.contains(":status: 415"))
+        #expect(json.contains("grpc-status: 13"))
+        await loop.stop()
+    }
+
+    private func runNghttp(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/nghttp")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

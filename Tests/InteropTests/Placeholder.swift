@@ -1,0 +1,1 @@
+// Placeholder until the target has content; delete when adding the first file.
