@@ -39,8 +39,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         /// Stream-window credit withheld while the handler lags.
         var heldWindow = 0
         var inputRejected = false
-        /// Sent after our END_STREAM when the client is still sending.
-        var resetCode = HTTP2ErrorCode.noError
         var writer: CheckedContinuation<Void, any Error>?
 
         init(stream: H2ServerCallStream, maxMessageSize: Int) {
@@ -292,7 +290,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         entry.queuedBytes = 0
         entry.task?.cancel()
         entry.stream.inbound.fail(RPCError(status: status))
-        entry.resetCode = .cancel
         self.finish(streamID: entry.stream.streamID, status: status, trailers: [:])
     }
 
@@ -348,12 +345,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         entry.writer = nil
     }
 
+    /// Our status went out while the client may still be sending (an early error, a deadline, a
+    /// handler that finished first): RST_STREAM(NO_ERROR) tells it to stop without voiding the status
+    /// (RFC 9113 §8.1). A CANCEL here would make gRPC clients report CANCELLED instead of the status.
     private func sentEndStream(_ streamID: Int32) {
-        if self.rejectedStreams.remove(streamID) != nil {
-            if !self.session.isRemoteClosed(streamID: streamID) { self.session.resetStream(streamID, .noError) }
-        } else if let entry = self.streams[streamID], !self.session.isRemoteClosed(streamID: streamID) {
-            // The call is over but the client is still sending: tell it to stop (RFC 9113 §8.1).
-            self.session.resetStream(streamID, entry.resetCode)
+        let known = self.rejectedStreams.remove(streamID) != nil || self.streams[streamID] != nil
+        if known && !self.session.isRemoteClosed(streamID: streamID) {
+            self.session.resetStream(streamID, .noError)
         }
     }
 
@@ -362,7 +360,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let status = Status(code: .deadlineExceeded, message: "Deadline exceeded")
         entry.task?.cancel()
         entry.stream.inbound.fail(RPCError(status: status))
-        entry.resetCode = .cancel
         self.finish(streamID: streamID, status: status, trailers: [:])
     }
 
@@ -515,7 +512,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             let status = Status(code: .unavailable, message: "Server shutting down")
             for (streamID, entry) in self.streams {
                 entry.task?.cancel()
-                entry.resetCode = .cancel
                 self.finish(streamID: streamID, status: status, trailers: [:])
             }
             self.flush()
