@@ -10,9 +10,9 @@ GRPC_PROTO   := /usr/share/grpc-proto
 BUILD_FLAGS  ?=
 APT_PACKAGES := libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev pkg-config \
                 nghttp2-client nghttp2-server grpc-proto python3-venv time
-PIP_PACKAGES := grpcio grpcio-tools grpcio-health-checking grpcio-reflection cryptography
+PIP_PACKAGES := grpcio grpcio-tools grpcio-health-checking grpcio-reflection cryptography h2
 
-.PHONY: deps apt-deps py-deps build build-tests generate check-generated test unit-test interop-test bench clean
+.PHONY: deps apt-deps py-deps build generate check-generated test run bench clean
 
 ## deps: install every system and Python dependency that is missing (idempotent).
 deps: apt-deps py-deps
@@ -53,6 +53,11 @@ test: deps check-generated
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS) 2>&1 | tee .build/swift-test.log
 	PY=$(PY) BIN=$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path) Tests/Interop/run_interop.sh
+
+## run: build and run interop-server on port 50051 (h2c) until Ctrl-C.
+run: deps
+	$(SWIFT) build --product interop-server
+	$$($(SWIFT) build --show-bin-path)/interop-server --port 50051
 
 ## bench: release build, then echo.Echo/Unary against the grpc-swift-2 and grpcio peers in one run.
 bench: deps

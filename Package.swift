@@ -7,6 +7,9 @@ let swiftSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    // Specialise generics (message buffers, continuations, typed handlers) across our own modules in
+    // release builds; without it the runtime looks up generic metadata on every call.
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let nio: [Target.Dependency] = [

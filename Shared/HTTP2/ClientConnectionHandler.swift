@@ -104,6 +104,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         } catch {
             self.logger.debug("closing connection: \(error)")
             self.processEvents()
+            self.session.terminate(error.goAwayCode)
             self.flush()
             self.close()
             return
@@ -246,7 +247,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                     if self.streams.isEmpty { self.close() }
                 case .pingAck:
                     self.pingOutstanding = false
-                case .sentEndStream:
+                case .sentEndStream, .settings:
                     break
                 }
             }

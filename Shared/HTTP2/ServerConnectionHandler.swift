@@ -101,16 +101,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let buffer = self.unwrapInboundIn(data)
         do {
             try self.session.receive(buffer)
-            if let timer = self.handshakeTimer {
-                timer.cancel()
-                self.handshakeTimer = nil
-                if self.streams.isEmpty { self.armIdleTimer() }
-            }
         } catch {
             self.logger.debug("closing connection: \(error)", metadata: ["peer": "\(self.peer)"])
-            self.processEvents()
-            self.flush()
-            self.close()
+            self.failConnection(error)
             return
         }
         self.processEvents()
@@ -150,6 +143,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    /// nghttp2 found the peer misbehaving (a flood, a protocol error): GOAWAY with the matching code,
+    /// then close.
+    private func failConnection(_ error: NGHTTP2Error) {
+        self.processEvents()
+        self.session.terminate(error.goAwayCode)
+        self.flush()
+        self.close()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         self.logger.debug("connection error: \(error)", metadata: ["peer": "\(self.peer)"])
         self.close()
@@ -176,6 +178,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                     self.streamClosed(streamID, errorCode: errorCode)
                 case .sentEndStream(let streamID):
                     self.sentEndStream(streamID)
+                case .settings:
+                    // The client preface is complete: the handshake timeout no longer applies.
+                    if let timer = self.handshakeTimer {
+                        timer.cancel()
+                        self.handshakeTimer = nil
+                        if self.streams.isEmpty { self.armIdleTimer() }
+                    }
                 case .goaway, .pingAck:
                     break
                 }
@@ -452,6 +461,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 more = try self.session.send(into: &buffer, limit: 256 * 1024)
             } catch {
                 self.logger.debug("closing connection: \(error)", metadata: ["peer": "\(self.peer)"])
+                if buffer.readableBytes > 0 { context.write(self.wrapOutboundOut(buffer), promise: nil) }
                 self.close()
                 return
             }

@@ -46,6 +46,8 @@ public enum HTTP2Event {
     case goaway(lastStreamID: Int32, errorCode: UInt32)
     /// The peer acknowledged one of our PINGs.
     case pingAck
+    /// The peer sent its SETTINGS (not an acknowledgement): for a server, the client preface is complete.
+    case settings
     /// We finished sending a stream's last frame (END_STREAM).
     case sentEndStream(streamID: Int32)
 }
@@ -87,10 +89,9 @@ public struct NGHTTP2Error: Error, Sendable, CustomStringConvertible {
     /// `nghttp2: message (code)`.
     public var description: String { "nghttp2: \(self.message) (\(self.code))" }
 
-    /// Whether the session ended because the peer flooded it or broke the protocol (the connection
-    /// should be closed once pending frames, such as GOAWAY, are sent).
-    public var isPeerMisbehaviour: Bool {
-        // NGHTTP2_ERR_FLOODED (-904), NGHTTP2_ERR_BAD_CLIENT_MAGIC (-903), NGHTTP2_ERR_CALLBACK_FAILURE excluded.
-        self.code == -904 || self.code == -903
+    /// The GOAWAY code to end the connection with: ENHANCE_YOUR_CALM for floods (NGHTTP2_ERR_FLOODED,
+    /// -904; too many CONTINUATION frames, -905), PROTOCOL_ERROR otherwise.
+    public var goAwayCode: HTTP2ErrorCode {
+        self.code == -904 || self.code == -905 ? .enhanceYourCalm : .protocolError
     }
 }

@@ -95,9 +95,9 @@ public final class NGHTTP2Session {
 
     /// Processes received bytes. Afterwards `takeEvents()` returns what they contained.
     ///
-    /// - Throws: `NGHTTP2Error` when the peer broke the protocol or flooded the session; the session
-    ///   has then queued a GOAWAY, which the caller should send before closing.
-    public func receive(_ buffer: ByteBuffer) throws {
+    /// - Throws: `NGHTTP2Error` when the peer broke the protocol or flooded the session; the caller
+    ///   should `terminate` with the error's `goAwayCode`, send, and close.
+    public func receive(_ buffer: ByteBuffer) throws(NGHTTP2Error) {
         let result = buffer.withUnsafeReadableBytes { raw -> Int in
             guard let base = raw.baseAddress else { return 0 }
             self.receiving = (base, buffer)
@@ -351,6 +351,8 @@ public final class NGHTTP2Session {
                 this.events.append(.goaway(lastStreamID: goaway.last_stream_id, errorCode: goaway.error_code))
             case NGHTTP2_PING.rawValue:
                 if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { this.events.append(.pingAck) }
+            case NGHTTP2_SETTINGS.rawValue:
+                if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { this.events.append(.settings) }
             default:
                 break
             }

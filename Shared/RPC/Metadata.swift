@@ -47,7 +47,7 @@ public struct Metadata: Sendable, Hashable, ExpressibleByDictionaryLiteral, Rand
 
         /// Creates an entry; the key is lower-cased.
         public init(key: String, value: Value) {
-            self.key = key.lowercased()
+            self.key = Metadata.lowercased(key)
             self.value = value
         }
     }
@@ -61,7 +61,7 @@ public struct Metadata: Sendable, Hashable, ExpressibleByDictionaryLiteral, Rand
 
     /// Creates metadata from pairs; keys are lower-cased.
     public init(dictionaryLiteral elements: (String, Value)...) {
-        self.entries = elements.map { Entry(key: $0.0.lowercased(), value: $0.1) }
+        self.entries = elements.map { Entry(key: $0.0, value: $0.1) }
     }
 
     /// The index of the first entry.
@@ -73,12 +73,12 @@ public struct Metadata: Sendable, Hashable, ExpressibleByDictionaryLiteral, Rand
 
     /// Appends a string value under `key` (lower-cased).
     public mutating func add(_ key: String, _ value: String) {
-        self.entries.append(Entry(key: key.lowercased(), value: .string(value)))
+        self.entries.append(Entry(key: key, value: .string(value)))
     }
 
     /// Appends a binary value under `key` (lower-cased), which should end in `-bin`.
     public mutating func add(_ key: String, binary value: [UInt8]) {
-        self.entries.append(Entry(key: key.lowercased(), value: .binary(value)))
+        self.entries.append(Entry(key: key, value: .binary(value)))
     }
 
     /// Appends every entry of `other`.
@@ -88,13 +88,13 @@ public struct Metadata: Sendable, Hashable, ExpressibleByDictionaryLiteral, Rand
 
     /// Removes every value under `key`.
     public mutating func removeAll(_ key: String) {
-        let key = key.lowercased()
+        let key = Metadata.lowercased(key)
         self.entries.removeAll { $0.key == key }
     }
 
     /// Every value stored under `key`, in order.
     public subscript(values key: String) -> [Value] {
-        let key = key.lowercased()
+        let key = Metadata.lowercased(key)
         return self.entries.compactMap { $0.key == key ? $0.value : nil }
     }
 
@@ -112,6 +112,11 @@ public struct Metadata: Sendable, Hashable, ExpressibleByDictionaryLiteral, Rand
 }
 
 extension Metadata {
+    /// `key` lower-cased; keys received over HTTP/2 are already lower-case, so this rarely allocates.
+    static func lowercased(_ key: String) -> String {
+        key.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? key.lowercased() : key
+    }
+
     /// Whether `key` is a binary key (ends in `-bin`).
     public static func isBinaryKey(_ key: some StringProtocol) -> Bool {
         key.hasSuffix("-bin")

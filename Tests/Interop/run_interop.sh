@@ -7,6 +7,7 @@
 #   python-client -> interop-server      h2c, TLS (--server_host_override foo.test.google.fr, test CA)
 #   interop-client -> test_server.py     h2c, TLS
 #   check_health_reflection -> interop-server   h2c, TLS
+#   hostile_peer.py -> interop-server    h2c (rapid reset, floods, bad headers/messages, slowloris; ~10 s)
 # Every interop combination runs all 14 cases. The last line is `N passed, N failed` over combinations
 # (CI parses it); the exit status is non-zero when any combination failed. Logs of failing combinations
 # are printed; all logs stay in $INTEROP_LOG_DIR when it is set (otherwise a temp dir that is removed).
@@ -143,10 +144,17 @@ for mode in h2c tls; do
             "$PY" "$HERE/interop_client.py" "${client_args[@]}"
         run_client "health+reflection -> interop-server ($mode)" "$WORK/health-reflection-$mode.log" \
             "$PY" "$HERE/check_health_reflection.py" "${check_args[@]}"
+        if [ "$mode" = h2c ]; then
+            run_client "hostile-peer -> interop-server ($mode)" "$WORK/hostile-peer-$mode.log" \
+                "$PY" "$HERE/hostile_peer.py" --port "$port" --pid "$SERVER_PID"
+        fi
         stop_server "$SERVER_PID"
     else
         record "python-client -> interop-server ($mode)" 0 "(server did not start)"
         record "health+reflection -> interop-server ($mode)" 0 "(server did not start)"
+        if [ "$mode" = h2c ]; then
+            record "hostile-peer -> interop-server ($mode)" 0 "(server did not start)"
+        fi
     fi
 done
 
