@@ -20,7 +20,7 @@ public final class HTTP2Server: Sendable {
     private let configuration: HTTP2ServerConfiguration
     private let tls: TLSContext?
     private let logger: Logger
-    private let group: MultiThreadedEventLoopGroup
+    private let group: any EventLoopGroup
     private let state = Mutex(State())
     private let stopped: EventLoopPromise<Void>
 
@@ -33,12 +33,10 @@ public final class HTTP2Server: Sendable {
         self.configuration = configuration
         self.tls = try tls.map { try TLSContext(configuration: $0.configuration) }
         self.logger = logger
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads ?? System.coreCount)
+        // NIO's shared group: one event-loop thread per core the process may run on, living as long
+        // as the process, so no server has to manage (or can get wrong) thread lifetimes.
+        self.group = MultiThreadedEventLoopGroup.singleton
         self.stopped = self.group.any().makePromise()
-    }
-
-    deinit {
-        try? self.group.syncShutdownGracefully()
     }
 
     /// Starts listening on `host:port` (port 0 picks a free port).

@@ -23,8 +23,6 @@ public struct HTTP2ServerConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(300)
     /// How long in-flight calls get to finish after a graceful shutdown starts.
     public var shutdownGracePeriod: Duration = .seconds(5)
-    /// Event-loop threads; `nil` uses one per core.
-    public var threads: Int?
 
     /// The defaults.
     public init() {}

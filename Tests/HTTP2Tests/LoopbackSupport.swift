@@ -76,6 +76,16 @@ struct LoopbackService: RPCService {
     }
 }
 
+/// Polls `condition` until it holds or `timeout` passes (for effects that happen on other tasks).
+func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
 /// A server on 127.0.0.1 and a client connected to it, shut down by `stop()`.
 struct Loopback {
     let seen: Seen

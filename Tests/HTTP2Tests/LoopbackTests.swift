@@ -63,8 +63,7 @@ import Testing
         }
         #expect(error?.code == .deadlineExceeded)
         #expect(ContinuousClock.now - start < .seconds(5))
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(loop.seen.cancellations.load(ordering: .relaxed) == 1)
+        #expect(await eventually { loop.seen.cancellations.load(ordering: .relaxed) == 1 })
         await loop.stop()
     }
 
@@ -79,8 +78,7 @@ import Testing
         } else {
             Issue.record("call did not fail with RPCError")
         }
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(loop.seen.cancellations.load(ordering: .relaxed) == 1)
+        #expect(await eventually { loop.seen.cancellations.load(ordering: .relaxed) == 1 })
         await loop.stop()
     }
 

@@ -70,6 +70,16 @@ struct TestService: RPCService {
     }
 }
 
+/// Polls `condition` until it holds or `timeout` passes (for effects that happen on other tasks).
+func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
 struct AddHeaderInterceptor: ClientInterceptor {
     func intercept<Result: Sendable>(
         _ call: ClientCallInfo, next: (ClientCallInfo) async throws -> Result
@@ -148,8 +158,7 @@ struct RequireHeaderInterceptor: ServerInterceptor {
         }
         #expect(error?.code == .deadlineExceeded)
         #expect(ContinuousClock.now - start < .seconds(5))
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(self.service.observations.cancelled.withLock { $0 })
+        #expect(await eventually { self.service.observations.cancelled.withLock { $0 } })
     }
 
     @Test func allStreamingShapes() async throws {
@@ -226,8 +235,7 @@ struct RequireHeaderInterceptor: ServerInterceptor {
         let result = await task.result
         #expect(throws: RPCError.self) { try result.get() }
         if case .failure(let error as RPCError) = result { #expect(error.code == .cancelled) }
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(service.observations.cancelled.withLock { $0 })
+        #expect(await eventually { service.observations.cancelled.withLock { $0 } })
     }
 }
 
