@@ -326,28 +326,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private func flush() {
         guard !self.closed, let context = self.context, context.channel.isActive else { return }
-        var wrote = false
-        while context.channel.isWritable {
-            var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
-            let more: Bool
-            do {
-                more = try self.session.send(into: &buffer, limit: 256 * 1024)
-            } catch {
-                self.logger.debug("closing connection: \(error)")
-                self.close()
-                return
-            }
-            if buffer.readableBytes > 0 {
-                context.write(self.wrapOutboundOut(buffer), promise: nil)
-                wrote = true
-            }
-            if self.session.hasEvents {
-                self.processEvents()
-                continue
-            }
-            if !more { break }
+        do {
+            try self.session.write(to: context) { self.processEvents() }
+        } catch {
+            self.logger.debug("closing connection: \(error)")
+            self.close()
+            return
         }
-        if wrote { context.flush() }
         if !self.writersWaiting.isEmpty {
             let lowWater = self.configuration.maxQueuedBytesPerStream / 2
             for streamID in self.writersWaiting where self.session.queuedBytes(streamID: streamID) <= lowWater {

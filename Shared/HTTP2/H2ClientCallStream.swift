@@ -66,14 +66,7 @@ final class H2ClientCallStream: ClientCallStream {
     }
 
     func receive() async throws -> [UInt8]? {
-        let message: [UInt8]?
-        do {
-            message = try await self.inbound.receive()
-        } catch let error as RPCError {
-            throw error
-        } catch {
-            throw RPCError(code: .cancelled, message: "Call cancelled")
-        }
+        let message = try await self.inbound.receiveMessage()
         if let message {
             let streamID = self.streamID
             self.onLoop { $0.consumed(streamID: streamID, bytes: message.count + 5) }

@@ -21,24 +21,25 @@ final class H2ServerCallStream: ServerCallStream {
     }
 
     func receive() async throws -> [UInt8]? {
-        let message: [UInt8]?
-        do {
-            message = try await self.inbound.receive()
-        } catch let error as RPCError {
-            throw error
-        } catch {
-            throw RPCError(code: .cancelled, message: "Call cancelled")
-        }
+        let message = try await self.inbound.receiveMessage()
         if let message {
             let streamID = self.streamID
-            self.onLoop { $0.consumed(streamID: streamID, bytes: message.count + 5) }
+            if self.eventLoop.inEventLoop {
+                self.connection.value.consumed(streamID: streamID, bytes: message.count + 5)
+            } else {
+                self.onLoop { $0.consumed(streamID: streamID, bytes: message.count + 5) }
+            }
         }
         return message
     }
 
     func sendHeaders(_ metadata: Metadata) {
-        let streamID = self.streamID
-        self.onLoop { $0.sendHeaders(streamID: streamID, metadata) }
+        if self.eventLoop.inEventLoop {
+            self.connection.value.sendHeaders(streamID: self.streamID, metadata)
+        } else {
+            let streamID = self.streamID
+            self.onLoop { $0.sendHeaders(streamID: streamID, metadata) }
+        }
     }
 
     func send(_ message: [UInt8]) async throws {
@@ -68,15 +69,17 @@ final class H2ServerCallStream: ServerCallStream {
     }
 
     func finish(status: Status, trailers: Metadata) {
-        let streamID = self.streamID
-        self.onLoop { $0.finish(streamID: streamID, status: status, trailers: trailers) }
+        if self.eventLoop.inEventLoop {
+            self.connection.value.finish(streamID: self.streamID, status: status, trailers: trailers)
+        } else {
+            let streamID = self.streamID
+            self.onLoop { $0.finish(streamID: streamID, status: status, trailers: trailers) }
+        }
     }
 
+    /// Runs `body` on the event loop from another thread. On the loop, the methods above call the
+    /// connection directly instead, which avoids allocating a closure per call.
     private func onLoop(_ body: @escaping @Sendable (ServerConnectionHandler) -> Void) {
-        if self.eventLoop.inEventLoop {
-            body(self.connection.value)
-        } else {
-            self.eventLoop.execute { body(self.connection.value) }
-        }
+        self.eventLoop.execute { body(self.connection.value) }
     }
 }

@@ -85,16 +85,21 @@ public struct RequestHead: Sendable, Equatable {
 /// Header blocks the transport sends.
 enum ResponseHeaders {
     static let contentType = HeaderField("content-type", "application/grpc")
+    /// The blocks of a plain successful call, built once.
+    private static let plainHeaders = [HeaderField(":status", "200"), contentType]
+    private static let okTrailers = [HeaderField("grpc-status", "0")]
 
     /// Response headers with custom metadata.
     static func headers(_ metadata: Metadata) -> [HeaderField] {
-        var fields = [HeaderField(":status", "200"), contentType]
+        guard !metadata.isEmpty else { return plainHeaders }
+        var fields = plainHeaders
         appendMetadata(metadata, to: &fields)
         return fields
     }
 
     /// Trailers: status, message and custom metadata.
     static func trailers(_ status: Status, _ metadata: Metadata) -> [HeaderField] {
+        if status.code == .ok && status.message.isEmpty && metadata.isEmpty { return okTrailers }
         var fields = [HeaderField("grpc-status", String(status.code.rawValue))]
         if !status.message.isEmpty {
             fields.append(HeaderField("grpc-message", StatusMessageCoding.encode(status.message)))

@@ -453,30 +453,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// streams drained.
     private func flush() {
         guard !self.closed, let context = self.context else { return }
-        var wrote = false
-        while context.channel.isWritable {
-            var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
-            let more: Bool
-            do {
-                more = try self.session.send(into: &buffer, limit: 256 * 1024)
-            } catch {
-                self.logger.debug("closing connection: \(error)", metadata: ["peer": "\(self.peer)"])
-                if buffer.readableBytes > 0 { context.write(self.wrapOutboundOut(buffer), promise: nil) }
-                self.close()
-                return
-            }
-            if buffer.readableBytes > 0 {
-                context.write(self.wrapOutboundOut(buffer), promise: nil)
-                wrote = true
-            }
-            // Sending can close streams and end them, which may queue more frames (RST_STREAM).
-            if self.session.hasEvents {
-                self.processEvents()
-                continue
-            }
-            if !more { break }
+        do {
+            try self.session.write(to: context) { self.processEvents() }
+        } catch {
+            self.logger.debug("closing connection: \(error)", metadata: ["peer": "\(self.peer)"])
+            self.close()
+            return
         }
-        if wrote { context.flush() }
         self.wakeWriters()
         if !self.session.isAlive { self.close() }
     }

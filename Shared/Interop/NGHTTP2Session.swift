@@ -136,7 +136,7 @@ public final class NGHTTP2Session {
     /// - Returns: whether more frames are pending beyond the limit.
     /// - Throws: `NGHTTP2Error` on a fatal session error.
     @discardableResult
-    public func send(into buffer: inout ByteBuffer, limit: Int = 1 << 20) throws -> Bool {
+    public func send(into buffer: inout ByteBuffer, limit: Int = 1 << 20) throws(NGHTTP2Error) -> Bool {
         var written = 0
         while written < limit {
             var pointer: UnsafePointer<UInt8>?
