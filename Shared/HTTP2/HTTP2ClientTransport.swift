@@ -39,7 +39,7 @@ public final class HTTP2ClientTransport: ClientTransport {
         self.port = port
         self.configuration = configuration
         self.logger = logger
-        self.group = MultiThreadedEventLoopGroup.singleton
+        self.group = SharedEventLoopGroup.group
         if var tls = configuration.tls?.configuration {
             if tls.serverHostname == nil { tls.serverHostname = host }
             self.tls = try TLSContext(configuration: tls)

@@ -33,9 +33,8 @@ public final class HTTP2Server: Sendable {
         self.configuration = configuration
         self.tls = try tls.map { try TLSContext(configuration: $0.configuration) }
         self.logger = logger
-        // NIO's shared group: one event-loop thread per core the process may run on, living as long
-        // as the process, so no server has to manage (or can get wrong) thread lifetimes.
-        self.group = MultiThreadedEventLoopGroup.singleton
+        // Shared and process-long, so no server has to manage (or can get wrong) thread lifetimes.
+        self.group = SharedEventLoopGroup.group
         self.stopped = self.group.any().makePromise()
     }
 
