@@ -220,7 +220,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private func processEvents() {
         while self.session.hasEvents {
-            for event in self.session.takeEvents() {
+            self.session.drainEvents { event in
                 switch event {
                 case .headers(let streamID, let fields, let endStream, let oversized):
                     self.receiveHeaders(streamID, fields, endStream: endStream, oversized: oversized)

@@ -7,7 +7,7 @@ internal import SkyportRPC
 /// cancelling hop to that loop.
 final class H2ClientCallStream: ClientCallStream {
     let streamID: Int32
-    let inbound = MessageBuffer<[UInt8]>()
+    let inbound = MessageBuffer()
     private let outcome = CallOutcome()
     private let eventLoop: any EventLoop
     private let connection: NIOLoopBound<ClientConnectionHandler>

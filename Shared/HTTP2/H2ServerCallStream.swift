@@ -8,7 +8,7 @@ internal import SkyportRPC
 final class H2ServerCallStream: ServerCallStream {
     let streamID: Int32
     let eventLoop: any EventLoop
-    let inbound = MessageBuffer<[UInt8]>()
+    let inbound = MessageBuffer()
     private let connection: NIOLoopBound<ServerConnectionHandler>
     private let allocator: ByteBufferAllocator
 

@@ -79,6 +79,11 @@ public final class HTTP2Server: Sendable {
                                                         logger: self.logger))
     }
 
+    /// The number of open client connections.
+    public var connectionCount: Int {
+        self.state.withLock { $0.connections.count }
+    }
+
     /// Stops accepting, drains every connection (GOAWAY, then in-flight calls get `gracePeriod`, by
     /// default `configuration.shutdownGracePeriod`), and returns once all are closed.
     public func shutdown(gracePeriod: Duration? = nil) async {

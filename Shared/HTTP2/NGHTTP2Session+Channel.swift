@@ -36,7 +36,7 @@ extension NGHTTP2Session {
     }
 }
 
-extension MessageBuffer<[UInt8]> {
+extension MessageBuffer {
     /// The next received message, or `nil` at the end of the stream; a cancelled wait reads as
     /// CANCELLED, the way the call's status would report it.
     func receiveMessage() async throws -> [UInt8]? {

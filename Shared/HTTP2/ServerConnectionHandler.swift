@@ -63,6 +63,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var flushScheduled = false
     private var handshakeTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
+    /// When the connection last became idle (no streams); `nil` while streams are active.
+    private var idleSince: NIODeadline?
     private var graceTimer: Scheduled<Void>?
     private var draining = false
     private var closed = false
@@ -161,7 +163,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func processEvents() {
         while self.session.hasEvents {
-            for event in self.session.takeEvents() {
+            self.session.drainEvents { event in
                 switch event {
                 case .headers(let streamID, let fields, let endStream, let oversized):
                     if let entry = self.streams[streamID] {
@@ -223,8 +225,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             allocator: self.context.channel.allocator)
         let entry = StreamEntry(stream: stream, maxMessageSize: self.configuration.maxReceiveMessageSize)
         self.streams[streamID] = entry
-        self.idleTimer?.cancel()
-        self.idleTimer = nil
+        self.idleSince = nil
         if endStream { self.endOfInput(entry) }
 
         let deadline = head.timeout.map { ContinuousClock.now + $0 }
@@ -478,11 +479,25 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Lifecycle
 
+    /// Marks the connection idle. At most one timer is outstanding: when it fires it re-arms itself
+    /// for the rest of the period if the connection was busy meanwhile, so a busy connection does not
+    /// schedule and cancel a timer on every call.
     private func armIdleTimer() {
-        guard !self.draining, self.idleTimer == nil, !self.closed else { return }
-        self.idleTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .init(self.configuration.idleTimeout)) { [self] in
+        guard !self.draining, !self.closed else { return }
+        let now = NIODeadline.now()
+        self.idleSince = now
+        if self.idleTimer == nil { self.scheduleIdleCheck(at: now + .init(self.configuration.idleTimeout)) }
+    }
+
+    private func scheduleIdleCheck(at deadline: NIODeadline) {
+        self.idleTimer = self.context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             self.idleTimer = nil
-            guard self.streams.isEmpty else { return }
+            guard let since = self.idleSince, self.streams.isEmpty, !self.draining else { return }
+            let expiry = since + .init(self.configuration.idleTimeout)
+            guard NIODeadline.now() >= expiry else {
+                self.scheduleIdleCheck(at: expiry)
+                return
+            }
             self.logger.debug("closing idle connection", metadata: ["peer": "\(self.peer)"])
             self.session.goAway(lastStreamID: self.session.lastProcessedStreamID, .noError)
             self.closeWhenFlushed()

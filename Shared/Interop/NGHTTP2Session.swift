@@ -24,11 +24,26 @@ public final class NGHTTP2Session {
         var fields: [HeaderField] = []
         var size = 0
         var oversized = false
+
+        /// Adds a field, or marks the block oversized (dropping what it held) once its size, counted
+        /// as HTTP/2 does (name + value + 32 per field), passes `limit`.
+        mutating func add(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, limit: Int) {
+            self.size += name.count + value.count + 32
+            if self.size > limit {
+                self.oversized = true
+                self.fields = []
+            } else if !self.oversized {
+                self.fields.append(
+                    HeaderField(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            }
+        }
     }
 
     private var session: OpaquePointer!
     private let settings: HTTP2SessionSettings
     private var events: [HTTP2Event] = []
+    /// The other half of the event double buffer (see `drainEvents`).
+    private var spareEvents: [HTTP2Event] = []
     private var pendingHeaders: [Int32: PendingHeaders] = [:]
     private var outbound: [Int32: Outbound] = [:]
     /// The buffer being received, so DATA chunks that point into it can be sliced rather than copied.
@@ -107,10 +122,19 @@ public final class NGHTTP2Session {
         if result < 0 { throw NGHTTP2Error(code: Int32(result)) }
     }
 
-    /// Returns and clears the events gathered since the last call.
-    public func takeEvents() -> [HTTP2Event] {
-        defer { self.events.removeAll(keepingCapacity: true) }
-        return self.events
+    /// Hands every event gathered since the last call to `body`, in order, then clears them (keeping
+    /// the buffer for the next batch).
+    ///
+    /// Events leave the session before `body` sees them, so a handler that re-enters (sending, which
+    /// gathers new events, then draining again) never sees an event twice. Two buffers alternate, so
+    /// steady operation allocates nothing.
+    public func drainEvents(_ body: (HTTP2Event) -> Void) {
+        var batch: [HTTP2Event] = []
+        swap(&batch, &self.spareEvents)
+        swap(&batch, &self.events)
+        for event in batch { body(event) }
+        batch.removeAll(keepingCapacity: true)
+        self.spareEvents = batch
     }
 
     /// Whether there are events to take.
@@ -191,25 +215,33 @@ public final class NGHTTP2Session {
 
     /// Queues DATA for a stream submitted with a body.
     public func enqueue(streamID: Int32, _ data: ByteBuffer) {
-        guard var out = self.outbound[streamID], !out.ended else { return }
-        out.queuedBytes += data.readableBytes
-        out.chunks.append(data)
-        let resume = out.deferred
-        out.deferred = false
-        self.outbound[streamID] = out
-        if resume { _ = nghttp2_session_resume_data(self.session, streamID) }
+        let resume = self.modifyOutbound(streamID) { out -> Bool in
+            guard !out.ended else { return false }
+            out.queuedBytes += data.readableBytes
+            out.chunks.append(data)
+            defer { out.deferred = false }
+            return out.deferred
+        }
+        if resume == true { _ = nghttp2_session_resume_data(self.session, streamID) }
     }
 
     /// Ends a stream's body after the queued DATA: with END_STREAM on the last DATA frame, or with a
     /// trailing HEADERS frame carrying `trailers`.
     public func finish(streamID: Int32, trailers: [HeaderField]?) {
-        guard var out = self.outbound[streamID], !out.ended else { return }
-        out.ended = true
-        out.trailers = trailers
-        let resume = out.deferred
-        out.deferred = false
-        self.outbound[streamID] = out
-        if resume { _ = nghttp2_session_resume_data(self.session, streamID) }
+        let resume = self.modifyOutbound(streamID) { out -> Bool in
+            guard !out.ended else { return false }
+            out.ended = true
+            out.trailers = trailers
+            defer { out.deferred = false }
+            return out.deferred
+        }
+        if resume == true { _ = nghttp2_session_resume_data(self.session, streamID) }
+    }
+
+    /// Mutates a stream's outgoing state in place (a copy would duplicate its chunk queue).
+    private func modifyOutbound<R>(_ streamID: Int32, _ body: (inout Outbound) -> R) -> R? {
+        guard let index = self.outbound.index(forKey: streamID) else { return nil }
+        return body(&self.outbound.values[index])
     }
 
     /// Bytes of DATA queued for `streamID` and not yet handed to nghttp2.
@@ -271,27 +303,36 @@ public final class NGHTTP2Session {
 
     private func readData(streamID: Int32, into buf: UnsafeMutablePointer<UInt8>, length: Int,
                           flags: UnsafeMutablePointer<UInt32>) -> Int {
-        guard var out = self.outbound[streamID] else {
+        enum Outcome { case data(Int), end(Int, [HeaderField]?), deferred }
+        let outcome = self.modifyOutbound(streamID) { out -> Outcome in
+            var written = 0
+            while written < length, !out.chunks.isEmpty {
+                let n = min(length - written, out.chunks[out.chunks.startIndex].readableBytes)
+                out.chunks[out.chunks.startIndex].withUnsafeReadableBytes { raw in
+                    (buf + written).update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+                }
+                out.chunks[out.chunks.startIndex].moveReaderIndex(forwardBy: n)
+                written += n
+                if out.chunks[out.chunks.startIndex].readableBytes == 0 { out.chunks.removeFirst() }
+            }
+            out.queuedBytes -= written
+            if out.chunks.isEmpty && out.ended { return .end(written, out.trailers) }
+            if written == 0 {
+                out.deferred = true
+                return .deferred
+            }
+            return .data(written)
+        }
+        switch outcome {
+        case nil:
             return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
-        }
-        var written = 0
-        while written < length, var chunk = out.chunks.first {
-            let n = min(length - written, chunk.readableBytes)
-            chunk.withUnsafeReadableBytes { raw in
-                (buf + written).update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
-            }
-            chunk.moveReaderIndex(forwardBy: n)
-            written += n
-            if chunk.readableBytes == 0 {
-                out.chunks.removeFirst()
-            } else {
-                out.chunks[out.chunks.startIndex] = chunk
-            }
-        }
-        out.queuedBytes -= written
-        if out.chunks.isEmpty && out.ended {
+        case .deferred:
+            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+        case .data(let written):
+            return written
+        case .end(let written, let trailers):
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
-            if let trailers = out.trailers {
+            if let trailers {
                 flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
                 _ = withNameValues(trailers) { nva, count in
                     nghttp2_submit_trailer(self.session, streamID, nva, count)
@@ -300,37 +341,26 @@ public final class NGHTTP2Session {
             self.outbound[streamID] = nil
             return written
         }
-        if written == 0 {
-            out.deferred = true
-            self.outbound[streamID] = out
-            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
-        }
-        self.outbound[streamID] = out
-        return written
     }
 
     private func installCallbacks(_ callbacks: OpaquePointer?) {
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             let this = NGHTTP2Session.from(userData)
-            this.pendingHeaders[frame!.pointee.hd.stream_id] = PendingHeaders()
+            var pending = PendingHeaders()
+            pending.fields.reserveCapacity(8)
+            this.pendingHeaders[frame!.pointee.hd.stream_id] = pending
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) {
             _, frame, name, nameLength, value, valueLength, _, userData in
             let this = NGHTTP2Session.from(userData)
             let streamID = frame!.pointee.hd.stream_id
-            guard var pending = this.pendingHeaders[streamID] else { return 0 }
-            pending.size += nameLength + valueLength + 32
-            if pending.size > this.settings.maxHeaderListSize {
-                pending.oversized = true
-                pending.fields.removeAll()
-            } else if !pending.oversized {
-                pending.fields.append(
-                    HeaderField(
-                        String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self),
-                        String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)))
-            }
-            this.pendingHeaders[streamID] = pending
+            guard let index = this.pendingHeaders.index(forKey: streamID) else { return 0 }
+            let limit = this.settings.maxHeaderListSize
+            // Mutated in place: copying the pending block out and back would copy its array per header.
+            this.pendingHeaders.values[index].add(
+                name: UnsafeBufferPointer(start: name, count: nameLength),
+                value: UnsafeBufferPointer(start: value, count: valueLength), limit: limit)
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in

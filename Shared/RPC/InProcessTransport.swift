@@ -49,8 +49,8 @@ public final class InProcessTransport: ClientTransport {
 /// The state shared by both ends of one in-process call.
 final class InProcessCall: Sendable {
     /// Small buffers, so a fast sender waits for a slow reader as it would under flow control.
-    let requests = MessageBuffer<[UInt8]>(capacity: 16)
-    let responses = MessageBuffer<[UInt8]>(capacity: 16)
+    let requests = MessageBuffer(capacity: 16)
+    let responses = MessageBuffer(capacity: 16)
     let outcome = CallOutcome()
     private let serverTask = Mutex<Task<Void, Never>?>(nil)
 

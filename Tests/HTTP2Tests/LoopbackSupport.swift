@@ -28,6 +28,7 @@ enum Loop {
 
 /// What the loopback handlers saw.
 final class Seen: Sendable {
+    let sleepers = Atomic<Int>(0)
     let cancellations = Atomic<Int>(0)
     let floodWrites = Atomic<Int>(0)
 }
@@ -46,6 +47,7 @@ struct LoopbackService: RPCService {
                 return request
             },
             .unary(Loop.sleep, Blob.self, Blob.self) { _, _ in
+                seen.sleepers.add(1, ordering: .relaxed)
                 do {
                     try await Task.sleep(for: .seconds(30))
                 } catch {

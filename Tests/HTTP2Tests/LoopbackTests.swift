@@ -71,7 +71,7 @@ import Testing
         let loop = try await Loopback.start()
         let client = loop.client
         let call = Task { try await client.unary(Loop.sleep, request: Blob(), responseType: Blob.self) }
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await eventually { loop.seen.sleepers.load(ordering: .relaxed) == 1 })
         call.cancel()
         if case .failure(let error as RPCError) = await call.result {
             #expect(error.code == .cancelled)
@@ -172,6 +172,23 @@ import Testing
         #expect(try await stream.value == "4")
         await shutdown.value
         await loop.transport.close()
+    }
+
+    @Test func idleConnectionsAreClosedAndBusyOnesKept() async throws {
+        var configuration = HTTP2ServerConfiguration()
+        configuration.idleTimeout = .milliseconds(300)
+        let loop = try await Loopback.start(configuration: configuration)
+        // Busy for longer than the idle timeout, with short gaps: the connection stays.
+        for _ in 0..<8 {
+            _ = try await loop.client.unary(Loop.echo, request: Blob("x"), responseType: Blob.self)
+            try await Task.sleep(for: .milliseconds(60))
+        }
+        #expect(loop.server.connectionCount == 1)
+        // Then idle: the server closes it, and the client reconnects for the next call.
+        #expect(await eventually { loop.server.connectionCount == 0 })
+        let again = try await loop.client.unary(Loop.echo, request: Blob("back"), responseType: Blob.self)
+        #expect(again.message.text == "back")
+        await loop.stop()
     }
 
     @Test func mutualTLSHandsTheVerifiedIdentityToHandlers() async throws {

@@ -29,6 +29,7 @@ enum TestMethods {
 
 /// Records what handlers observed, for assertions.
 final class Observations: Sendable {
+    let started = Mutex(false)
     let cancelled = Mutex(false)
 }
 
@@ -47,6 +48,7 @@ struct TestService: RPCService {
                 throw RPCError(code: .failedPrecondition, message: "no: \(request.text)", metadata: ["why": "test"])
             },
             .unary(TestMethods.sleep, TextMessage.self, TextMessage.self) { _, _ in
+                observations.started.withLock { $0 = true }
                 do {
                     try await Task.sleep(for: .seconds(30))
                 } catch {
@@ -230,7 +232,7 @@ struct RequireHeaderInterceptor: ServerInterceptor {
         let task = Task {
             try await client.unary(TestMethods.sleep, request: TextMessage(), responseType: TextMessage.self)
         }
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await eventually { service.observations.started.withLock { $0 } })
         task.cancel()
         let result = await task.result
         #expect(throws: RPCError.self) { try result.get() }
@@ -241,28 +243,28 @@ struct RequireHeaderInterceptor: ServerInterceptor {
 
 @Suite struct MessageBufferTests {
     @Test func senderWaitsAtCapacityAndEndDrainsQueue() async throws {
-        let buffer = MessageBuffer<Int>(capacity: 2)
-        try await buffer.send(1)
-        try await buffer.send(2)
-        let third = Task { try await buffer.send(3) }
+        let buffer = MessageBuffer(capacity: 2)
+        try await buffer.send([1])
+        try await buffer.send([2])
+        let third = Task { try await buffer.send([3]) }
         try await Task.sleep(for: .milliseconds(20))
         #expect(buffer.count == 2)
-        #expect(try await buffer.receive() == 1)
+        #expect(try await buffer.receive() == [1])
         try await third.value
         #expect(buffer.count == 2)
         buffer.finish()
-        #expect(try await buffer.receive() == 2)
-        #expect(try await buffer.receive() == 3)
+        #expect(try await buffer.receive() == [2])
+        #expect(try await buffer.receive() == [3])
         #expect(try await buffer.receive() == nil)
-        await #expect(throws: RPCError.self) { try await buffer.send(4) }
+        await #expect(throws: RPCError.self) { try await buffer.send([4]) }
     }
 
     @Test func failDropsQueueAndWakesReceiver() async throws {
-        let buffer = MessageBuffer<Int>()
-        buffer.append(1)
+        let buffer = MessageBuffer()
+        buffer.append([1])
         buffer.fail(RPCError(code: .cancelled, message: "gone"))
         await #expect(throws: RPCError.self) { try await buffer.receive() }
-        let waiting = MessageBuffer<Int>()
+        let waiting = MessageBuffer()
         let receiver = Task { try await waiting.receive() }
         try await Task.sleep(for: .milliseconds(20))
         waiting.fail(RPCError(code: .unavailable, message: "x"))
