@@ -7,9 +7,10 @@ let swiftSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
-    // Specialise generics (message buffers, continuations, typed handlers) across our own modules in
-    // release builds; without it the runtime looks up generic metadata on every call.
-    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
+    // Release builds only: specialise generics across our own modules, and drop the dynamic
+    // exclusivity checks on class properties (measured at ~6% of a unary call, most of it thread-local
+    // look-ups). Debug builds, which every test run uses, keep the checks, so violations still fail tests.
+    .unsafeFlags(["-cross-module-optimization", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
 let nio: [Target.Dependency] = [

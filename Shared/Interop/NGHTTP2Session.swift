@@ -44,7 +44,9 @@ public final class NGHTTP2Session {
     private var events: [HTTP2Event] = []
     /// The other half of the event double buffer (see `drainEvents`).
     private var spareEvents: [HTTP2Event] = []
-    private var pendingHeaders: [Int32: PendingHeaders] = [:]
+    /// The header block being received. HTTP/2 never interleaves header blocks on a connection
+    /// (HEADERS and its CONTINUATIONs are contiguous), so one slot is enough.
+    private var pendingHeaders: (streamID: Int32, block: PendingHeaders)?
     private var outbound: [Int32: Outbound] = [:]
     /// The buffer being received, so DATA chunks that point into it can be sliced rather than copied.
     private var receiving: (base: UnsafeRawPointer, buffer: ByteBuffer)?
@@ -346,21 +348,19 @@ public final class NGHTTP2Session {
     private func installCallbacks(_ callbacks: OpaquePointer?) {
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             let this = NGHTTP2Session.from(userData)
-            var pending = PendingHeaders()
-            pending.fields.reserveCapacity(8)
-            this.pendingHeaders[frame!.pointee.hd.stream_id] = pending
+            var block = PendingHeaders()
+            block.fields.reserveCapacity(8)
+            this.pendingHeaders = (frame!.pointee.hd.stream_id, block)
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) {
             _, frame, name, nameLength, value, valueLength, _, userData in
             let this = NGHTTP2Session.from(userData)
-            let streamID = frame!.pointee.hd.stream_id
-            guard let index = this.pendingHeaders.index(forKey: streamID) else { return 0 }
-            let limit = this.settings.maxHeaderListSize
-            // Mutated in place: copying the pending block out and back would copy its array per header.
-            this.pendingHeaders.values[index].add(
+            guard this.pendingHeaders?.streamID == frame!.pointee.hd.stream_id else { return 0 }
+            // Mutated in place: copying the block out and back would copy its array per header.
+            this.pendingHeaders!.block.add(
                 name: UnsafeBufferPointer(start: name, count: nameLength),
-                value: UnsafeBufferPointer(start: value, count: valueLength), limit: limit)
+                value: UnsafeBufferPointer(start: value, count: valueLength), limit: this.settings.maxHeaderListSize)
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
@@ -369,7 +369,11 @@ public final class NGHTTP2Session {
             let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
             switch UInt32(hd.type) {
             case NGHTTP2_HEADERS.rawValue:
-                let pending = this.pendingHeaders.removeValue(forKey: hd.stream_id) ?? PendingHeaders()
+                var pending = PendingHeaders()
+                if let current = this.pendingHeaders, current.streamID == hd.stream_id {
+                    pending = current.block
+                    this.pendingHeaders = nil
+                }
                 this.events.append(
                     .headers(
                         streamID: hd.stream_id, fields: pending.fields, endStream: endStream,
@@ -397,7 +401,7 @@ public final class NGHTTP2Session {
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
             let this = NGHTTP2Session.from(userData)
             this.outbound[streamID] = nil
-            this.pendingHeaders[streamID] = nil
+            if this.pendingHeaders?.streamID == streamID { this.pendingHeaders = nil }
             this.events.append(.streamClosed(streamID: streamID, errorCode: errorCode))
             return 0
         }

@@ -69,16 +69,13 @@ final class ProtoArena {
     ///
     /// protobuf-c strings are C strings, so a string containing U+0000 is truncated there.
     func string(_ value: String) -> UnsafeMutablePointer<CChar> {
-        let utf8 = value.utf8
-        let pointer = self.allocate(CChar.self, count: utf8.count + 1)
-        let buffer = UnsafeMutableBufferPointer(start: pointer, count: utf8.count + 1)
-        var index = 0
-        for byte in utf8 {
-            buffer[index] = CChar(bitPattern: byte)
-            index += 1
+        var value = value
+        return value.withUTF8 { utf8 in
+            let pointer = self.allocate(CChar.self, count: utf8.count + 1)
+            if let base = utf8.baseAddress { UnsafeMutableRawPointer(pointer).copyMemory(from: base, byteCount: utf8.count) }
+            pointer[utf8.count] = 0
+            return pointer
         }
-        buffer[index] = 0
-        return pointer
     }
 
     /// A copy of `value` as protobuf-c binary data.
