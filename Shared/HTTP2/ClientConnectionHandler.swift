@@ -63,6 +63,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         if context.channel.isActive { self.becameActive() }
     }
 
+    /// Breaks the handler ↔ context reference cycle once the pipeline lets go of the handler, and
+    /// fails `ready` if the connection never got that far (a failed connect never goes inactive).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.ready.fail(RPCError(code: .unavailable, message: "Connection closed before it was ready"))
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         self.becameActive()
         context.fireChannelActive()

@@ -1,18 +1,18 @@
-public import NIOCore
+internal import NIOCore
 
 /// Runs Swift tasks on a NIO event loop, so an RPC handler and the connection that serves it share
 /// one thread and need no hop between the event loop and the global concurrent executor.
-public final class EventLoopTaskExecutor: TaskExecutor {
+final class EventLoopTaskExecutor: TaskExecutor {
     /// The loop jobs run on.
-    public let eventLoop: any EventLoop
+    let eventLoop: any EventLoop
 
     /// Creates an executor for `eventLoop`.
-    public init(eventLoop: any EventLoop) {
+    init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }
 
     /// Runs `job` on the event loop.
-    public func enqueue(_ job: consuming ExecutorJob) {
+    func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         self.eventLoop.execute {
             job.runSynchronously(on: self.asUnownedTaskExecutor())

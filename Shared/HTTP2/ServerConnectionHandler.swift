@@ -2,6 +2,7 @@ internal import Logging
 internal import NIOCore
 internal import SkyportInterop
 internal import SkyportRPC
+internal import Synchronization
 
 /// Serves gRPC on one HTTP/2 connection: feeds bytes to nghttp2, routes new streams to handler
 /// tasks, moves messages both ways under flow control, and enforces deadlines and limits.
@@ -69,11 +70,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var draining = false
     private var closed = false
 
+    /// Handlers alive in the process; a closed connection must not leave one behind (a leak test
+    /// reads it).
+    static let liveCount = Atomic<Int>(0)
+
     init(router: Router, configuration: HTTP2ServerConfiguration, logger: Logger) throws {
         self.session = try NGHTTP2Session(role: .server, settings: configuration.session)
         self.router = router
         self.configuration = configuration
         self.logger = logger
+        Self.liveCount.add(1, ordering: .relaxed)
+    }
+
+    deinit {
+        Self.liveCount.subtract(1, ordering: .relaxed)
     }
 
     // MARK: Channel events
@@ -89,6 +99,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.logger.debug("closing connection: handshake timeout", metadata: ["peer": "\(self.peer)"])
             self.close()
         }
+    }
+
+    /// Breaks the handler ↔ context reference cycle once the pipeline lets go of the handler.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {

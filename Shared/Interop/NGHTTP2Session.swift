@@ -175,9 +175,6 @@ public final class NGHTTP2Session {
         return nghttp2_session_want_write(self.session) != 0
     }
 
-    /// Whether nghttp2 has frames to send.
-    public var wantsWrite: Bool { nghttp2_session_want_write(self.session) != 0 }
-
     /// Whether the session is still open: false once GOAWAY was exchanged and every stream is closed,
     /// or after a fatal error.
     public var isAlive: Bool {

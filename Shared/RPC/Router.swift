@@ -18,11 +18,6 @@ public struct Router: Sendable {
         Array(Set(self.methods.values.map(\.descriptor.service))).sorted()
     }
 
-    /// Every routed method.
-    public var allMethods: [MethodDescriptor] {
-        self.methods.values.map(\.descriptor).sorted { $0.path < $1.path }
-    }
-
     /// The method for an HTTP/2 `:path`, or `nil` when none is routed there.
     public func method(forPath path: String) -> ServerMethod? {
         self.methods[path]

@@ -1,5 +1,5 @@
 import Foundation
-import SkyportHTTP2
+@testable import SkyportHTTP2
 import SkyportInterop
 import SkyportRPC
 import Testing
@@ -189,6 +189,17 @@ import Testing
         let again = try await loop.client.unary(Loop.echo, request: Blob("back"), responseType: Blob.self)
         #expect(again.message.text == "back")
         await loop.stop()
+    }
+
+    @Test func closedConnectionsReleaseTheirHandlers() async throws {
+        let loop = try await Loopback.start()
+        for _ in 0..<20 {
+            let transport = try HTTP2ClientTransport(host: "127.0.0.1", port: loop.port, logger: Loopback.quietLogger)
+            _ = try await RPCClient(transport: transport).unary(Loop.echo, request: Blob("x"), responseType: Blob.self)
+            await transport.close()
+        }
+        await loop.stop()
+        #expect(await eventually { ServerConnectionHandler.liveCount.load(ordering: .relaxed) == 0 })
     }
 
     @Test func mutualTLSHandsTheVerifiedIdentityToHandlers() async throws {
