@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 @testable import SkyportHTTP2
 import SkyportInterop
 import SkyportRPC
@@ -200,6 +202,33 @@ import Testing
         }
         await loop.stop()
         #expect(await eventually { ServerConnectionHandler.liveCount.load(ordering: .relaxed) == 0 })
+    }
+
+    /// Reads and discards everything: a peer that accepted the connection and then went silent.
+    final class SilentPeer: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+    }
+
+    @Test func keepaliveDetectsASilentPeer() async throws {
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { $0.pipeline.addHandler(SilentPeer()) }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = HTTP2ClientConfiguration()
+        configuration.keepaliveInterval = .milliseconds(100)
+        let transport = try HTTP2ClientTransport(
+            host: "127.0.0.1", port: silent.localAddress!.port!, configuration: configuration,
+            logger: Loopback.quietLogger)
+        let start = ContinuousClock.now
+        let error = await #expect(throws: RPCError.self) {
+            // The deadline only bounds the test: keepalive must end the call first, with UNAVAILABLE.
+            _ = try await RPCClient(transport: transport).unary(
+                Loop.echo, request: Blob(), options: CallOptions(timeout: .seconds(3)), responseType: Blob.self)
+        }
+        #expect(error?.code == .unavailable)
+        #expect(ContinuousClock.now - start < .seconds(2))
+        await transport.close()
+        try await silent.close()
     }
 
     @Test func mutualTLSHandsTheVerifiedIdentityToHandlers() async throws {

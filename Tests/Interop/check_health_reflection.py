@@ -37,13 +37,7 @@ MISSING_SYMBOL = "skyport.no.such.Symbol"
 NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
 
 
-class Failure(Exception):
-    """A check did not hold."""
-
-
-def expect(condition, reason):
-    if not condition:
-        raise Failure(reason)
+from check_runner import Failure, expect, run_checks  # noqa: E402,F401
 
 
 def check_health(channel, _):
@@ -172,25 +166,10 @@ def main():
     else:
         channel = grpc.insecure_channel(args.target, options=options)
 
-    failed = 0
-    for check in CHECKS:
-        name = check.__name__
-        try:
-            check(channel, args)
-            print(f"PASS {name}", flush=True)
-        except Failure as failure:
-            failed += 1
-            print(f"FAIL {name}: {failure}", flush=True)
-        except grpc.RpcError as error:
-            failed += 1
-            print(f"FAIL {name}: unexpected status {error.code()}: {error.details()!r}", flush=True)
-        except Exception as error:  # noqa: BLE001 - report and go on with the other checks
-            failed += 1
-            print(f"FAIL {name}: {type(error).__name__}: {error}", flush=True)
-    channel.close()
-    print(f"{len(CHECKS) - failed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
-
+    try:
+        return run_checks((check.__name__, lambda check=check: check(channel, args)) for check in CHECKS)
+    finally:
+        channel.close()
 
 if __name__ == "__main__":
     sys.exit(main())

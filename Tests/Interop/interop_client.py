@@ -34,13 +34,7 @@ SPECIAL_MESSAGE = "\t\ntest with whitespace\r\nand Unicode BMP \u263a and non-BM
 CALL_TIMEOUT = 30  # seconds; every call but the deadline test gets this, so a stuck server fails, not hangs
 
 
-class Failure(Exception):
-    """An assertion of a test case did not hold."""
-
-
-def expect(condition, reason):
-    if not condition:
-        raise Failure(reason)
+from check_runner import Failure, expect, run_checks  # noqa: E402,F401
 
 
 def zeros(size):
@@ -311,25 +305,10 @@ def main():
         return 1
     stub = pb.test_pb2_grpc.TestServiceStub(channel)
 
-    failed = 0
-    for name in names:
-        started = time.monotonic()
-        try:
-            TEST_CASES[name](stub, channel)
-            print(f"PASS {name} ({(time.monotonic() - started) * 1000:.0f} ms)", flush=True)
-        except Failure as failure:
-            failed += 1
-            print(f"FAIL {name}: {failure}", flush=True)
-        except grpc.RpcError as error:
-            failed += 1
-            print(f"FAIL {name}: unexpected status {error.code()}: {error.details()!r}", flush=True)
-        except Exception as error:  # noqa: BLE001 - a broken case must not stop the others
-            failed += 1
-            print(f"FAIL {name}: {type(error).__name__}: {error}", flush=True)
-    channel.close()
-    print(f"{len(names) - failed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
-
+    try:
+        return run_checks((name, lambda name=name: TEST_CASES[name](stub, channel)) for name in names)
+    finally:
+        channel.close()
 
 if __name__ == "__main__":
     sys.exit(main())
