@@ -14,16 +14,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private final class StreamEntry {
         let stream: H2ClientCallStream
-        var deframer: GRPCMessageDeframer
+        var inbound: InboundStreamFlow
         var headersReceived = false
         var sendClosed = false
-        var queuedBytes = 0
-        var heldWindow = 0
         var writer: CheckedContinuation<Void, any Error>?
 
-        init(stream: H2ClientCallStream, maxMessageSize: Int) {
+        init(stream: H2ClientCallStream, inbound: InboundStreamFlow) {
             self.stream = stream
-            self.deframer = GRPCMessageDeframer(maxMessageSize: maxMessageSize)
+            self.inbound = inbound
         }
     }
 
@@ -172,7 +170,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         let stream = H2ClientCallStream(
             streamID: streamID, connection: self, eventLoop: self.context.eventLoop,
             allocator: self.context.channel.allocator)
-        self.streams[streamID] = StreamEntry(stream: stream, maxMessageSize: self.configuration.maxReceiveMessageSize)
+        self.streams[streamID] = StreamEntry(
+            stream: stream,
+            inbound: InboundStreamFlow(
+                maxMessageSize: self.configuration.maxReceiveMessageSize,
+                maxQueuedBytes: self.configuration.maxBufferedBytesPerStream))
         self.scheduleFlush()
         return stream
     }
@@ -201,10 +203,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     func consumed(streamID: Int32, bytes: Int) {
         guard let entry = self.streams[streamID] else { return }
-        entry.queuedBytes -= bytes
-        if entry.heldWindow > 0 && entry.queuedBytes <= self.configuration.maxBufferedBytesPerStream {
-            self.session.consumeStream(streamID, entry.heldWindow)
-            entry.heldWindow = 0
+        let reopen = entry.inbound.read(wireBytes: bytes)
+        if reopen > 0 {
+            self.session.consumeStream(streamID, reopen)
             self.scheduleFlush()
         }
     }
@@ -278,7 +279,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             return
         }
         var (status, trailers) = ResponseHead.parseTrailers(fields)
-        if entry.deframer.hasPartialMessage && status.code == .ok {
+        if entry.inbound.hasPartialMessage && status.code == .ok {
             status = Status(code: .internal, message: "Response ended in the middle of a message")
         }
         self.streams[streamID] = nil
@@ -293,21 +294,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             self.session.consumeStream(streamID, count)
             return
         }
-        entry.deframer.append(chunk)
-        while let output = entry.deframer.next() {
-            switch output {
-            case .message(let message):
-                entry.queuedBytes += message.count + 5
-                entry.stream.inbound.append(message)
-            case .error(let status):
-                self.failStream(entry, status)
-                return
-            }
-        }
-        if entry.queuedBytes <= self.configuration.maxBufferedBytesPerStream {
-            self.session.consumeStream(streamID, count)
-        } else {
-            entry.heldWindow += count
+        switch entry.inbound.receive(chunk, deliver: { entry.stream.inbound.append($0) }) {
+        case .reopen(let bytes):
+            self.session.consumeStream(streamID, bytes)
+        case .failed(let status):
+            self.failStream(entry, status)
         }
     }
 

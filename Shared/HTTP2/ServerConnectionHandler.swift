@@ -30,21 +30,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private final class StreamEntry {
         let stream: H2ServerCallStream
         var machine = ServerStreamStateMachine()
-        var deframer: GRPCMessageDeframer
+        var inbound: InboundStreamFlow
         var task: Task<Void, Never>?
         var deadlineTimer: Scheduled<Void>?
         /// Received bytes not yet taken by the handler (partial message + queued messages).
         var unreadBytes = 0
-        /// Bytes of complete messages queued for the handler.
-        var queuedBytes = 0
-        /// Stream-window credit withheld while the handler lags.
-        var heldWindow = 0
         var inputRejected = false
         var writer: CheckedContinuation<Void, any Error>?
 
-        init(stream: H2ServerCallStream, maxMessageSize: Int) {
+        init(stream: H2ServerCallStream, inbound: InboundStreamFlow) {
             self.stream = stream
-            self.deframer = GRPCMessageDeframer(maxMessageSize: maxMessageSize)
+            self.inbound = inbound
         }
     }
 
@@ -238,7 +234,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let stream = H2ServerCallStream(
             streamID: streamID, connection: self, eventLoop: self.context.eventLoop,
             allocator: self.context.channel.allocator)
-        let entry = StreamEntry(stream: stream, maxMessageSize: self.configuration.maxReceiveMessageSize)
+        let entry = StreamEntry(
+            stream: stream,
+            inbound: InboundStreamFlow(
+                maxMessageSize: self.configuration.maxReceiveMessageSize,
+                maxQueuedBytes: self.configuration.maxBufferedBytesPerStream))
         self.streams[streamID] = entry
         self.idleSince = nil
         if endStream { self.endOfInput(entry) }
@@ -267,7 +267,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func endOfInput(_ entry: StreamEntry) {
-        if entry.deframer.hasPartialMessage && !entry.inputRejected {
+        if entry.inbound.hasPartialMessage && !entry.inputRejected {
             self.failInput(entry, Status(code: .internal, message: "Stream ended in the middle of a message"))
         } else {
             entry.stream.inbound.finish()
@@ -288,22 +288,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         entry.unreadBytes += count
-        entry.deframer.append(chunk)
-        while let output = entry.deframer.next() {
-            switch output {
-            case .message(let message):
-                entry.queuedBytes += message.count + 5
-                entry.stream.inbound.append(message)
-            case .error(let status):
-                self.failInput(entry, status)
-                self.session.consumeStream(streamID, count)
-                return
-            }
-        }
-        if entry.queuedBytes <= self.configuration.maxBufferedBytesPerStream {
+        switch entry.inbound.receive(chunk, deliver: { entry.stream.inbound.append($0) }) {
+        case .reopen(let bytes):
+            self.session.consumeStream(streamID, bytes)
+        case .failed(let status):
+            self.failInput(entry, status)
             self.session.consumeStream(streamID, count)
-        } else {
-            entry.heldWindow += count
         }
     }
 
@@ -312,7 +302,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         entry.inputRejected = true
         self.release(entry.unreadBytes)
         entry.unreadBytes = 0
-        entry.queuedBytes = 0
         entry.task?.cancel()
         entry.stream.inbound.fail(RPCError(status: status))
         self.finish(streamID: entry.stream.streamID, status: status, trailers: [:])
@@ -322,11 +311,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func consumed(streamID: Int32, bytes: Int) {
         guard let entry = self.streams[streamID], !entry.inputRejected else { return }
         entry.unreadBytes -= bytes
-        entry.queuedBytes -= bytes
         self.release(bytes)
-        if entry.heldWindow > 0 && entry.queuedBytes <= self.configuration.maxBufferedBytesPerStream {
-            self.session.consumeStream(streamID, entry.heldWindow)
-            entry.heldWindow = 0
+        let reopen = entry.inbound.read(wireBytes: bytes)
+        if reopen > 0 {
+            self.session.consumeStream(streamID, reopen)
             self.scheduleFlush()
         }
     }
