@@ -1,5 +1,5 @@
-public import NIOCore
-public import SkyportInterop
+internal import NIOCore
+internal import SkyportInterop
 
 /// Encrypts and decrypts a channel's bytes with a `TLSConnection` (OpenSSL over memory BIOs).
 ///
@@ -13,11 +13,11 @@ public import SkyportInterop
 /// Memory stays bounded by one read or write: ciphertext is handed to OpenSSL as it arrives and
 /// plaintext is passed on at once. The handshake timeout is left to a later handler, which can
 /// watch for `TLSHandshakeCompleted`.
-public final class TLSHandler: ChannelDuplexHandler {
-    public typealias InboundIn = ByteBuffer
-    public typealias InboundOut = ByteBuffer
-    public typealias OutboundIn = ByteBuffer
-    public typealias OutboundOut = ByteBuffer
+final class TLSHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private enum State {
         /// Not yet active.
@@ -38,7 +38,7 @@ public final class TLSHandler: ChannelDuplexHandler {
     private var flushHeld = false
 
     /// Creates a handler for one channel from an unused connection.
-    public init(connection: TLSConnection) {
+    init(connection: TLSConnection) {
         self.connection = connection
     }
 
@@ -46,25 +46,25 @@ public final class TLSHandler: ChannelDuplexHandler {
     ///
     /// - Parameter serverHostname: client only: overrides the configuration's host name for SNI
     ///   and verification (gRPC's `--server_host_override`).
-    public convenience init(context: TLSContext, serverHostname: String? = nil) throws {
+    convenience init(context: TLSContext, serverHostname: String? = nil) throws {
         self.init(connection: try TLSConnection(context: context, serverHostname: serverHostname))
     }
 
-    public func handlerAdded(context: ChannelHandlerContext) {
+    func handlerAdded(context: ChannelHandlerContext) {
         // Added to a channel that is already connected: channelActive will not come.
         if context.channel.isActive { self.startHandshake(context: context) }
     }
 
-    public func handlerRemoved(context: ChannelHandlerContext) {
+    func handlerRemoved(context: ChannelHandlerContext) {
         self.failHeldWrites(ChannelError.ioOnClosedChannel)
     }
 
-    public func channelActive(context: ChannelHandlerContext) {
+    func channelActive(context: ChannelHandlerContext) {
         self.startHandshake(context: context)
         context.fireChannelActive()
     }
 
-    public func channelInactive(context: ChannelHandlerContext) {
+    func channelInactive(context: ChannelHandlerContext) {
         let wasHandshaking = self.state == .handshaking
         self.state = .closed
         self.failHeldWrites(ChannelError.ioOnClosedChannel)
@@ -74,7 +74,7 @@ public final class TLSHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
-    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard self.state != .closed else { return }
         var ciphertext = Self.unwrapInboundIn(data)
         do {
@@ -94,7 +94,7 @@ public final class TLSHandler: ChannelDuplexHandler {
         }
     }
 
-    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let plaintext = Self.unwrapOutboundIn(data)
         switch self.state {
         case .idle, .handshaking:
@@ -106,7 +106,7 @@ public final class TLSHandler: ChannelDuplexHandler {
         }
     }
 
-    public func flush(context: ChannelHandlerContext) {
+    func flush(context: ChannelHandlerContext) {
         switch self.state {
         case .idle, .handshaking:
             self.flushHeld = true
@@ -115,7 +115,7 @@ public final class TLSHandler: ChannelDuplexHandler {
         }
     }
 
-    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         if self.state == .active, mode != .input {
             // close_notify goes out before the socket closes. Closing does not wait for the peer's
             // close_notify: HTTP/2 frames delimit themselves, so truncation cannot go unnoticed.

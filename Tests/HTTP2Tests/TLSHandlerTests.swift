@@ -1,6 +1,6 @@
 import NIOCore
 import NIOPosix
-import SkyportHTTP2
+@testable import SkyportHTTP2
 import SkyportInterop
 import SkyportRPC
 import Testing
