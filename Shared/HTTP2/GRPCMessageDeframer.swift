@@ -1,13 +1,13 @@
-public import NIOCore
-public import SkyportRPC
+internal import NIOCore
+internal import SkyportRPC
 
 /// Splits a stream of DATA payloads into gRPC messages: 1-byte compressed flag, 4-byte big-endian
 /// length, then the message bytes.
 ///
 /// A message over the limit is rejected from its 5-byte prefix, before any of it is buffered.
-public struct GRPCMessageDeframer {
+struct GRPCMessageDeframer {
     /// What `next()` found.
-    public enum Output: Equatable {
+    enum Output: Equatable {
         /// A whole message.
         case message([UInt8])
         /// The input broke a rule; the call must end with this status.
@@ -21,14 +21,14 @@ public struct GRPCMessageDeframer {
 
     /// Creates a deframer that accepts messages up to `maxMessageSize` bytes. Compressed messages are
     /// refused unless `compressionAllowed` (no `grpc-encoding` was negotiated).
-    public init(maxMessageSize: Int, compressionAllowed: Bool = false) {
+    init(maxMessageSize: Int, compressionAllowed: Bool = false) {
         self.buffer = ByteBuffer()
         self.maxMessageSize = maxMessageSize
         self.compressionAllowed = compressionAllowed
     }
 
     /// Adds received bytes.
-    public mutating func append(_ bytes: ByteBuffer) {
+    mutating func append(_ bytes: ByteBuffer) {
         guard !self.failed else { return }
         if self.buffer.readableBytes == 0 {
             self.buffer = bytes
@@ -39,10 +39,10 @@ public struct GRPCMessageDeframer {
     }
 
     /// Bytes of an incomplete message held.
-    public var bufferedBytes: Int { self.buffer.readableBytes }
+    var bufferedBytes: Int { self.buffer.readableBytes }
 
     /// The next complete message, an error, or `nil` when more bytes are needed.
-    public mutating func next() -> Output? {
+    mutating func next() -> Output? {
         guard !self.failed, self.buffer.readableBytes >= 5,
             let flag = self.buffer.getInteger(at: self.buffer.readerIndex, as: UInt8.self),
             let length = self.buffer.getInteger(at: self.buffer.readerIndex + 1, as: UInt32.self)
@@ -68,7 +68,7 @@ public struct GRPCMessageDeframer {
     }
 
     /// Whether a partial message is left over (at the end of the stream this is an error).
-    public var hasPartialMessage: Bool { self.buffer.readableBytes > 0 }
+    var hasPartialMessage: Bool { self.buffer.readableBytes > 0 }
 
     private mutating func fail(_ status: Status) -> Output {
         self.failed = true
@@ -78,7 +78,7 @@ public struct GRPCMessageDeframer {
 }
 
 /// Frames one message for the wire: the 5-byte prefix then the bytes.
-public func frameGRPCMessage(_ message: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
+func frameGRPCMessage(_ message: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
     var buffer = allocator.buffer(capacity: 5 + message.count)
     buffer.writeInteger(UInt8(0))
     buffer.writeInteger(UInt32(message.count))

@@ -1,17 +1,17 @@
-public import SkyportInterop
-public import SkyportRPC
+internal import SkyportInterop
+internal import SkyportRPC
 
 /// A validated gRPC request header block.
-public struct RequestHead: Sendable, Equatable {
+struct RequestHead: Sendable, Equatable {
     /// The `:path`.
-    public var path: String
+    var path: String
     /// The timeout from `grpc-timeout`, if any.
-    public var timeout: Duration?
+    var timeout: Duration?
     /// Custom metadata (reserved headers removed, `-bin` values decoded).
-    public var metadata: Metadata
+    var metadata: Metadata
 
     /// How a header block was judged.
-    public enum Validation: Equatable {
+    enum Validation: Equatable {
         /// A gRPC request to route.
         case accept(RequestHead)
         /// Not a gRPC request: answer with this HTTP status (and a gRPC status for gRPC-aware clients).
@@ -22,7 +22,7 @@ public struct RequestHead: Sendable, Equatable {
 
     /// Validates request headers as the gRPC HTTP/2 protocol requires: POST, `application/grpc*`
     /// content type, a well-formed `grpc-timeout`, and an encoding we support (identity only).
-    public static func validate(_ fields: [HeaderField]) -> Validation {
+    static func validate(_ fields: [HeaderField]) -> Validation {
         var method: String?
         var path: String?
         var contentType: String?

@@ -1,11 +1,11 @@
-public import SkyportInterop
-public import SkyportRPC
+internal import SkyportInterop
+internal import SkyportRPC
 
 /// How a client reads response header blocks and stream resets into gRPC terms.
-public enum ResponseHead {
+enum ResponseHead {
     /// Reads a block of response headers: custom metadata, or the status when it is not a gRPC
     /// response (bad `:status` or `content-type`).
-    public static func parseHeaders(_ fields: [HeaderField]) -> (metadata: Metadata, failure: Status?) {
+    static func parseHeaders(_ fields: [HeaderField]) -> (metadata: Metadata, failure: Status?) {
         var httpStatus: String?
         var contentType: String?
         var metadata = Metadata()
@@ -26,7 +26,7 @@ public enum ResponseHead {
     }
 
     /// Reads trailers (or a trailers-only response) into a status and trailing metadata.
-    public static func parseTrailers(_ fields: [HeaderField]) -> (status: Status, metadata: Metadata) {
+    static func parseTrailers(_ fields: [HeaderField]) -> (status: Status, metadata: Metadata) {
         var code: String?
         var message = ""
         var httpStatus: String?
@@ -47,7 +47,7 @@ public enum ResponseHead {
     }
 
     /// The status for a stream reset by the server before it sent a status.
-    public static func status(forReset code: UInt32) -> Status {
+    static func status(forReset code: UInt32) -> Status {
         switch HTTP2ErrorCode(rawValue: code) {
         case .cancel: Status(code: .cancelled, message: "Stream cancelled by the server")
         case .refusedStream: Status(code: .unavailable, message: "Stream refused by the server")

@@ -1,5 +1,5 @@
 import NIOCore
-import SkyportHTTP2
+@testable import SkyportHTTP2
 import SkyportRPC
 import Testing
 

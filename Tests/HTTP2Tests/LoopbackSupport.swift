@@ -1,5 +1,5 @@
 import Logging
-import SkyportHTTP2
+@testable import SkyportHTTP2
 import SkyportInterop
 import SkyportRPC
 import Synchronization

@@ -1,4 +1,4 @@
-import SkyportHTTP2
+@testable import SkyportHTTP2
 import SkyportInterop
 import SkyportRPC
 import Testing
