@@ -17,6 +17,8 @@ public struct HTTP2ServerConfiguration: Sendable {
     public var maxBufferedBytesPerStream = 256 * 1024
     /// Bytes of response data queued per stream before a handler's `write` suspends.
     public var maxQueuedBytesPerStream = 256 * 1024
+    /// Bytes of response data queued over the whole connection before every writer on it suspends.
+    public var maxQueuedBytesPerConnection = 4 * 1024 * 1024
     /// How long a new connection has to complete TLS and send the HTTP/2 preface.
     public var handshakeTimeout: Duration = .seconds(10)
     /// How long a connection may stay open with no active stream.

@@ -397,8 +397,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         self.session.enqueue(streamID: streamID, frame)
         self.scheduleFlush()
-        return self.session.queuedBytes(streamID: streamID) > self.configuration.maxQueuedBytesPerStream
-            ? .full : .accepted
+        return self.hasRoom(streamID) ? .accepted : .full
+    }
+
+    /// Whether a writer on `streamID` may queue more: its stream and the connection are both under
+    /// their limits.
+    private func hasRoom(_ streamID: Int32, fraction: Int = 1) -> Bool {
+        self.session.queuedBytes(streamID: streamID) <= self.configuration.maxQueuedBytesPerStream / fraction
+            && self.session.totalQueuedBytes <= self.configuration.maxQueuedBytesPerConnection / fraction
     }
 
     func waitForCapacity(streamID: Int32, _ continuation: CheckedContinuation<Void, any Error>) {
@@ -406,7 +412,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             continuation.resume(throwing: RPCError(code: .cancelled, message: "Call already ended"))
             return
         }
-        if self.session.queuedBytes(streamID: streamID) <= self.configuration.maxQueuedBytesPerStream {
+        if self.hasRoom(streamID) {
             continuation.resume()
         } else {
             entry.writer = continuation
@@ -470,8 +476,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func wakeWriters() {
         guard !self.writersWaiting.isEmpty else { return }
-        let lowWater = self.configuration.maxQueuedBytesPerStream / 2
-        for streamID in self.writersWaiting where self.session.queuedBytes(streamID: streamID) <= lowWater {
+        // Wake at half the limits, so a writer is not woken for every frame sent.
+        for streamID in self.writersWaiting where self.hasRoom(streamID, fraction: 2) {
             self.writersWaiting.remove(streamID)
             if let entry = self.streams[streamID], let writer = entry.writer {
                 entry.writer = nil

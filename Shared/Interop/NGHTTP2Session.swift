@@ -48,6 +48,8 @@ public final class NGHTTP2Session {
     /// (HEADERS and its CONTINUATIONs are contiguous), so one slot is enough.
     private var pendingHeaders: (streamID: Int32, block: PendingHeaders)?
     private var outbound: [Int32: Outbound] = [:]
+    /// DATA bytes queued over all streams.
+    public private(set) var totalQueuedBytes = 0
     /// The buffer being received, so DATA chunks that point into it can be sliced rather than copied.
     private var receiving: (base: UnsafeRawPointer, buffer: ByteBuffer)?
 
@@ -217,6 +219,7 @@ public final class NGHTTP2Session {
         let resume = self.modifyOutbound(streamID) { out -> Bool in
             guard !out.ended else { return false }
             out.queuedBytes += data.readableBytes
+            self.totalQueuedBytes += data.readableBytes
             out.chunks.append(data)
             defer { out.deferred = false }
             return out.deferred
@@ -237,6 +240,11 @@ public final class NGHTTP2Session {
         if resume == true { _ = nghttp2_session_resume_data(self.session, streamID) }
     }
 
+    /// Forgets a stream's outgoing DATA (reset or closed) and its share of `totalQueuedBytes`.
+    private func dropOutbound(_ streamID: Int32) {
+        if let out = self.outbound.removeValue(forKey: streamID) { self.totalQueuedBytes -= out.queuedBytes }
+    }
+
     /// Mutates a stream's outgoing state in place (a copy would duplicate its chunk queue).
     private func modifyOutbound<R>(_ streamID: Int32, _ body: (inout Outbound) -> R) -> R? {
         guard let index = self.outbound.index(forKey: streamID) else { return nil }
@@ -255,7 +263,7 @@ public final class NGHTTP2Session {
 
     /// Resets a stream.
     public func resetStream(_ streamID: Int32, _ code: HTTP2ErrorCode) {
-        self.outbound[streamID] = nil
+        self.dropOutbound(streamID)
         _ = nghttp2_submit_rst_stream(self.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, code.rawValue)
     }
 
@@ -315,6 +323,7 @@ public final class NGHTTP2Session {
                 if out.chunks[out.chunks.startIndex].readableBytes == 0 { out.chunks.removeFirst() }
             }
             out.queuedBytes -= written
+            self.totalQueuedBytes -= written
             if out.chunks.isEmpty && out.ended { return .end(written, out.trailers) }
             if written == 0 {
                 out.deferred = true
@@ -397,7 +406,7 @@ public final class NGHTTP2Session {
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
             let this = NGHTTP2Session.from(userData)
-            this.outbound[streamID] = nil
+            this.dropOutbound(streamID)
             if this.pendingHeaders?.streamID == streamID { this.pendingHeaders = nil }
             this.events.append(.streamClosed(streamID: streamID, errorCode: errorCode))
             return 0

@@ -129,6 +129,37 @@ import Testing
         await loop.stop()
     }
 
+    @Test func theConnectionCapBoundsWhatAllStreamsQueueTogether() async throws {
+        var server = HTTP2ServerConfiguration()
+        server.maxQueuedBytesPerConnection = 256 * 1024
+        var client = HTTP2ClientConfiguration()
+        client.session.initialStreamWindowSize = 64 * 1024
+        let loop = try await Loopback.start(configuration: server, clientConfiguration: client)
+        let rpc = loop.client
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    try await rpc.serverStreaming(Loop.flood, request: Blob("40"), responseType: Blob.self) { responses in
+                        var iterator = responses.makeAsyncIterator()
+                        _ = try await iterator.next()
+                        try await Task.sleep(for: .milliseconds(600))
+                        var count = 1
+                        while try await iterator.next() != nil { count += 1 }
+                        return count
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(400))
+            // 8 streams × (1 chunk in the client's window + 4 chunks of stream queue) = 40 without the
+            // connection cap; with it, about 4 queued in all plus one accepted per stream.
+            #expect(loop.seen.floodWrites.load(ordering: .relaxed) < 30)
+            var total = 0
+            for try await received in group { total += received }
+            #expect(total == 8 * 40)
+        }
+        await loop.stop()
+    }
+
     @Test func callsToAClosedPortFailFastWithUnavailable() async throws {
         let transport = try HTTP2ClientTransport(host: "127.0.0.1", port: 1, logger: Loopback.quietLogger)
         let start = ContinuousClock.now
