@@ -97,7 +97,8 @@ struct InteropClientCommand: AsyncParsableCommand {
         let logger = Logger(label: "interop-client")
         let cases = try self.selectedCases()
 
-        let tls = self.useTLS
+        let tls =
+            self.useTLS
             ? ClientTLS(trustRootsPath: self.caFile, serverHostname: self.serverHostOverride ?? self.serverHost)
             : nil
         let transport = try HTTP2ClientTransport(

@@ -166,7 +166,8 @@ extension InteropTestCase {
         try checkEchoedMetadata(initial: initial, trailing: trailing, "FullDuplexCall")
     }
 
-    static func statusRoundTrip(_ service: Grpc_Testing_TestServiceClient, _ message: String, duplex: Bool) async throws {
+    static func statusRoundTrip(_ service: Grpc_Testing_TestServiceClient, _ message: String, duplex: Bool) async throws
+    {
         var status = Grpc_Testing_EchoStatus()
         status.code = 2
         status.message = message
@@ -309,8 +310,10 @@ extension InteropTestCase {
         } catch let error as RPCError {
             try expect(error.code == code, "\(what): status \(error), expected \(code)")
             if let message {
-                try expect(error.message == message, "\(what): status message \(error.message.debugDescription), "
-                    + "expected \(message.debugDescription)")
+                try expect(
+                    error.message == message,
+                    "\(what): status message \(error.message.debugDescription), "
+                        + "expected \(message.debugDescription)")
             }
             return
         }

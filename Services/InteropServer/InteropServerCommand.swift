@@ -7,7 +7,7 @@ import SkyportRPC
 import SkyportServer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `interop-server`: serves `grpc.testing.TestService` and `echo.Echo` (plus the server's built-in health and

@@ -43,8 +43,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var retired = false
     private var closed = false
 
-    init(configuration: HTTP2ClientConfiguration, authority: String, eventLoop: any EventLoop, logger: Logger,
-         onRetire: @escaping @Sendable () -> Void) throws {
+    init(
+        configuration: HTTP2ClientConfiguration, authority: String, eventLoop: any EventLoop, logger: Logger,
+        onRetire: @escaping @Sendable () -> Void
+    ) throws {
         self.session = try NGHTTP2Session(role: .client, settings: configuration.session)
         self.configuration = configuration
         self.authority = authority

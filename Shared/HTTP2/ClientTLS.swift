@@ -8,8 +8,10 @@ public struct ClientTLS: Sendable {
 
     /// TLS from PEM files. `serverHostname` overrides the name checked against the certificate (and
     /// sent as SNI); by default the target host is used.
-    public init(trustRootsPath: String?, certificateChainPath: String? = nil, privateKeyPath: String? = nil,
-                serverHostname: String? = nil) {
+    public init(
+        trustRootsPath: String?, certificateChainPath: String? = nil, privateKeyPath: String? = nil,
+        serverHostname: String? = nil
+    ) {
         self.configuration = TLSConfiguration.client(
             serverHostname: serverHostname, trustRoots: trustRootsPath.map { .file($0) },
             certificateChain: certificateChainPath.map { .file($0) }, privateKey: privateKeyPath.map { .file($0) })

@@ -13,8 +13,10 @@ final class H2ClientCallStream: ClientCallStream {
     private let connection: NIOLoopBound<ClientConnectionHandler>
     private let allocator: ByteBufferAllocator
 
-    init(streamID: Int32, connection: ClientConnectionHandler, eventLoop: any EventLoop,
-         allocator: ByteBufferAllocator) {
+    init(
+        streamID: Int32, connection: ClientConnectionHandler, eventLoop: any EventLoop,
+        allocator: ByteBufferAllocator
+    ) {
         self.streamID = streamID
         self.eventLoop = eventLoop
         self.connection = NIOLoopBound(connection, eventLoop: eventLoop)

@@ -12,8 +12,10 @@ final class H2ServerCallStream: ServerCallStream {
     private let connection: NIOLoopBound<ServerConnectionHandler>
     private let allocator: ByteBufferAllocator
 
-    init(streamID: Int32, connection: ServerConnectionHandler, eventLoop: any EventLoop,
-         allocator: ByteBufferAllocator) {
+    init(
+        streamID: Int32, connection: ServerConnectionHandler, eventLoop: any EventLoop,
+        allocator: ByteBufferAllocator
+    ) {
         self.streamID = streamID
         self.eventLoop = eventLoop
         self.connection = NIOLoopBound(connection, eventLoop: eventLoop)

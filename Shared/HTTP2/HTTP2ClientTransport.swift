@@ -33,8 +33,10 @@ public final class HTTP2ClientTransport: ClientTransport {
     /// Creates a transport to `host:port`; nothing connects until the first call.
     ///
     /// - Throws: `TLSError` when the TLS configuration cannot be loaded.
-    public init(host: String, port: Int, configuration: HTTP2ClientConfiguration = .init(),
-                logger: Logger = Logger(label: "skyport.http2.client")) throws {
+    public init(
+        host: String, port: Int, configuration: HTTP2ClientConfiguration = .init(),
+        logger: Logger = Logger(label: "skyport.http2.client")
+    ) throws {
         self.host = host
         self.port = port
         self.configuration = configuration
@@ -121,7 +123,8 @@ public final class HTTP2ClientTransport: ClientTransport {
                 }
             }
         let connectTimeout = self.configuration.connectTimeout
-        let future = bootstrap.connect(host: self.host, port: self.port).flatMap { channel -> EventLoopFuture<Connection> in
+        let future = bootstrap.connect(host: self.host, port: self.port).flatMap {
+            channel -> EventLoopFuture<Connection> in
             let connection: Connection
             let ready: EventLoopPromise<Void>
             do {

@@ -27,8 +27,10 @@ public final class HTTP2Server: Sendable {
     /// Creates a server; nothing listens until `bind`.
     ///
     /// - Throws: `TLSError` when the TLS configuration cannot be loaded.
-    public init(router: Router, configuration: HTTP2ServerConfiguration = .init(), tls: ServerTLS? = nil,
-                logger: Logger) throws {
+    public init(
+        router: Router, configuration: HTTP2ServerConfiguration = .init(), tls: ServerTLS? = nil,
+        logger: Logger
+    ) throws {
         self.router = router
         self.configuration = configuration
         self.tls = try tls.map { try TLSContext(configuration: $0.configuration) }
@@ -53,8 +55,11 @@ public final class HTTP2Server: Sendable {
         let listener = try await bootstrap.bind(host: host, port: port).get()
         self.state.withLock { $0.listener = listener }
         self.logger.info(
-            "listening", metadata: ["rpc.address": "\(host):\(listener.localAddress?.port ?? port)",
-                                    "rpc.tls": "\(self.tls != nil)"])
+            "listening",
+            metadata: [
+                "rpc.address": "\(host):\(listener.localAddress?.port ?? port)",
+                "rpc.tls": "\(self.tls != nil)",
+            ])
         return listener.localAddress?.port ?? port
     }
 
@@ -75,8 +80,10 @@ public final class HTTP2Server: Sendable {
         if let tls = self.tls {
             try handlers.addHandler(try TLSHandler(context: tls))
         }
-        try handlers.addHandler(ServerConnectionHandler(router: self.router, configuration: self.configuration,
-                                                        logger: self.logger))
+        try handlers.addHandler(
+            ServerConnectionHandler(
+                router: self.router, configuration: self.configuration,
+                logger: self.logger))
     }
 
     /// The number of open client connections.
@@ -94,8 +101,9 @@ public final class HTTP2Server: Sendable {
         try? await listener?.close()
         let grace = gracePeriod ?? self.configuration.shutdownGracePeriod
         for connection in connections {
-            connection.triggerUserOutboundEvent(ServerConnectionHandler.GracefulShutdown(gracePeriod: grace),
-                                                promise: nil)
+            connection.triggerUserOutboundEvent(
+                ServerConnectionHandler.GracefulShutdown(gracePeriod: grace),
+                promise: nil)
         }
         for connection in connections {
             try? await connection.closeFuture.get()

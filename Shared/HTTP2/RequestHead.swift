@@ -53,7 +53,8 @@ struct RequestHead: Sendable, Equatable {
         guard let contentType, isGRPCContentType(contentType) else {
             return .rejectHTTP(
                 status: 415,
-                Status(code: .internal, message: "Invalid content-type '\(contentType ?? "")': expected application/grpc"))
+                Status(
+                    code: .internal, message: "Invalid content-type '\(contentType ?? "")': expected application/grpc"))
         }
         guard let path else {
             return .reject(Status(code: .unimplemented, message: "Missing :path"), extraHeaders: [])
@@ -109,8 +110,10 @@ enum ResponseHeaders {
     }
 
     /// A trailers-only response: one HEADERS frame that ends the stream.
-    static func trailersOnly(_ status: Status, _ metadata: Metadata, httpStatus: Int = 200,
-                             extra: [HeaderField] = []) -> [HeaderField] {
+    static func trailersOnly(
+        _ status: Status, _ metadata: Metadata, httpStatus: Int = 200,
+        extra: [HeaderField] = []
+    ) -> [HeaderField] {
         [HeaderField(":status", String(httpStatus)), contentType] + extra + trailers(status, metadata)
     }
 

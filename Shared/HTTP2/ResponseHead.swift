@@ -51,7 +51,8 @@ enum ResponseHead {
         switch HTTP2ErrorCode(rawValue: code) {
         case .cancel: Status(code: .cancelled, message: "Stream cancelled by the server")
         case .refusedStream: Status(code: .unavailable, message: "Stream refused by the server")
-        case .enhanceYourCalm: Status(code: .resourceExhausted, message: "Server asked to slow down (ENHANCE_YOUR_CALM)")
+        case .enhanceYourCalm:
+            Status(code: .resourceExhausted, message: "Server asked to slow down (ENHANCE_YOUR_CALM)")
         case .inadequateSecurity: Status(code: .permissionDenied, message: "Inadequate security")
         default: Status(code: .internal, message: "Stream reset by the server with HTTP/2 error \(code)")
         }

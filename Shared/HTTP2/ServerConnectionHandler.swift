@@ -90,7 +90,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if let address = context.channel.remoteAddress {
             self.peer = PeerInfo(address: Self.describe(address))
         }
-        self.handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .init(self.configuration.handshakeTimeout)) {
+        self.handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            in: .init(self.configuration.handshakeTimeout)
+        ) {
             [self] in
             self.logger.debug("closing connection: handshake timeout", metadata: ["peer": "\(self.peer)"])
             self.close()
@@ -217,7 +219,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let head: RequestHead
         switch RequestHead.validate(fields) {
         case .rejectHTTP(let httpStatus, let status):
-            self.reject(streamID, ResponseHeaders.trailersOnly(status, [:], httpStatus: httpStatus), endStream: endStream)
+            self.reject(
+                streamID, ResponseHeaders.trailersOnly(status, [:], httpStatus: httpStatus), endStream: endStream)
             return
         case .reject(let status, let extra):
             self.reject(streamID, ResponseHeaders.trailersOnly(status, [:], extra: extra), endStream: endStream)

@@ -1,7 +1,7 @@
 internal import NIOCore
 internal import NIOPosix
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// The event loops every Skyport server and client in the process share: one thread per CPU the
@@ -23,21 +23,21 @@ enum SharedEventLoopGroup {
     /// (`sched_getaffinity` is not importable without `_GNU_SOURCE`).
     private static func affinityCPUCount() -> Int? {
         #if os(Linux)
-        let fd = open("/proc/self/status", O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 16 * 1024)
-        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { return nil }
-        let status = String(decoding: bytes[..<count], as: UTF8.self)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else {
-            return nil
-        }
-        return line.dropFirst("Cpus_allowed:".count).reduce(0) { total, character in
-            total + (character.hexDigitValue?.nonzeroBitCount ?? 0)
-        }
+            let fd = open("/proc/self/status", O_RDONLY)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var bytes = [UInt8](repeating: 0, count: 16 * 1024)
+            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { return nil }
+            let status = String(decoding: bytes[..<count], as: UTF8.self)
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else {
+                return nil
+            }
+            return line.dropFirst("Cpus_allowed:".count).reduce(0) { total, character in
+                total + (character.hexDigitValue?.nonzeroBitCount ?? 0)
+            }
         #else
-        return nil
+            return nil
         #endif
     }
 }

@@ -184,7 +184,9 @@ final class TLSHandler: ChannelDuplexHandler {
         }
     }
 
-    private func encryptAndWrite(context: ChannelHandlerContext, plaintext: ByteBuffer, promise: EventLoopPromise<Void>?) {
+    private func encryptAndWrite(
+        context: ChannelHandlerContext, plaintext: ByteBuffer, promise: EventLoopPromise<Void>?
+    ) {
         do {
             try self.connection.writePlaintext(plaintext)
         } catch {

@@ -57,7 +57,8 @@ public struct CertificateAuthority: Sendable, CustomStringConvertible {
             throw TLSError.fromQueue("set CA issuer")
         }
         try Self.addExtension(certificate, issuer: certificate, nid: NID_basic_constraints, value: "critical,CA:TRUE")
-        try Self.addExtension(certificate, issuer: certificate, nid: NID_key_usage, value: "critical,keyCertSign,cRLSign")
+        try Self.addExtension(
+            certificate, issuer: certificate, nid: NID_key_usage, value: "critical,keyCertSign,cRLSign")
         try Self.addExtension(certificate, issuer: certificate, nid: NID_subject_key_identifier, value: "hash")
         try Self.sign(certificate, with: key)
         return CertificateAuthority(validatedCertificatePEM: try certificate.pem(), privateKeyPEM: try key.pkcs8PEM())
@@ -84,9 +85,12 @@ public struct CertificateAuthority: Sendable, CustomStringConvertible {
         guard X509_set_issuer_name(certificate.pointer, X509_get_subject_name(caCertificate.pointer)) == 1 else {
             throw TLSError.fromQueue("set issuer")
         }
-        try Self.addExtension(certificate, issuer: caCertificate, nid: NID_basic_constraints, value: "critical,CA:FALSE")
-        try Self.addExtension(certificate, issuer: caCertificate, nid: NID_key_usage, value: "critical,digitalSignature")
-        try Self.addExtension(certificate, issuer: caCertificate, nid: NID_ext_key_usage, value: "serverAuth,clientAuth")
+        try Self.addExtension(
+            certificate, issuer: caCertificate, nid: NID_basic_constraints, value: "critical,CA:FALSE")
+        try Self.addExtension(
+            certificate, issuer: caCertificate, nid: NID_key_usage, value: "critical,digitalSignature")
+        try Self.addExtension(
+            certificate, issuer: caCertificate, nid: NID_ext_key_usage, value: "serverAuth,clientAuth")
         try Self.addExtension(certificate, issuer: caCertificate, nid: NID_subject_key_identifier, value: "hash")
         try Self.addExtension(
             certificate, issuer: caCertificate, nid: NID_authority_key_identifier, value: "keyid:always")

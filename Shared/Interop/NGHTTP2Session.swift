@@ -308,8 +308,10 @@ public final class NGHTTP2Session {
         Unmanaged<NGHTTP2Session>.fromOpaque(userData!).takeUnretainedValue()
     }
 
-    private func readData(streamID: Int32, into buf: UnsafeMutablePointer<UInt8>, length: Int,
-                          flags: UnsafeMutablePointer<UInt32>) -> Int {
+    private func readData(
+        streamID: Int32, into buf: UnsafeMutablePointer<UInt8>, length: Int,
+        flags: UnsafeMutablePointer<UInt32>
+    ) -> Int {
         enum Outcome { case data(Int), end(Int, [HeaderField]?), deferred }
         let outcome = self.modifyOutbound(streamID) { out -> Outcome in
             var written = 0

@@ -144,13 +144,13 @@ public final class TLSContext: @unchecked Sendable {
 private func requireALPNExtension(
     _ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?, _: UnsafeMutableRawPointer?
 ) -> Int32 {
-        var data: UnsafePointer<UInt8>? = nil
-        var length = 0
-        let type = UInt32(TLSEXT_TYPE_application_layer_protocol_negotiation)
-        if SSL_client_hello_get0_ext(ssl, type, &data, &length) == 1 { return SSL_CLIENT_HELLO_SUCCESS }
-        alert?.pointee = skyport_SSL_AD_NO_APPLICATION_PROTOCOL()
-        return SSL_CLIENT_HELLO_ERROR
-    }
+    var data: UnsafePointer<UInt8>? = nil
+    var length = 0
+    let type = UInt32(TLSEXT_TYPE_application_layer_protocol_negotiation)
+    if SSL_client_hello_get0_ext(ssl, type, &data, &length) == 1 { return SSL_CLIENT_HELLO_SUCCESS }
+    alert?.pointee = skyport_SSL_AD_NO_APPLICATION_PROTOCOL()
+    return SSL_CLIENT_HELLO_ERROR
+}
 
 /// Server ALPN selection: the first of the server's protocols that the client offers, or a fatal
 /// `no_application_protocol` alert.
@@ -158,23 +158,23 @@ private func selectALPN(
     _: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLength: UnsafeMutablePointer<UInt8>?,
     _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32, _ argument: UnsafeMutableRawPointer?
 ) -> Int32 {
-        guard let argument, let offered, let out, let outLength else { return SSL_TLSEXT_ERR_ALERT_FATAL }
-        let context = Unmanaged<TLSContext>.fromOpaque(argument).takeUnretainedValue()
-        let list = UnsafeBufferPointer(start: offered, count: Int(offeredLength))
-        for wanted in context.alpnProtocols {
-            var index = 0
-            while index < list.count {
-                let length = Int(list[index])
-                let start = index + 1
-                guard start + length <= list.count else { return SSL_TLSEXT_ERR_ALERT_FATAL }
-                if length == wanted.count, wanted.elementsEqual(list[start..<(start + length)]) {
-                    // Points into the client's list, which OpenSSL keeps alive for the handshake.
-                    out.pointee = offered + start
-                    outLength.pointee = UInt8(length)
-                    return SSL_TLSEXT_ERR_OK
-                }
-                index = start + length
+    guard let argument, let offered, let out, let outLength else { return SSL_TLSEXT_ERR_ALERT_FATAL }
+    let context = Unmanaged<TLSContext>.fromOpaque(argument).takeUnretainedValue()
+    let list = UnsafeBufferPointer(start: offered, count: Int(offeredLength))
+    for wanted in context.alpnProtocols {
+        var index = 0
+        while index < list.count {
+            let length = Int(list[index])
+            let start = index + 1
+            guard start + length <= list.count else { return SSL_TLSEXT_ERR_ALERT_FATAL }
+            if length == wanted.count, wanted.elementsEqual(list[start..<(start + length)]) {
+                // Points into the client's list, which OpenSSL keeps alive for the handshake.
+                out.pointee = offered + start
+                outLength.pointee = UInt8(length)
+                return SSL_TLSEXT_ERR_OK
             }
+            index = start + length
         }
-        return SSL_TLSEXT_ERR_ALERT_FATAL
     }
+    return SSL_TLSEXT_ERR_ALERT_FATAL
+}

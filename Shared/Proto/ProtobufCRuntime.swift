@@ -72,7 +72,9 @@ final class ProtoArena {
         var value = value
         return value.withUTF8 { utf8 in
             let pointer = self.allocate(CChar.self, count: utf8.count + 1)
-            if let base = utf8.baseAddress { UnsafeMutableRawPointer(pointer).copyMemory(from: base, byteCount: utf8.count) }
+            if let base = utf8.baseAddress {
+                UnsafeMutableRawPointer(pointer).copyMemory(from: base, byteCount: utf8.count)
+            }
             pointer[utf8.count] = 0
             return pointer
         }

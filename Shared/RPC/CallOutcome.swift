@@ -32,7 +32,8 @@ package final class CallOutcome: Sendable {
     @discardableResult
     package func publishStatus(_ status: Status, _ trailers: Metadata) -> Bool {
         self.publishHeaders([:])
-        let waiters = self.state.withLock { state -> [CheckedContinuation<(status: Status, trailers: Metadata), Never>]? in
+        let waiters = self.state.withLock {
+            state -> [CheckedContinuation<(status: Status, trailers: Metadata), Never>]? in
             guard state.status == nil else { return nil }
             state.status = (status, trailers)
             defer { state.statusWaiters = [] }

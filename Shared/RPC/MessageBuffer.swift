@@ -72,7 +72,9 @@ package final class MessageBuffer: Sendable {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                     let immediate: Result<Void, any Error>? = self.state.withLock { state in
-                        if let end = state.end { return .failure(end ?? RPCError(code: .cancelled, message: "Stream closed")) }
+                        if let end = state.end {
+                            return .failure(end ?? RPCError(code: .cancelled, message: "Stream closed"))
+                        }
                         if Task.isCancelled { return .failure(CancellationError()) }
                         if state.count < self.capacity { return .success(()) }
                         state.senders.append((id, continuation))

@@ -53,8 +53,10 @@ public struct Router: Sendable {
         }
     }
 
-    private func intercept(from index: Int, method: ServerMethod, stream: any ServerCallStream,
-                           context: ServerContext) async throws {
+    private func intercept(
+        from index: Int, method: ServerMethod, stream: any ServerCallStream,
+        context: ServerContext
+    ) async throws {
         if index == self.interceptors.count {
             try await method.handler(stream, context)
         } else {

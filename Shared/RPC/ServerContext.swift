@@ -17,8 +17,10 @@ public final class ServerContext: Sendable {
     private let response = Mutex<(initial: Metadata, trailing: Metadata)>(([:], [:]))
 
     /// Creates a context; transports call this.
-    public init(method: MethodDescriptor, requestMetadata: Metadata, peer: PeerInfo,
-                deadline: ContinuousClock.Instant?) {
+    public init(
+        method: MethodDescriptor, requestMetadata: Metadata, peer: PeerInfo,
+        deadline: ContinuousClock.Instant?
+    ) {
         self.method = method
         self.requestMetadata = requestMetadata
         self.peer = peer

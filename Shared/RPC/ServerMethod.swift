@@ -11,8 +11,10 @@ public struct ServerMethod: Sendable {
     public let handler: @Sendable (any ServerCallStream, ServerContext) async throws -> Void
 
     /// Creates a method from a raw handler.
-    public init(descriptor: MethodDescriptor, shape: CallShape,
-                handler: @escaping @Sendable (any ServerCallStream, ServerContext) async throws -> Void) {
+    public init(
+        descriptor: MethodDescriptor, shape: CallShape,
+        handler: @escaping @Sendable (any ServerCallStream, ServerContext) async throws -> Void
+    ) {
         self.descriptor = descriptor
         self.shape = shape
         self.handler = handler
@@ -20,7 +22,8 @@ public struct ServerMethod: Sendable {
 
     /// A unary method.
     public static func unary<Request: ProtoMessage, Response: ProtoMessage>(
-        _ descriptor: MethodDescriptor, _ request: Request.Type = Request.self, _ response: Response.Type = Response.self,
+        _ descriptor: MethodDescriptor, _ request: Request.Type = Request.self,
+        _ response: Response.Type = Response.self,
         _ body: @escaping @Sendable (Request, ServerContext) async throws -> Response
     ) -> ServerMethod {
         ServerMethod(descriptor: descriptor, shape: .unary) { stream, context in
@@ -33,7 +36,8 @@ public struct ServerMethod: Sendable {
 
     /// A server-streaming method.
     public static func serverStreaming<Request: ProtoMessage, Response: ProtoMessage>(
-        _ descriptor: MethodDescriptor, _ request: Request.Type = Request.self, _ response: Response.Type = Response.self,
+        _ descriptor: MethodDescriptor, _ request: Request.Type = Request.self,
+        _ response: Response.Type = Response.self,
         _ body: @escaping @Sendable (Request, ResponseWriter<Response>, ServerContext) async throws -> Void
     ) -> ServerMethod {
         ServerMethod(descriptor: descriptor, shape: .serverStreaming) { stream, context in
@@ -44,7 +48,8 @@ public struct ServerMethod: Sendable {
 
     /// A client-streaming method.
     public static func clientStreaming<Request: ProtoMessage, Response: ProtoMessage>(
-        _ descriptor: MethodDescriptor, _ request: Request.Type = Request.self, _ response: Response.Type = Response.self,
+        _ descriptor: MethodDescriptor, _ request: Request.Type = Request.self,
+        _ response: Response.Type = Response.self,
         _ body: @escaping @Sendable (RequestStream<Request>, ServerContext) async throws -> Response
     ) -> ServerMethod {
         ServerMethod(descriptor: descriptor, shape: .clientStreaming) { stream, context in
@@ -56,8 +61,10 @@ public struct ServerMethod: Sendable {
 
     /// A bidirectional-streaming method.
     public static func bidirectional<Request: ProtoMessage, Response: ProtoMessage>(
-        _ descriptor: MethodDescriptor, _ request: Request.Type = Request.self, _ response: Response.Type = Response.self,
-        _ body: @escaping @Sendable (RequestStream<Request>, ResponseWriter<Response>, ServerContext) async throws -> Void
+        _ descriptor: MethodDescriptor, _ request: Request.Type = Request.self,
+        _ response: Response.Type = Response.self,
+        _ body:
+            @escaping @Sendable (RequestStream<Request>, ResponseWriter<Response>, ServerContext) async throws -> Void
     ) -> ServerMethod {
         ServerMethod(descriptor: descriptor, shape: .bidirectionalStreaming) { stream, context in
             try await body(RequestStream(stream: stream), ResponseWriter(stream: stream, context: context), context)

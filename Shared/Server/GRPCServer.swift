@@ -20,8 +20,10 @@ public final class GRPCServer: Sendable {
         public var http2: HTTP2ServerConfiguration
 
         /// Creates a configuration.
-        public init(host: String = "127.0.0.1", port: Int = 0, tls: ServerTLS? = nil,
-                    http2: HTTP2ServerConfiguration = .init()) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 0, tls: ServerTLS? = nil,
+            http2: HTTP2ServerConfiguration = .init()
+        ) {
             self.host = host
             self.port = port
             self.tls = tls
@@ -38,8 +40,10 @@ public final class GRPCServer: Sendable {
     /// Creates a server for `services`; nothing listens until `start`.
     ///
     /// - Throws: `TLSError` when the TLS files cannot be loaded.
-    public init(configuration: Configuration, services: [any RPCService],
-                interceptors: [any ServerInterceptor] = [], logger: Logger) throws {
+    public init(
+        configuration: Configuration, services: [any RPCService],
+        interceptors: [any ServerInterceptor] = [], logger: Logger
+    ) throws {
         let health = HealthService()
         let applicationRouter = Router(services: services)
         let names = applicationRouter.serviceNames + HealthService.serviceNames + ReflectionService.serviceNames

@@ -26,7 +26,10 @@ public struct ReflectionService: Sendable {
 
     /// The v1 and v1alpha providers, to register with the router.
     public var providers: [any RPCService] {
-        [ReflectionV1Provider(index: self.index), ReflectionV1AlphaProvider(v1: ReflectionV1Provider(index: self.index))]
+        [
+            ReflectionV1Provider(index: self.index),
+            ReflectionV1AlphaProvider(v1: ReflectionV1Provider(index: self.index)),
+        ]
     }
 }
 

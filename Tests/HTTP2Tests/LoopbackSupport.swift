@@ -102,8 +102,10 @@ struct Loopback {
         return logger
     }
 
-    static func start(configuration: HTTP2ServerConfiguration = .init(), tls: ServerTLS? = nil,
-                      clientConfiguration: HTTP2ClientConfiguration = .init()) async throws -> Loopback {
+    static func start(
+        configuration: HTTP2ServerConfiguration = .init(), tls: ServerTLS? = nil,
+        clientConfiguration: HTTP2ClientConfiguration = .init()
+    ) async throws -> Loopback {
         let service = LoopbackService()
         let server = try HTTP2Server(
             router: Router(services: [service]), configuration: configuration, tls: tls, logger: quietLogger)

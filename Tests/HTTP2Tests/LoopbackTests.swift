@@ -141,7 +141,8 @@ import Testing
         try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    try await rpc.serverStreaming(Loop.flood, request: Blob("40"), responseType: Blob.self) { responses in
+                    try await rpc.serverStreaming(Loop.flood, request: Blob("40"), responseType: Blob.self) {
+                        responses in
                         var iterator = responses.makeAsyncIterator()
                         _ = try await iterator.next()
                         try await Task.sleep(for: .milliseconds(600))
@@ -269,13 +270,16 @@ import Testing
         let ca = try CertificateAuthority.create(commonName: "Loop Test CA")
         let server = try ca.issue(commonName: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
         let client = try ca.issue(commonName: "billing", dnsNames: [], ipAddresses: [])
-        let serverTLS = ServerTLS(configuration: .server(
-            certificateChain: .string(server.certificatePEM), privateKey: .string(server.privateKeyPEM),
-            trustRoots: .string(ca.certificatePEM), requireClientCertificate: true))
-        let clientTLS = ClientTLS(configuration: .client(
-            serverHostname: "localhost", trustRoots: .string(ca.certificatePEM),
-            certificateChain: .string(client.certificatePEM), privateKey: .string(client.privateKeyPEM)))
-        let loop = try await Loopback.start(tls: serverTLS, clientConfiguration: HTTP2ClientConfiguration(tls: clientTLS))
+        let serverTLS = ServerTLS(
+            configuration: .server(
+                certificateChain: .string(server.certificatePEM), privateKey: .string(server.privateKeyPEM),
+                trustRoots: .string(ca.certificatePEM), requireClientCertificate: true))
+        let clientTLS = ClientTLS(
+            configuration: .client(
+                serverHostname: "localhost", trustRoots: .string(ca.certificatePEM),
+                certificateChain: .string(client.certificatePEM), privateKey: .string(client.privateKeyPEM)))
+        let loop = try await Loopback.start(
+            tls: serverTLS, clientConfiguration: HTTP2ClientConfiguration(tls: clientTLS))
         let identity = try await loop.client.unary(Loop.whoami, request: Blob(), responseType: Blob.self)
         #expect(identity.message.text == "billing")
 
@@ -283,7 +287,8 @@ import Testing
         let anonymous = try HTTP2ClientTransport(
             host: "127.0.0.1", port: loop.port,
             configuration: HTTP2ClientConfiguration(
-                tls: ClientTLS(configuration: .client(serverHostname: "localhost", trustRoots: .string(ca.certificatePEM)))),
+                tls: ClientTLS(
+                    configuration: .client(serverHostname: "localhost", trustRoots: .string(ca.certificatePEM)))),
             logger: Loopback.quietLogger)
         let refused = await #expect(throws: RPCError.self) {
             _ = try await RPCClient(transport: anonymous).unary(Loop.whoami, request: Blob(), responseType: Blob.self)
@@ -298,7 +303,9 @@ import Testing
         let url = "http://127.0.0.1:\(loop.port)/loop.Svc/Echo"
         let body = FileManager.default.temporaryDirectory.appendingPathComponent("skyport-loop-body")
         try Data([0, 0, 0, 0, 2, 0x68, 0x69]).write(to: body)
-        let grpc = try runNghttp(["-v", "-d", body.path, "-H", "content-type: application/grpc", "-H", "te: trailers", url])
+        let grpc = try runNghttp([
+            "-v", "-d", body.path, "-H", "content-type: application/grpc", "-H", "te: trailers", url,
+        ])
         #expect(grpc.contains(":status: 200"))
         #expect(grpc.contains("grpc-status: 0"))
         let json = try runNghttp(["-v", "-d", body.path, "-H", "content-type: application/json", url])

@@ -30,7 +30,8 @@ import Testing
 
     @Test(arguments: ["application/grpc", "application/grpc+proto", "application/grpc;charset=utf-8"])
     func acceptsGRPCContentTypes(contentType: String) {
-        #expect({ if case .accept = RequestHead.validate(self.fields(contentType: contentType)) { true } else { false } }())
+        #expect(
+            { if case .accept = RequestHead.validate(self.fields(contentType: contentType)) { true } else { false } }())
     }
 
     @Test(arguments: ["application/json", "application/grpcx", "text/plain"])
@@ -39,7 +40,8 @@ import Testing
             RequestHead.validate(self.fields(contentType: contentType))
                 == .rejectHTTP(
                     status: 415,
-                    Status(code: .internal, message: "Invalid content-type '\(contentType)': expected application/grpc")))
+                    Status(code: .internal, message: "Invalid content-type '\(contentType)': expected application/grpc")
+                ))
     }
 
     @Test func rejectsNonPostAndMalformedTimeoutAndUnknownEncoding() {

@@ -48,7 +48,8 @@ struct CertificateAuthorityTests {
         ] {
             let client = try TLSContext(
                 configuration: .client(serverHostname: hostname, trustRoots: .string(roots.certificatePEM)))
-            let pipe = TLSPipe(client: try TLSConnection(context: client), server: try TLSConnection(context: serverContext))
+            let pipe = TLSPipe(
+                client: try TLSConnection(context: client), server: try TLSConnection(context: serverContext))
             #expect(pipe.handshake() == succeeds, "trusting \(roots), host \(hostname)")
         }
     }

@@ -32,7 +32,8 @@ struct TLSConnectionTests {
     @Test("mutual TLS gives the server the client's common name and SANs")
     func mutualTLS() throws {
         let pipe = TLSPipe(
-            client: try TLSConnection(context: try self.certificates.clientContext(certificate: self.certificates.client)),
+            client: try TLSConnection(
+                context: try self.certificates.clientContext(certificate: self.certificates.client)),
             server: try TLSConnection(context: try self.certificates.serverContext(requireClientCertificate: true)))
         #expect(pipe.handshake())
         let identity = try #require(pipe.server.peerIdentity)
@@ -162,7 +163,8 @@ struct TLSConnectionTests {
         #expect(pipe.handshake())
 
         #expect(throws: TLSError.self) {
-            try TLSContext(configuration: .client(serverHostname: "x", trustRoots: .file(directory.path + "/missing.pem")))
+            try TLSContext(
+                configuration: .client(serverHostname: "x", trustRoots: .file(directory.path + "/missing.pem")))
         }
     }
 

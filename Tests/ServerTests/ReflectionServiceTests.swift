@@ -13,7 +13,8 @@ import Testing
     static func exchange(_ requests: [Request]) async throws -> [Response] {
         let reflection = ReflectionService(serviceNames: Self.routed)
         let provider = try #require(
-            reflection.providers.first { $0.methods.first?.descriptor.service == "grpc.reflection.v1.ServerReflection" })
+            reflection.providers.first { $0.methods.first?.descriptor.service == "grpc.reflection.v1.ServerReflection" }
+        )
         let method = try #require(provider.method(Grpc_Reflection_V1_ServerReflectionMethods.serverReflectionInfo))
         let stream = FakeServerCallStream()
         for request in requests { stream.push(request.serializedBytes()) }
@@ -62,9 +63,10 @@ import Testing
         ])
         #expect(responses.count == 2)
         #expect(Self.fileNames(responses[0]) == ["grpc/health/v1/health.proto"])
-        #expect(Self.fileNames(responses[1]) == [
-            "grpc/testing/test.proto", "grpc/testing/empty.proto", "grpc/testing/messages.proto",
-        ])
+        #expect(
+            Self.fileNames(responses[1]) == [
+                "grpc/testing/test.proto", "grpc/testing/empty.proto", "grpc/testing/messages.proto",
+            ])
     }
 
     @Test(arguments: [
@@ -131,7 +133,8 @@ import Testing
         await method.run(on: stream)
         var responses = stream.sent.makeAsyncIterator()
         let response = try #require(
-            try await responses.next().map { try Grpc_Reflection_V1alpha_ServerReflectionResponse(serializedBytes: $0) })
+            try await responses.next().map { try Grpc_Reflection_V1alpha_ServerReflectionResponse(serializedBytes: $0) }
+        )
         guard case .fileDescriptorResponse(let files)? = response.messageResponse else {
             Issue.record("expected a file_descriptor_response, got \(response)")
             return
