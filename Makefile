@@ -9,7 +9,7 @@ PY           := $(VENV)/bin/python
 GRPC_PROTO   := /usr/share/grpc-proto
 BUILD_FLAGS  ?=
 APT_PACKAGES := libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev pkg-config \
-                nghttp2-client nghttp2-server grpc-proto python3-venv time
+                nghttp2-client nghttp2-server grpc-proto python3-venv time postgresql
 PIP_PACKAGES := grpcio grpcio-tools grpcio-health-checking grpcio-reflection cryptography h2
 
 .PHONY: deps apt-deps py-deps build generate check-generated test run bench clean
@@ -51,6 +51,12 @@ check-generated: deps
 ## test: everything: generated-code check, Swift unit and loopback tests, interop with grpcio both ways.
 test: deps check-generated
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	# A throwaway PostgreSQL (unix socket in a temp dir) so the storage suite runs on both backends;
+	# stopped and deleted on any exit, silently, so the interop summary stays the last line.
+	pgdir=$$(mktemp -d /tmp/skyport-pg.XXXXXX)
+	trap 'Tests/Support/postgres.sh stop "$$pgdir" >/dev/null 2>&1 || true' EXIT
+	SKYPORT_TEST_POSTGRES_URL=$$(Tests/Support/postgres.sh start "$$pgdir")
+	export SKYPORT_TEST_POSTGRES_URL
 	$(SWIFT) test --skip-build $(BUILD_FLAGS) 2>&1 | tee .build/swift-test.log
 	PY=$(PY) BIN=$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path) Tests/Interop/run_interop.sh
 

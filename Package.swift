@@ -26,11 +26,14 @@ let package = Package(
     products: [
         .executable(name: "interop-server", targets: ["InteropServer"]),
         .executable(name: "interop-client", targets: ["InteropClient"]),
+        .executable(name: "skyport", targets: ["SkyportTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // System libraries: modulemap + shim header, flags from pkg-config. No logic.
@@ -63,6 +66,26 @@ let package = Package(
             name: "SkyportServer", dependencies: ["SkyportRPC", "SkyportHTTP2", "SkyportProto", logging] + nio,
             path: "Shared/Server", swiftSettings: swiftSettings),
 
+        // Storage: one API over SQLite (GRDB, the embedded default) and PostgreSQL (postgres-nio).
+        .target(
+            name: "SkyportStorage",
+            dependencies: [
+                "SkyportRPC", "SkyportInterop", logging, .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Shared/Storage", swiftSettings: swiftSettings),
+        // Layered configuration (flags, then environment, then defaults).
+        .target(name: "SkyportConfig", dependencies: [], path: "Shared/Config", swiftSettings: swiftSettings),
+        // Identity and access: per-method service allow-lists over mutual TLS, API-key hashing.
+        .target(
+            name: "SkyportSecurity", dependencies: ["SkyportRPC", "SkyportInterop"], path: "Shared/Security",
+            swiftSettings: swiftSettings),
+
+        // `skyport`, the command-line tool for people.
+        .executableTarget(
+            name: "SkyportTool", dependencies: ["SkyportSecurity", "SkyportConfig", argumentParser],
+            path: "Services/Skyport", swiftSettings: swiftSettings),
+
         // Interoperability proof executables.
         .executableTarget(
             name: "InteropServer",
@@ -85,6 +108,16 @@ let package = Package(
         .testTarget(
             name: "ProtoTests", dependencies: ["SkyportProto", "SkyportRPC"], path: "Tests/ProtoTests",
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StorageTests", dependencies: ["SkyportStorage", "SkyportRPC", logging], path: "Tests/StorageTests",
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ConfigTests", dependencies: ["SkyportConfig"], path: "Tests/ConfigTests",
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SecurityTests",
+            dependencies: ["SkyportSecurity", "SkyportRPC", "SkyportInterop", "SkyportHTTP2", logging],
+            path: "Tests/SecurityTests", swiftSettings: swiftSettings),
         .testTarget(
             name: "ServerTests", dependencies: ["SkyportServer", "SkyportProto", "SkyportRPC", "SkyportHTTP2"],
             path: "Tests/ServerTests", swiftSettings: swiftSettings),

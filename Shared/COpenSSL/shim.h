@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/bio.h>
 #include <openssl/rand.h>
+#include <openssl/hmac.h>
+#include <openssl/crypto.h>
 
 /* Macros that Swift cannot import, wrapped as functions. */
 static inline long skyport_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
