@@ -96,14 +96,19 @@ let package = Package(
             dependencies: ["SkyportProto", "SkyportRPC", "SkyportHTTP2", argumentParser, logging],
             path: "Services/InteropClient", swiftSettings: swiftSettings),
 
-        // Tests mirror the source folders.
-        .testTarget(name: "RPCTests", dependencies: ["SkyportRPC"], path: "Tests/RPCTests", swiftSettings: swiftSettings),
+        // Tests mirror the source folders; TestSupport holds what several suites share.
+        .target(name: "SkyportTestSupport", dependencies: ["SkyportRPC"], path: "Tests/TestSupport",
+                swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RPCTests", dependencies: ["SkyportRPC", "SkyportTestSupport"], path: "Tests/RPCTests",
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "InteropTests", dependencies: ["SkyportInterop", "SkyportRPC"] + nio, path: "Tests/InteropTests",
             swiftSettings: swiftSettings),
         .testTarget(
             name: "HTTP2Tests",
-            dependencies: ["SkyportHTTP2", "SkyportInterop", "SkyportRPC", "SkyportProto", logging] + nio,
+            dependencies: ["SkyportHTTP2", "SkyportInterop", "SkyportRPC", "SkyportProto", "SkyportTestSupport", logging]
+                + nio,
             path: "Tests/HTTP2Tests", swiftSettings: swiftSettings),
         .testTarget(
             name: "ProtoTests", dependencies: ["SkyportProto", "SkyportRPC"], path: "Tests/ProtoTests",
@@ -116,7 +121,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SecurityTests",
-            dependencies: ["SkyportSecurity", "SkyportRPC", "SkyportInterop", "SkyportHTTP2", logging],
+            dependencies: [
+                "SkyportSecurity", "SkyportRPC", "SkyportInterop", "SkyportHTTP2", "SkyportTestSupport", logging,
+            ],
             path: "Tests/SecurityTests", swiftSettings: swiftSettings),
         .testTarget(
             name: "ServerTests", dependencies: ["SkyportServer", "SkyportProto", "SkyportRPC", "SkyportHTTP2"],

@@ -2,20 +2,8 @@ import Logging
 @testable import SkyportHTTP2
 import SkyportInterop
 import SkyportRPC
+import SkyportTestSupport
 import Synchronization
-
-/// A message whose encoding is its raw bytes.
-struct Blob: ProtoMessage {
-    static let protoMessageName = "test.Blob"
-    var bytes: [UInt8] = []
-
-    init() {}
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    init(_ text: String) { self.bytes = Array(text.utf8) }
-    init(serializedBytes: [UInt8]) throws { self.bytes = serializedBytes }
-    func serializedBytes() -> [UInt8] { self.bytes }
-    var text: String { String(decoding: self.bytes, as: UTF8.self) }
-}
 
 enum Loop {
     static let echo = MethodDescriptor(service: "loop.Svc", method: "Echo")
@@ -76,16 +64,6 @@ struct LoopbackService: RPCService {
             },
         ]
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes (for effects that happen on other tasks).
-func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
 }
 
 /// A server on 127.0.0.1 and a client connected to it, shut down by `stop()`.

@@ -4,6 +4,7 @@ import NIOPosix
 @testable import SkyportHTTP2
 import SkyportInterop
 import SkyportRPC
+import SkyportTestSupport
 import Testing
 
 /// Real HTTP/2 over TCP on 127.0.0.1: our server and our client, and the nghttp CLI as a foreign peer.

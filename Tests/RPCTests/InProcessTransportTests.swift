@@ -1,22 +1,7 @@
 import SkyportRPC
+import SkyportTestSupport
 import Synchronization
 import Testing
-
-/// A message whose encoding is its UTF-8 text; the byte 0xFF makes decoding fail.
-struct TextMessage: ProtoMessage {
-    static let protoMessageName = "test.Text"
-    var text = ""
-
-    init() {}
-    init(_ text: String) { self.text = text }
-
-    init(serializedBytes: [UInt8]) throws {
-        if serializedBytes.contains(0xFF) { throw ProtoDecodingError(messageName: Self.protoMessageName) }
-        self.text = String(decoding: serializedBytes, as: UTF8.self)
-    }
-
-    func serializedBytes() -> [UInt8] { Array(self.text.utf8) }
-}
 
 enum TestMethods {
     static let echo = MethodDescriptor(service: "test.Svc", method: "Echo")
@@ -25,6 +10,15 @@ enum TestMethods {
     static let split = MethodDescriptor(service: "test.Svc", method: "Split")
     static let join = MethodDescriptor(service: "test.Svc", method: "Join")
     static let chat = MethodDescriptor(service: "test.Svc", method: "Chat")
+    static let strict = MethodDescriptor(service: "test.Svc", method: "Strict")
+}
+
+/// A request type that never decodes, to prove that a decode failure ends the call with INTERNAL.
+struct Undecodable: ProtoMessage {
+    static let protoMessageName = "test.Undecodable"
+    init() {}
+    init(serializedBytes: [UInt8]) throws { throw ProtoDecodingError(messageName: Self.protoMessageName) }
+    func serializedBytes() -> [UInt8] { [] }
 }
 
 /// Records what handlers observed, for assertions.
@@ -39,15 +33,15 @@ struct TestService: RPCService {
     var methods: [ServerMethod] {
         let observations = self.observations
         return [
-            .unary(TestMethods.echo, TextMessage.self, TextMessage.self) { request, context in
+            .unary(TestMethods.echo, Blob.self, Blob.self) { request, context in
                 context.initialResponseMetadata.add("echo-initial", context.requestMetadata["x-in"] ?? "none")
                 context.trailingResponseMetadata.add("echo-trailing-bin", binary: [1, 2, 3])
-                return TextMessage(request.text)
+                return Blob(request.text)
             },
-            .unary(TestMethods.fail, TextMessage.self, TextMessage.self) { request, _ in
+            .unary(TestMethods.fail, Blob.self, Blob.self) { request, _ in
                 throw RPCError(code: .failedPrecondition, message: "no: \(request.text)", metadata: ["why": "test"])
             },
-            .unary(TestMethods.sleep, TextMessage.self, TextMessage.self) { _, _ in
+            .unary(TestMethods.sleep, Blob.self, Blob.self) { _, _ in
                 observations.started.withLock { $0 = true }
                 do {
                     try await Task.sleep(for: .seconds(30))
@@ -55,31 +49,22 @@ struct TestService: RPCService {
                     observations.cancelled.withLock { $0 = true }
                     throw error
                 }
-                return TextMessage("woke")
+                return Blob("woke")
             },
-            .serverStreaming(TestMethods.split, TextMessage.self, TextMessage.self) { request, responses, _ in
-                for character in request.text { try await responses.write(TextMessage(String(character))) }
+            .serverStreaming(TestMethods.split, Blob.self, Blob.self) { request, responses, _ in
+                for character in request.text { try await responses.write(Blob(String(character))) }
             },
-            .clientStreaming(TestMethods.join, TextMessage.self, TextMessage.self) { requests, _ in
+            .clientStreaming(TestMethods.join, Blob.self, Blob.self) { requests, _ in
                 var joined = ""
                 for try await request in requests { joined += request.text }
-                return TextMessage(joined)
+                return Blob(joined)
             },
-            .bidirectional(TestMethods.chat, TextMessage.self, TextMessage.self) { requests, responses, _ in
-                for try await request in requests { try await responses.write(TextMessage(request.text.uppercased())) }
+            .unary(TestMethods.strict, Undecodable.self, Blob.self) { _, _ in Blob("decoded?") },
+            .bidirectional(TestMethods.chat, Blob.self, Blob.self) { requests, responses, _ in
+                for try await request in requests { try await responses.write(Blob(request.text.uppercased())) }
             },
         ]
     }
-}
-
-/// Polls `condition` until it holds or `timeout` passes (for effects that happen on other tasks).
-func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
 }
 
 struct AddHeaderInterceptor: ClientInterceptor {
@@ -113,7 +98,7 @@ struct RequireHeaderInterceptor: ServerInterceptor {
 
     @Test func unaryCarriesMessagesAndMetadataBothWays() async throws {
         let response = try await self.client().unary(
-            TestMethods.echo, request: TextMessage("hi"), metadata: ["x-in": "value"], responseType: TextMessage.self)
+            TestMethods.echo, request: Blob("hi"), metadata: ["x-in": "value"], responseType: Blob.self)
         #expect(response.message.text == "hi")
         #expect(response.initialMetadata["echo-initial"] == "value")
         #expect(response.trailingMetadata[binary: "echo-trailing-bin"] == [1, 2, 3])
@@ -122,7 +107,7 @@ struct RequireHeaderInterceptor: ServerInterceptor {
     @Test func handlerErrorsArriveAsStatusWithMetadata() async throws {
         let error = await #expect(throws: RPCError.self) {
             _ = try await self.client().unary(
-                TestMethods.fail, request: TextMessage("x"), responseType: TextMessage.self)
+                TestMethods.fail, request: Blob("x"), responseType: Blob.self)
         }
         #expect(error?.code == .failedPrecondition)
         #expect(error?.message == "no: x")
@@ -132,31 +117,26 @@ struct RequireHeaderInterceptor: ServerInterceptor {
     @Test func unknownMethodsAndServicesAreUnimplemented() async throws {
         for method in [MethodDescriptor(service: "test.Svc", method: "Nope"), .init(service: "x.Y", method: "Z")] {
             let error = await #expect(throws: RPCError.self) {
-                _ = try await self.client().unary(method, request: TextMessage(), responseType: TextMessage.self)
+                _ = try await self.client().unary(method, request: Blob(), responseType: Blob.self)
             }
             #expect(error?.code == .unimplemented)
         }
     }
 
     @Test func undecodableRequestIsInternal() async throws {
-        struct Undecodable: ProtoMessage {
-            static let protoMessageName = "test.Undecodable"
-            init() {}
-            init(serializedBytes: [UInt8]) throws {}
-            func serializedBytes() -> [UInt8] { [0xFF] }
-        }
         let error = await #expect(throws: RPCError.self) {
-            _ = try await self.client().unary(TestMethods.echo, request: Undecodable(), responseType: TextMessage.self)
+            _ = try await self.client().unary(TestMethods.strict, request: Blob("x"), responseType: Blob.self)
         }
         #expect(error?.code == .internal)
+        #expect(error?.message.contains("test.Undecodable") == true)
     }
 
     @Test func deadlineCancelsTheHandlerAndReportsDeadlineExceeded() async throws {
         let start = ContinuousClock.now
         let error = await #expect(throws: RPCError.self) {
             _ = try await self.client().unary(
-                TestMethods.sleep, request: TextMessage(), options: CallOptions(timeout: .milliseconds(100)),
-                responseType: TextMessage.self)
+                TestMethods.sleep, request: Blob(), options: CallOptions(timeout: .milliseconds(100)),
+                responseType: Blob.self)
         }
         #expect(error?.code == .deadlineExceeded)
         #expect(ContinuousClock.now - start < .seconds(5))
@@ -166,7 +146,7 @@ struct RequireHeaderInterceptor: ServerInterceptor {
     @Test func allStreamingShapes() async throws {
         let client = self.client()
         let letters = try await client.serverStreaming(
-            TestMethods.split, request: TextMessage("abc"), responseType: TextMessage.self
+            TestMethods.split, request: Blob("abc"), responseType: Blob.self
         ) { responses in
             var collected: [String] = []
             for try await response in responses { collected.append(response.text) }
@@ -175,19 +155,19 @@ struct RequireHeaderInterceptor: ServerInterceptor {
         #expect(letters == ["a", "b", "c"])
 
         let joined = try await client.clientStreaming(
-            TestMethods.join, requestType: TextMessage.self, responseType: TextMessage.self
+            TestMethods.join, requestType: Blob.self, responseType: Blob.self
         ) { writer in
-            for part in ["x", "y", "z"] { try await writer.write(TextMessage(part)) }
+            for part in ["x", "y", "z"] { try await writer.write(Blob(part)) }
         }
         #expect(joined.message.text == "xyz")
 
         let echoed = try await client.bidirectional(
-            TestMethods.chat, requestType: TextMessage.self, responseType: TextMessage.self
+            TestMethods.chat, requestType: Blob.self, responseType: Blob.self
         ) { call in
             var replies: [String] = []
             var iterator = call.responses.makeAsyncIterator()
             for word in ["ping", "pong"] {
-                try await call.write(TextMessage(word))
+                try await call.write(Blob(word))
                 replies.append(try await iterator.next()?.text ?? "<none>")
             }
             call.finishWriting()
@@ -199,10 +179,10 @@ struct RequireHeaderInterceptor: ServerInterceptor {
 
     @Test func manyMessagesFlowThroughTheBoundedBuffers() async throws {
         let count = try await self.client().bidirectional(
-            TestMethods.chat, requestType: TextMessage.self, responseType: TextMessage.self
+            TestMethods.chat, requestType: Blob.self, responseType: Blob.self
         ) { call in
             async let written: Void = {
-                for i in 0..<500 { try await call.write(TextMessage("m\(i)")) }
+                for i in 0..<500 { try await call.write(Blob("m\(i)")) }
                 call.finishWriting()
             }()
             var received = 0
@@ -216,13 +196,13 @@ struct RequireHeaderInterceptor: ServerInterceptor {
     @Test func interceptorsRunOnBothSides() async throws {
         let denied = await #expect(throws: RPCError.self) {
             _ = try await self.client(interceptors: [RequireHeaderInterceptor()]).unary(
-                TestMethods.echo, request: TextMessage("x"), responseType: TextMessage.self)
+                TestMethods.echo, request: Blob("x"), responseType: Blob.self)
         }
         #expect(denied?.code == .permissionDenied)
 
         let allowed = try await self.client(
             interceptors: [RequireHeaderInterceptor()], clientInterceptors: [AddHeaderInterceptor()]
-        ).unary(TestMethods.echo, request: TextMessage("x"), responseType: TextMessage.self)
+        ).unary(TestMethods.echo, request: Blob("x"), responseType: Blob.self)
         #expect(allowed.initialMetadata["echo-initial"] == "from-interceptor")
     }
 
@@ -230,7 +210,7 @@ struct RequireHeaderInterceptor: ServerInterceptor {
         let service = TestService()
         let client = RPCClient(transport: InProcessTransport(router: Router(services: [service])))
         let task = Task {
-            try await client.unary(TestMethods.sleep, request: TextMessage(), responseType: TextMessage.self)
+            try await client.unary(TestMethods.sleep, request: Blob(), responseType: Blob.self)
         }
         #expect(await eventually { service.observations.started.withLock { $0 } })
         task.cancel()

@@ -1,6 +1,7 @@
 import SkyportInterop
 import SkyportRPC
 import SkyportSecurity
+import SkyportTestSupport
 import Testing
 
 @Suite struct APIKeyTests {

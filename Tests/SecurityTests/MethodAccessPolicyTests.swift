@@ -1,5 +1,6 @@
 import SkyportRPC
 import SkyportSecurity
+import SkyportTestSupport
 import Testing
 
 @Suite struct MethodAccessPolicyTests {

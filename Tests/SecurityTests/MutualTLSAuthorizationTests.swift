@@ -3,6 +3,7 @@ import SkyportHTTP2
 import SkyportInterop
 import SkyportRPC
 import SkyportSecurity
+import SkyportTestSupport
 import Testing
 
 /// The allow-list over real mutual TLS: our HTTP/2 server requiring client certificates, our client.

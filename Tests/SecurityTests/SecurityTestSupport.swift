@@ -1,17 +1,6 @@
 import SkyportRPC
 import SkyportSecurity
-
-/// A message whose encoding is its raw bytes.
-struct Blob: ProtoMessage {
-    static let protoMessageName = "test.Blob"
-    var bytes: [UInt8] = []
-
-    init() {}
-    init(_ text: String) { self.bytes = Array(text.utf8) }
-    init(serializedBytes: [UInt8]) throws { self.bytes = serializedBytes }
-    func serializedBytes() -> [UInt8] { self.bytes }
-    var text: String { String(decoding: self.bytes, as: UTF8.self) }
-}
+import SkyportTestSupport
 
 /// A tiny service whose every method answers with the caller the interceptors authenticated.
 enum Guarded {
