@@ -1,4 +1,5 @@
 import SkyportInterop
+internal import SkyportRPC
 
 /// A developer API key: `sk_<key id>_<secret>`, where the key id (16 hex digits, 64 random bits) finds
 /// the stored record and the secret is 256 random bits in unpadded base64url.
@@ -27,7 +28,7 @@ public struct APIKey: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
     public static func generate() throws -> APIKey {
         let id = try SecureRandom.bytes(count: 8)
         let secret = try SecureRandom.bytes(count: 32)
-        return APIKey(keyID: Self.hex(id), secret: Self.base64URL(secret))
+        return APIKey(keyID: Hex.encode(id), secret: Self.base64URL(secret))
     }
 
     /// Parses the text a caller presented; `nil` unless it has exactly the shape `generate` produces.
@@ -62,24 +63,15 @@ public struct APIKey: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
         (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F
     }
 
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]] }
-        return String(decoding: out, as: UTF8.self)
-    }
-
+    /// Unpadded base64url (RFC 4648 §5) of `bytes`.
     private static func base64URL(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        var out: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            let chunk = bytes[index..<min(index + 3, bytes.count)]
-            var value = 0
-            for (offset, byte) in chunk.enumerated() { value |= Int(byte) << (16 - 8 * offset) }
-            for position in 0..<(chunk.count + 1) { out.append(alphabet[(value >> (18 - 6 * position)) & 0x3F]) }
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
+        String(
+            Base64.encode(bytes, padding: false).map { character in
+                switch character {
+                case "+": "-"
+                case "/": "_"
+                default: character
+                }
+            })
     }
 }

@@ -1,4 +1,5 @@
 internal import SkyportInterop
+internal import SkyportRPC
 
 /// One step of a service's schema history. Migrations are never edited after release: fix mistakes
 /// with a new migration.
@@ -44,9 +45,6 @@ public struct Migration: Sendable {
             let utf8 = Array(part.utf8)
             bytes += Array("\(utf8.count):".utf8) + utf8
         }
-        return Digest.sha256(bytes).map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
+        return Hex.encode(Digest.sha256(bytes))
     }
 }

@@ -47,6 +47,13 @@ import Testing
     }
 }
 
+@Suite struct HexTests {
+    @Test func encodesTwoLowerCaseDigitsPerByte() {
+        #expect(Hex.encode([]) == "")
+        #expect(Hex.encode([0x00, 0x0F, 0xA5, 0xFF]) == "000fa5ff")
+    }
+}
+
 @Suite struct MetadataTests {
     @Test func keysAreLowerCasedAndDuplicatesKept() {
         var metadata: Metadata = ["X-Key": "a"]
