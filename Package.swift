@@ -20,6 +20,14 @@ let nio: [Target.Dependency] = [
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 
+/// The seven Skyport services: (library target and folder under Services/, executable product).
+/// Each is a library target `<Name>Service` (everything but `main`) and a thin executable target `<Name>`.
+let skyportServices: [(name: String, product: String)] = [
+    ("Entitlement", "entitlement"), ("Redemption", "redemption"), ("HostManager", "hostmgr"),
+    ("Forecast", "forecast"), ("Distribution", "distribution"), ("Billing", "billing"),
+    ("StreamHost", "streamhost"),
+]
+
 let package = Package(
     name: "Skyport",
     platforms: [.macOS(.v15)],
@@ -27,13 +35,17 @@ let package = Package(
         .executable(name: "interop-server", targets: ["InteropServer"]),
         .executable(name: "interop-client", targets: ["InteropClient"]),
         .executable(name: "skyport", targets: ["SkyportTool"]),
-    ],
+    ] + skyportServices.map { .executable(name: $0.product, targets: [$0.name]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // System libraries: modulemap + shim header, flags from pkg-config. No logic.
@@ -71,7 +83,7 @@ let package = Package(
             name: "SkyportStorage",
             dependencies: [
                 "SkyportRPC", "SkyportInterop", logging, .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Shared/Storage", swiftSettings: swiftSettings),
         // Layered configuration (flags, then environment, then defaults).
@@ -81,9 +93,30 @@ let package = Package(
             name: "SkyportSecurity", dependencies: ["SkyportRPC", "SkyportInterop"], path: "Shared/Security",
             swiftSettings: swiftSettings),
 
+        // The service runtime every Skyport service runs on: configuration, logs, metrics, mutual TLS,
+        // store, RPC server and background loops in one swift-service-lifecycle group.
+        .target(
+            name: "SkyportService",
+            dependencies: [
+                "SkyportServer", "SkyportHTTP2", "SkyportRPC", "SkyportStorage", "SkyportConfig", "SkyportSecurity",
+                "SkyportInterop", logging, .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ] + nio,
+            path: "Shared/Service", swiftSettings: swiftSettings),
+        // Dynamic messages: descriptors from reflection, JSON to protobuf and back (`skyport call`).
+        .target(name: "SkyportReflection", dependencies: ["SkyportRPC"], path: "Shared/Reflection",
+                swiftSettings: swiftSettings),
+
         // `skyport`, the command-line tool for people.
         .executableTarget(
-            name: "SkyportTool", dependencies: ["SkyportSecurity", "SkyportConfig", argumentParser],
+            name: "SkyportTool",
+            dependencies: [
+                "SkyportSecurity", "SkyportConfig", "SkyportReflection", "SkyportProto", "SkyportRPC", "SkyportHTTP2",
+                argumentParser, logging, .product(name: "Yams", package: "Yams"),
+            ],
             path: "Services/Skyport", swiftSettings: swiftSettings),
 
         // Interoperability proof executables.
@@ -96,6 +129,22 @@ let package = Package(
             dependencies: ["SkyportProto", "SkyportRPC", "SkyportHTTP2", argumentParser, logging],
             path: "Services/InteropClient", swiftSettings: swiftSettings),
 
+    ]
+        // The seven services: a library with everything, and a thin `@main` over it.
+        + skyportServices.flatMap { service -> [Target] in
+            [
+                .target(
+                    name: "\(service.name)Service",
+                    dependencies: [
+                        "SkyportService", "SkyportProto", "SkyportRPC", "SkyportStorage", "SkyportConfig",
+                        "SkyportSecurity", "SkyportHTTP2", logging,
+                    ],
+                    path: "Services/\(service.name)/Service", swiftSettings: swiftSettings),
+                .executableTarget(
+                    name: service.name, dependencies: [.target(name: "\(service.name)Service"), "SkyportService"],
+                    path: "Services/\(service.name)/Main", swiftSettings: swiftSettings),
+            ]
+        } + [
         // Tests mirror the source folders; TestSupport holds what several suites share.
         .target(name: "SkyportTestSupport", dependencies: ["SkyportRPC"], path: "Tests/TestSupport",
                 swiftSettings: swiftSettings),
@@ -128,5 +177,23 @@ let package = Package(
         .testTarget(
             name: "ServerTests", dependencies: ["SkyportServer", "SkyportProto", "SkyportRPC", "SkyportHTTP2"],
             path: "Tests/ServerTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ServiceKitTests",
+            dependencies: [
+                "SkyportService", "SkyportConfig", "SkyportRPC", "SkyportProto", "SkyportSecurity", "SkyportHTTP2",
+                "SkyportStorage", "SkyportTestSupport", logging, .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ServicesTests",
+            dependencies: skyportServices.map { .target(name: "\($0.name)Service") } + [
+                "SkyportService", "SkyportStorage", "SkyportProto", "SkyportRPC", "SkyportSecurity", "SkyportTestSupport",
+                logging,
+            ],
+            path: "Tests/ServicesTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ReflectionTests", dependencies: ["SkyportReflection", "SkyportProto", "SkyportRPC"],
+            path: "Tests/ReflectionTests", swiftSettings: swiftSettings),
     ]
 )

@@ -38,14 +38,10 @@ struct DevCACommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let width = max(7, entries.map(\.name.count).max() ?? 0)
-        print("NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "  ACTION    CERTIFICATE")
-        for entry in entries {
-            print(
-                entry.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                    + entry.action.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + "  "
-                    + entry.certificatePath)
-        }
+        print(
+            Table.render(
+                ["NAME", "ACTION", "CERTIFICATE"],
+                entries.map { [$0.name, $0.action.rawValue, $0.certificatePath] }))
     }
 
     private static func list(_ text: String) -> [String] {

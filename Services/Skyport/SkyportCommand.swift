@@ -4,5 +4,8 @@ import ArgumentParser
 @main
 struct SkyportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "skyport", abstract: "Work with a local Skyport suite.", subcommands: [DevCACommand.self])
+        commandName: "skyport", abstract: "Work with a local Skyport suite.",
+        subcommands: [
+            UpCommand.self, DownCommand.self, StatusCommand.self, CallCommand.self, HealthCommand.self, DevCACommand.self,
+        ])
 }

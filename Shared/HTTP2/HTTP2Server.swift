@@ -14,6 +14,7 @@ public final class HTTP2Server: Sendable {
         var listener: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var shuttingDown = false
+        var stopped = false
     }
 
     private let router: Router
@@ -108,7 +109,21 @@ public final class HTTP2Server: Sendable {
         for connection in connections {
             try? await connection.closeFuture.get()
         }
-        self.stopped.succeed()
+        self.markStopped()
+    }
+
+    private func markStopped() {
+        let first = self.state.withLock { state in
+            defer { state.stopped = true }
+            return !state.stopped
+        }
+        if first { self.stopped.succeed() }
+    }
+
+    // A server that never bound (its service failed to start) is never shut down: complete the promise
+    // so nothing waits forever and NIO does not report it leaked.
+    deinit {
+        self.markStopped()
     }
 
     /// Waits until `shutdown` has finished.

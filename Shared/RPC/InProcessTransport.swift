@@ -71,8 +71,14 @@ final class InProcessCall: Sendable {
 struct InProcessClientStream: ClientCallStream {
     let call: InProcessCall
 
+    /// Sends one request message; once the call has ended, throws its final status (as the HTTP/2
+    /// transport does), not the request buffer's own error.
     func send(_ message: [UInt8]) async throws {
-        try await self.call.requests.send(message)
+        do {
+            try await self.call.requests.send(message)
+        } catch {
+            throw self.call.outcome.failure ?? error
+        }
     }
 
     func closeSend() {

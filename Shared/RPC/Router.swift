@@ -66,6 +66,13 @@ public struct Router: Sendable {
         }
     }
 
+    /// The status a call that failed with `error` ends with: an `RPCError`'s own status, otherwise
+    /// DEADLINE_EXCEEDED, CANCELLED or UNKNOWN as ``run(_:stream:context:)`` would send it.
+    public static func status(for error: any Error, context: ServerContext) -> Status {
+        if let error = error as? RPCError { return error.status }
+        return Self.status(forUnexpected: error, context: context)
+    }
+
     /// Maps an error that is not an `RPCError`. Its description is not sent, since it may carry
     /// internal details; only its type name is.
     static func status(forUnexpected error: any Error, context: ServerContext) -> Status {

@@ -1,4 +1,5 @@
 public import Logging
+public import Metrics
 
 /// A service's database: one API over SQLite (GRDB) and PostgreSQL (postgres-nio), chosen by URL.
 ///
@@ -35,6 +36,7 @@ public final class Database: Sendable {
 
     let backend: Backend
     let logger: Logger
+    let metrics: StorageMetrics?
     /// The configuration this database was opened with (its description is the redacted URL).
     public let configuration: StorageConfiguration
 
@@ -45,20 +47,26 @@ public final class Database: Sendable {
     ///
     /// - Throws: ``StorageError/invalidURL(url:reason:)`` (password redacted), or
     ///   ``StorageError/unavailable(_:)`` when a SQLite file cannot be opened.
-    public static func open(url: String, logger: Logger) throws(StorageError) -> Database {
-        try Database(configuration: StorageConfiguration(url: url), logger: logger)
+    public static func open(
+        url: String, logger: Logger, metrics: (any MetricsFactory)? = nil
+    ) throws(StorageError) -> Database {
+        try Database(configuration: StorageConfiguration(url: url), logger: logger, metrics: metrics)
     }
 
     /// Opens the database described by `configuration`.
     ///
     /// SQLite files are opened (and created) here. PostgreSQL connections are made lazily by the pool
     /// once ``run()`` runs, so a wrong password or an unreachable server shows up as
-    /// ``StorageError/unavailable(_:)`` from the first statement.
-    public init(configuration: StorageConfiguration, logger: Logger) throws(StorageError) {
+    /// ``StorageError/unavailable(_:)`` from the first statement. With `metrics`, every transaction's
+    /// duration is recorded as `skyport_store_transaction_duration_seconds{kind, outcome}`.
+    public init(
+        configuration: StorageConfiguration, logger: Logger, metrics: (any MetricsFactory)? = nil
+    ) throws(StorageError) {
         var logger = logger
         logger[metadataKey: "storage.url"] = "\(configuration.redactedURL)"
         self.configuration = configuration
         self.logger = logger
+        self.metrics = metrics.map(StorageMetrics.init(factory:))
         switch configuration.backend {
         case .sqliteFile(let path):
             self.backend = .sqlite(try SQLiteBackend(path: path, configuration: configuration))
@@ -127,12 +135,14 @@ public final class Database: Sendable {
             throw StorageError.invalidStatement("nested transaction: use the transaction you were given")
         }
         self.logger.debug("storage write transaction")
-        return try await Self.$openTransactions.withValue(Self.openTransactions + [ObjectIdentifier(self)]) {
-            switch self.backend {
-            case .sqlite(let backend):
-                try await backend.write(logger: self.logger, body)
-            case .postgres(let backend):
-                try await backend.transaction(readOnly: false, logger: self.logger, body)
+        return try await StorageMetrics.measure(self.metrics, write: true) {
+            try await Self.$openTransactions.withValue(Self.openTransactions + [ObjectIdentifier(self)]) {
+                switch self.backend {
+                case .sqlite(let backend):
+                    try await backend.write(logger: self.logger, body)
+                case .postgres(let backend):
+                    try await backend.transaction(readOnly: false, logger: self.logger, body)
+                }
             }
         }
     }
@@ -146,12 +156,14 @@ public final class Database: Sendable {
         guard !Self.openTransactions.contains(ObjectIdentifier(self)) else {
             throw StorageError.invalidStatement("nested transaction: use the transaction you were given")
         }
-        return try await Self.$openTransactions.withValue(Self.openTransactions + [ObjectIdentifier(self)]) {
-            switch self.backend {
-            case .sqlite(let backend):
-                try await backend.read(logger: self.logger, body)
-            case .postgres(let backend):
-                try await backend.transaction(readOnly: true, logger: self.logger, body)
+        return try await StorageMetrics.measure(self.metrics, write: false) {
+            try await Self.$openTransactions.withValue(Self.openTransactions + [ObjectIdentifier(self)]) {
+                switch self.backend {
+                case .sqlite(let backend):
+                    try await backend.read(logger: self.logger, body)
+                case .postgres(let backend):
+                    try await backend.transaction(readOnly: true, logger: self.logger, body)
+                }
             }
         }
     }

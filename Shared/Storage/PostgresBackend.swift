@@ -155,13 +155,13 @@ final class PostgresBackend: Sendable {
             case .text, .varchar, .bpchar, .name, .uuid, .json:
                 return .text(try cell.decode(String.self))
             case .numeric:
-                // SUM/AVG of integers are numeric: integral values fit the portable integer.
+                // SUM/AVG of integers are numeric: integral values that fit are the portable integer,
+                // read from the exact decimal text (a Double would round sums beyond 2^53).
                 let decimal = try cell.decode(Decimal.self)
-                let double = NSDecimalNumber(decimal: decimal).doubleValue
-                if let integer = Int64(exactly: double), Decimal(integer) == decimal {
+                if let integer = Int64(decimal.description), Decimal(integer) == decimal {
                     return .integer(integer)
                 }
-                return .real(double)
+                return .real(NSDecimalNumber(decimal: decimal).doubleValue)
             default:
                 throw StorageError.decoding(
                     column: cell.columnName,

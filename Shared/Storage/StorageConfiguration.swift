@@ -169,6 +169,21 @@ public struct StorageConfiguration: Sendable, CustomStringConvertible {
     /// The redacted URL.
     public var description: String { self.redactedURL }
 
+    /// A copy whose PostgreSQL password is `password` (e.g. read from a secret file, so that it stays
+    /// out of the URL); SQLite configurations are returned unchanged.
+    public func withPassword(_ password: String) -> StorageConfiguration {
+        var copy = self
+        switch self.backend {
+        case .postgresTCP(let host, let port, let user, _, let database, let tls):
+            copy.backend = .postgresTCP(host: host, port: port, user: user, password: password, database: database, tls: tls)
+        case .postgresSocket(let path, let user, _, let database):
+            copy.backend = .postgresSocket(path: path, user: user, password: password, database: database)
+        case .sqliteFile, .sqliteInMemory:
+            break
+        }
+        return copy
+    }
+
     /// The SQL dialect of the backend.
     public var dialect: SQLDialect {
         switch self.backend {

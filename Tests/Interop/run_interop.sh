@@ -8,6 +8,7 @@
 #   interop-client -> test_server.py     h2c, TLS
 #   check_health_reflection -> interop-server   h2c, TLS
 #   hostile_peer.py -> interop-server    h2c (rapid reset, floods, bad headers/messages, slowloris; ~10 s)
+#   check_call (skyport call) -> interop-server, test_server.py   h2c (both started by check_call.py)
 # Every interop combination runs all 14 cases. The last line is `N passed, N failed` over combinations
 # (CI parses it); the exit status is non-zero when any combination failed. Logs of failing combinations
 # are printed; all logs stay in $INTEROP_LOG_DIR when it is set (otherwise a temp dir that is removed).
@@ -177,6 +178,10 @@ for mode in h2c tls; do
         record "interop-client -> test_server.py ($mode)" 0 "(server did not start)"
     fi
 done
+
+# (d): `skyport call` (reflection, JSON in and out) against interop-server and grpcio's test server.
+run_client "skyport call -> interop-server, test_server.py (h2c)" "$WORK/skyport-call.log" \
+    "$PY" "$HERE/check_call.py" --bin "$BIN" --log_dir "$WORK"
 
 [ "$KEEP_WORK" = 1 ] && echo "logs: $WORK"
 echo "$PASSED passed, $FAILED failed"

@@ -7,8 +7,15 @@
 // conversions must copy them. Their Swift properties carry the deprecation in doc comments.
 #undef PROTOBUF_C__DEPRECATED
 #define PROTOBUF_C__DEPRECATED
+#include "billing/v1/billing.pb-c.h"
+#include "distribution/v1/distribution.pb-c.h"
 #include "echo/echo.pb-c.h"
+#include "entitlement/v1/entitlement.pb-c.h"
+#include "forecast/v1/forecast.pb-c.h"
+#include "hostmgr/v1/hostmgr.pb-c.h"
+#include "redemption/v1/redemption.pb-c.h"
 #include "skyport/testing/v1/prototest.pb-c.h"
+#include "streamhost/v1/streamhost.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"

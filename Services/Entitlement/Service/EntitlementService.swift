@@ -1,0 +1,75 @@
+public import SkyportProto
+public import SkyportRPC
+import SkyportSecurity
+import SkyportService
+
+/// `skyport.entitlement.v1.Entitlement` over an ``EntitlementStore``.
+public struct EntitlementService: Skyport_Entitlement_V1_EntitlementProvider {
+    let store: EntitlementStore
+
+    /// A service over `store`.
+    public init(store: EntitlementStore) {
+        self.store = store
+    }
+
+    /// Creates a developer and returns its first API key (once; only the hash is stored).
+    public func createDeveloper(
+        _ request: Skyport_Entitlement_V1_CreateDeveloperRequest, context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_CreateDeveloperResponse {
+        try ServiceSupport.requireText(request.displayName, field: "display_name", maxLength: 200)
+        try ServiceSupport.requireText(request.email, field: "email", maxLength: 254)
+        guard request.email.contains("@"), !request.email.contains(" ") else {
+            throw RPCError(code: .invalidArgument, message: "email must be an address like name@example.com")
+        }
+        let (developer, key) = try await ServiceSupport.store {
+            try await self.store.createDeveloper(
+                displayName: request.displayName, email: request.email, now: ServiceSupport.nowUnixMilliseconds())
+        }
+        var response = Skyport_Entitlement_V1_CreateDeveloperResponse()
+        response.developer = Self.message(developer)
+        response.apiKey = key.reveal()
+        return response
+    }
+
+    /// Reads a developer: NOT_FOUND when there is none.
+    public func getDeveloper(
+        _ request: Skyport_Entitlement_V1_GetDeveloperRequest, context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_Developer {
+        try ServiceSupport.requireText(request.developerId, field: "developer_id", maxLength: 64)
+        guard let developer = try await ServiceSupport.store({ try await self.store.developer(id: request.developerId) })
+        else {
+            throw RPCError(code: .notFound, message: "developer \(request.developerId) not found")
+        }
+        return Self.message(developer)
+    }
+
+    /// The developer of the calling API key (authenticated by `APIKeyAuthenticator`).
+    public func whoAmI(
+        _ request: Skyport_Entitlement_V1_WhoAmIRequest, context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_Developer {
+        guard case .apiKey(_, let developerID) = AuthenticatedCaller.current else {
+            throw RPCError(code: .unauthenticated, message: "WhoAmI needs an API key")
+        }
+        guard let developer = try await ServiceSupport.store({ try await self.store.developer(id: developerID) }) else {
+            throw RPCError(code: .notFound, message: "developer \(developerID) not found")
+        }
+        return Self.message(developer)
+    }
+
+    /// Not implemented yet: session requests arrive with the sessions issue.
+    public func requestSession(
+        _ request: Skyport_Entitlement_V1_RequestSessionRequest, context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_RequestSessionResponse {
+        throw ServiceSupport.unimplemented(Skyport_Entitlement_V1_EntitlementMethods.requestSession)
+    }
+
+    static func message(_ developer: EntitlementStore.Developer) -> Skyport_Entitlement_V1_Developer {
+        var message = Skyport_Entitlement_V1_Developer()
+        message.developerId = developer.developerID
+        message.displayName = developer.displayName
+        message.email = developer.email
+        message.createdAtUnixMs = developer.createdAtMilliseconds
+        message.apiKeyIds = developer.activeKeyIDs
+        return message
+    }
+}

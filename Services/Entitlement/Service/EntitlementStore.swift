@@ -1,0 +1,105 @@
+public import SkyportSecurity
+public import SkyportStorage
+import SkyportService
+
+/// The entitlement store: developers and their API keys (hashes only).
+public struct EntitlementStore: APIKeyStore {
+    /// Released migrations; never edit one, add the next.
+    public static let migrations = [
+        Migration(version: 1, name: "developers and API keys") { dialect in
+            [
+                """
+                CREATE TABLE developers (
+                    developer_id TEXT PRIMARY KEY,
+                    display_name TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE api_keys (
+                    key_id TEXT PRIMARY KEY,
+                    developer_id TEXT NOT NULL REFERENCES developers (developer_id),
+                    key_hash \(dialect.bytesType) NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    revoked_at_ms BIGINT
+                )
+                """,
+                "CREATE INDEX api_keys_by_developer ON api_keys (developer_id)",
+            ]
+        }
+    ]
+
+    /// One developer account.
+    public struct Developer: Sendable, Hashable {
+        /// `dev_…`.
+        public var developerID: String
+        /// Shown to people.
+        public var displayName: String
+        /// Contact address.
+        public var email: String
+        /// Unix milliseconds.
+        public var createdAtMilliseconds: Int64
+        /// Ids of the active (unrevoked) keys.
+        public var activeKeyIDs: [String]
+    }
+
+    let database: Database
+    let hasher: APIKeyHasher
+
+    /// A store over `database`, hashing keys with `hasher`.
+    public init(database: Database, hasher: APIKeyHasher) {
+        self.database = database
+        self.hasher = hasher
+    }
+
+    /// Creates a developer and a first API key in one transaction; returns both (the key only here).
+    public func createDeveloper(displayName: String, email: String, now: Int64) async throws -> (Developer, APIKey) {
+        let developerID = ServiceSupport.newIdentifier(prefix: "dev")
+        let key = try APIKey.generate()
+        let record = self.hasher.record(for: key, principal: developerID)
+        try await self.database.write { tx in
+            try await tx.execute(
+                "INSERT INTO developers (developer_id, display_name, email, created_at_ms) VALUES (?, ?, ?, ?)",
+                [developerID, displayName, email, now])
+            try await tx.execute(
+                "INSERT INTO api_keys (key_id, developer_id, key_hash, created_at_ms) VALUES (?, ?, ?, ?)",
+                [record.keyID, developerID, record.hash, now])
+        }
+        let developer = Developer(
+            developerID: developerID, displayName: displayName, email: email, createdAtMilliseconds: now,
+            activeKeyIDs: [record.keyID])
+        return (developer, key)
+    }
+
+    /// The developer `developerID`, or `nil`.
+    public func developer(id developerID: String) async throws -> Developer? {
+        try await self.database.read { tx in
+            guard
+                let row = try await tx.queryFirst(
+                    "SELECT developer_id, display_name, email, created_at_ms FROM developers WHERE developer_id = ?",
+                    [developerID])
+            else { return nil }
+            let keys = try await tx.query(
+                "SELECT key_id FROM api_keys WHERE developer_id = ? AND revoked_at_ms IS NULL ORDER BY created_at_ms, key_id",
+                [developerID])
+            return Developer(
+                developerID: try row.decode(String.self, "developer_id"),
+                displayName: try row.decode(String.self, "display_name"), email: try row.decode(String.self, "email"),
+                createdAtMilliseconds: try row.decode(Int64.self, "created_at_ms"),
+                activeKeyIDs: try keys.map { try $0.decode(String.self, "key_id") })
+        }
+    }
+
+    /// `APIKeyStore`: the hash of an active key, with its developer as principal.
+    public func lookUp(keyID: String) async throws -> StoredAPIKey? {
+        guard
+            let row = try await self.database.query(
+                "SELECT key_id, developer_id, key_hash FROM api_keys WHERE key_id = ? AND revoked_at_ms IS NULL", [keyID]
+            ).first
+        else { return nil }
+        return StoredAPIKey(
+            keyID: try row.decode(String.self, "key_id"), hash: try row.decode([UInt8].self, "key_hash"),
+            principal: try row.decode(String.self, "developer_id"))
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import SkyportSecurity
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How `skyport up` turns the compose file into local processes, and how it starts and stops them.
+///
+/// Each service with `build.args.SERVICE` becomes one process of that executable with the service's
+/// environment, rewritten for one machine:
+/// - `0.0.0.0:<port>` becomes `127.0.0.1:<published port>`, and `<service>:<port>` becomes
+///   `127.0.0.1:<that service's published port>`;
+/// - `/run/secrets/skyport/<file>` becomes `<state>/tls/<file>` (the development CA, created on first
+///   use), and any other `/run/secrets/<name>` becomes `<state>/secrets/<name>` (a random token,
+///   created on first use);
+/// - `/var/lib/skyport` becomes `<state>/data/<service>`;
+/// - `…_DATABASE_URL` and `…_DATABASE_PASSWORD_FILE` are dropped, so each service uses its embedded
+///   SQLite store in its data directory.
+enum LocalSuite {
+    /// One process to run.
+    struct Instance: Sendable {
+        var name: String
+        var executable: String
+        var environment: [String: String]
+        var address: String
+        var metricsAddress: String
+        var dependsOn: [String]
+    }
+
+    /// The plan for every local service of `compose`, dependencies first.
+    ///
+    /// `portOffset` is added to every published port, so a second suite (a test) can run beside one on
+    /// the standard ports.
+    static func plan(compose: ComposeFile, stateDirectory: String, portOffset: Int = 0) throws -> [Instance] {
+        let byName = Dictionary(uniqueKeysWithValues: compose.services.map { ($0.name, $0) })
+        return try compose.localServices().map { service in
+            let executable = service.executable!
+            var environment: [String: String] = [:]
+            for (key, value) in service.environment {
+                if key.hasSuffix("_DATABASE_URL") || key.hasSuffix("_DATABASE_PASSWORD_FILE") { continue }
+                environment[key] = try Self.rewrite(
+                    value, key: key, service: service, services: byName, stateDirectory: stateDirectory,
+                    portOffset: portOffset)
+            }
+            let prefix = "SKYPORT_" + executable.uppercased().replacingOccurrences(of: "-", with: "_") + "_"
+            guard let address = environment[prefix + "LISTEN"], let metrics = environment[prefix + "METRICS_LISTEN"] else {
+                throw ComposeFileError("service '\(service.name)' sets no \(prefix)LISTEN or \(prefix)METRICS_LISTEN")
+            }
+            return Instance(
+                name: service.name, executable: executable, environment: environment, address: address,
+                metricsAddress: metrics, dependsOn: service.dependsOn.filter { byName[$0]?.executable != nil })
+        }
+    }
+
+    static func rewrite(
+        _ value: String, key: String, service: ComposeFile.Service, services: [String: ComposeFile.Service],
+        stateDirectory: String, portOffset: Int
+    ) throws -> String {
+        if value.hasPrefix("/run/secrets/skyport/") {
+            return stateDirectory + "/tls/" + value.dropFirst("/run/secrets/skyport/".count)
+        }
+        if value.hasPrefix("/run/secrets/") {
+            return stateDirectory + "/secrets/" + value.dropFirst("/run/secrets/".count)
+        }
+        if value == "/var/lib/skyport" || value.hasPrefix("/var/lib/skyport/") {
+            return stateDirectory + "/data/" + service.name + value.dropFirst("/var/lib/skyport".count)
+        }
+        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]) else {
+            return value
+        }
+        let host = String(value[..<colon])
+        let target: ComposeFile.Service
+        if host == "0.0.0.0" {
+            target = service
+        } else if let other = services[host] {
+            target = other
+        } else {
+            return value
+        }
+        guard let published = target.publishedPorts[port] else {
+            throw ComposeFileError(
+                "service '\(service.name)': \(key) uses \(value), but '\(target.name)' publishes no host port for \(port)")
+        }
+        guard (1...65535).contains(published + portOffset) else {
+            throw ComposeFileError("--port-offset \(portOffset) moves port \(published) out of range")
+        }
+        return "127.0.0.1:\(published + portOffset)"
+    }
+
+    /// Creates `<state>/tls` (CA and one certificate per identity, `skyport` included) and the random
+    /// secrets the plan refers to, when missing.
+    static func prepareSecrets(plan: [Instance], stateDirectory: String) throws {
+        var identities = Set(DevCertificateDirectory.defaultServices)
+        for instance in plan { identities.insert(instance.executable) }
+        _ = try DevCertificateDirectory(directory: stateDirectory + "/tls").generate(services: identities.sorted())
+        let secrets = stateDirectory + "/secrets/"
+        for instance in plan {
+            for value in instance.environment.values where value.hasPrefix(secrets) {
+                guard !FileManager.default.fileExists(atPath: value) else { continue }
+                try FileManager.default.createDirectory(
+                    atPath: secrets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                var generator = SystemRandomNumberGenerator()
+                let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }
+                    .joined()
+                guard FileManager.default.createFile(
+                    atPath: value, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
+                else { throw ComposeFileError("cannot create \(value)") }
+            }
+        }
+    }
+
+    /// Starts `binary` with `environment` in its own process group (so a Ctrl-C at the terminal that ran
+    /// `skyport up` does not reach it), standard input from /dev/null and standard output and error
+    /// appended to `logFile`.
+    static func spawn(binary: String, environment: [String: String], logFile: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let arguments = [binary]
+        let environmentLines = environment.map { "\($0.key)=\($0.value)" }.sorted()
+        var argv = arguments.map { strdup($0) } + [nil]
+        var envp = environmentLines.map { strdup($0) } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, binary, &actions, &attributes, &argv, &envp)
+        guard result == 0 else {
+            throw ComposeFileError("cannot start \(binary): \(String(cString: strerror(result)))")
+        }
+        return pid
+    }
+
+    /// Whether `pid` is alive and runs `binary` (so a recycled pid is never mistaken for ours).
+    static func isRunning(pid: Int32, binary: String) -> Bool {
+        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe") else {
+            return false
+        }
+        // A binary replaced by a rebuild shows as "<path> (deleted)".
+        return target == binary || target == binary + " (deleted)"
+    }
+
+    /// Reaps `pid` if it is our child and has exited (so it does not linger as a zombie).
+    static func reapIfChild(_ pid: Int32) {
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, WNOHANG)
+    }
+
+    /// The last `lines` lines of `path`, for error messages.
+    static func tail(_ path: String, lines: Int = 15) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no log)" }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    /// The directory holding this `skyport` executable, where the services are built too.
+    static func defaultBinaryDirectory() -> String {
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().path
+    }
+
+    /// Milliseconds between two instants, rounded.
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+public import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// swift-log handler writing one logfmt line per event to standard error:
+///
+/// `ts=2026-11-21T23:40:01.250Z level=info service=billing logger=rpc msg="call finished" request_id=9f2c… method=/skyport.billing.v1.Billing/IngestUsage code=OK duration_ms=0.842`
+///
+/// Keys are sorted after `ts`, `level`, `service`, `logger` and `msg`; values with spaces, quotes, `=`
+/// or control characters are quoted and escaped, so every event is exactly one line. The current
+/// call's request id (``RequestContext/requestID``) is added by ``metadataProvider``.
+public struct LogfmtLogHandler: LogHandler {
+    /// The service name on every line.
+    public let service: String
+    /// The logger's label.
+    public let label: String
+    /// Events below this level are dropped.
+    public var logLevel: Logger.Level
+    /// Metadata set on the logger.
+    public var metadata: Logger.Metadata = [:]
+    /// Adds contextual metadata (the request id) to every event.
+    public var metadataProvider: Logger.MetadataProvider?
+    private let sink: @Sendable (String) -> Void
+
+    /// Adds `request_id` while a call runs.
+    public static let metadataProvider = Logger.MetadataProvider {
+        RequestContext.requestID.map { ["request_id": .string($0)] } ?? [:]
+    }
+
+    /// A handler for `label` writing to standard error, or to `sink` (tests).
+    public init(
+        service: String, label: String, level: Logger.Level,
+        metadataProvider: Logger.MetadataProvider? = Self.metadataProvider,
+        sink: @escaping @Sendable (String) -> Void = LogfmtLogHandler.standardError
+    ) {
+        self.service = service
+        self.label = label
+        self.logLevel = level
+        self.metadataProvider = metadataProvider
+        self.sink = sink
+    }
+
+    /// Writes `line` to standard error in one `write`, so lines from different threads never interleave.
+    public static let standardError: @Sendable (String) -> Void = { line in
+        var bytes = Array(line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                if written <= 0 {
+                    if written < 0 && errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
+    }
+
+    /// Metadata of this handler.
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    /// Formats and writes one event.
+    public func log(event: LogEvent) {
+        var merged = self.metadata
+        if let provided = self.metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        var line = "ts=\(Self.timestamp()) level=\(event.level) service=\(Self.quoted(self.service))"
+        line += " logger=\(Self.quoted(self.label)) msg=\(Self.quoted(event.message.description))"
+        for key in merged.keys.sorted() {
+            line += " \(Self.sanitisedKey(key))=\(Self.quoted(Self.text(merged[key]!)))"
+        }
+        self.sink(line)
+    }
+
+    static func text(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case .string(let string): string
+        case .stringConvertible(let convertible): convertible.description
+        case .array(let values): "[" + values.map(Self.text).joined(separator: ",") + "]"
+        case .dictionary(let values):
+            "{" + values.keys.sorted().map { "\($0):\(Self.text(values[$0]!))" }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// The value as is when it needs no quoting, else in double quotes with `\`, `"` and control
+    /// characters escaped.
+    static func quoted(_ value: String) -> String {
+        let needsQuotes =
+            value.isEmpty
+            || value.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.value < 0x20 || $0.value == 0x7F }
+        guard needsQuotes else { return value }
+        var result = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    result += String(format: "\\u%04x", scalar.value)
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return result + "\""
+    }
+
+    /// Keys keep letters, digits, `_`, `.` and `-`; anything else becomes `_`.
+    static func sanitisedKey(_ key: String) -> String {
+        String(
+            key.unicodeScalars.map { scalar -> Character in
+                let allowed =
+                    ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+                    || scalar == "_" || scalar == "." || scalar == "-"
+                return allowed ? Character(scalar) : "_"
+            })
+    }
+
+    /// UTC, millisecond precision, RFC 3339.
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(now.tv_nsec / 1_000_000))
+    }
+}

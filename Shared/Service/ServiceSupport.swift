@@ -1,0 +1,76 @@
+import Foundation
+public import SkyportRPC
+import SkyportStorage
+
+/// Small helpers every service handler uses: identifiers, time, argument checks and store errors.
+public enum ServiceSupport {
+    /// A new random identifier, `<prefix>_<24 hex digits>` (96 bits).
+    public static func newIdentifier(prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return prefix + "_" + Hex.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    /// Milliseconds since the Unix epoch, now.
+    public static func nowUnixMilliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// INVALID_ARGUMENT naming `field` unless `value` is 1 to `maxLength` characters with no control
+    /// characters; returns the value.
+    @discardableResult
+    public static func requireText(_ value: String, field: String, maxLength: Int = 200) throws(RPCError) -> String {
+        guard !value.isEmpty else { throw RPCError(code: .invalidArgument, message: "\(field) is required") }
+        guard value.count <= maxLength else {
+            throw RPCError(code: .invalidArgument, message: "\(field) is longer than \(maxLength) characters")
+        }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw RPCError(code: .invalidArgument, message: "\(field) contains control characters")
+        }
+        return value
+    }
+
+    /// INVALID_ARGUMENT naming `field` unless `value` is 1 to 64 of `[a-z0-9_-]` (identifiers, names of
+    /// data centres and regions); returns the value.
+    @discardableResult
+    public static func requireName(_ value: String, field: String) throws(RPCError) -> String {
+        guard !value.isEmpty, value.utf8.count <= 64,
+            value.utf8.allSatisfy({
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x5F
+            })
+        else {
+            throw RPCError(
+                code: .invalidArgument, message: "\(field) must be 1 to 64 characters of a-z, 0-9, '-' and '_'")
+        }
+        return value
+    }
+
+    /// INVALID_ARGUMENT naming `field` unless `value` is `host:port` (a port of 1 to 65535 digits only, a
+    /// non-empty host, `[v6]:port` for IPv6); returns the value.
+    @discardableResult
+    public static func requireAddress(_ value: String, field: String) throws(RPCError) -> String {
+        try Self.requireText(value, field: field, maxLength: 255)
+        let invalid = RPCError(code: .invalidArgument, message: "\(field) must be host:port")
+        guard let colon = value.lastIndex(of: ":") else { throw invalid }
+        let host = value[..<colon]
+        let port = value[value.index(after: colon)...]
+        guard !host.isEmpty, !host.contains(" "), !port.isEmpty, port.count <= 5,
+            port.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let number = Int(port), (1...65535).contains(number)
+        else { throw invalid }
+        if host.contains(":") && !(host.hasPrefix("[") && host.hasSuffix("]")) { throw invalid }
+        return value
+    }
+
+    /// Runs store work, turning `StorageError` into its gRPC status (``StorageError/rpcError``) in one place.
+    public static func store<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StorageError {
+            throw error.rpcError
+        }
+    }
+
+    /// The UNIMPLEMENTED error of a declared method whose behaviour arrives in a later issue.
+    public static func unimplemented(_ method: MethodDescriptor) -> RPCError {
+        RPCError(code: .unimplemented, message: "\(method.path) is not implemented yet")
+    }
+}

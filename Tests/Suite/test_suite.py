@@ -1,0 +1,344 @@
+"""The whole suite as real processes: `skyport up` from compose/compose.yaml, health through grpcio's own
+health client, one real method per service through `skyport call`, access control, metrics, a SIGTERM in
+the middle of a stream of calls, and `skyport down`. Called by `make test`:
+
+    PY=.venv/bin/python BIN=$(swift build --show-bin-path) .venv/bin/python Tests/Suite/test_suite.py
+
+Prints one PASS/FAIL line per check, then the cold-start time and the idle RSS of every service, and
+ends with `suite: N passed, N failed` (exit status 1 when anything failed). The suite runs on the
+compose ports plus SUITE_PORT_OFFSET (default 20000), in a temporary state directory.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import urllib.error
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ["BIN"]
+SKYPORT = os.path.join(BIN, "skyport")
+OFFSET = int(os.environ.get("SUITE_PORT_OFFSET", "20000"))
+STATE = tempfile.mkdtemp(prefix="skyport-suite.")
+CALL_TIMEOUT = 15
+
+PASSED = 0
+FAILED = 0
+
+
+def check(name, condition, detail=""):
+    global PASSED, FAILED
+    if condition:
+        PASSED += 1
+        print(f"PASS {name}", flush=True)
+    else:
+        FAILED += 1
+        print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
+    return condition
+
+
+def skyport(*args, timeout=120):
+    return subprocess.run(
+        [SKYPORT, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def up():
+    return skyport("up", "--state-dir", STATE, "--bin-dir", BIN, "--port-offset", str(OFFSET), "--timeout", "90")
+
+
+def call(target, method, body="{}", headers=()):
+    """`skyport call`: (exit code, parsed JSON or None, stderr)."""
+    args = ["call", "--state-dir", STATE, target, method, body]
+    for header in headers:
+        args += ["-H", header]
+    result = skyport(*args, timeout=CALL_TIMEOUT + 15)
+    try:
+        parsed = json.loads(result.stdout) if result.stdout.strip() else None
+    except json.JSONDecodeError:
+        parsed = None
+    return result.returncode, parsed, result.stderr
+
+
+def state():
+    with open(os.path.join(STATE, "suite.json")) as f:
+        return {i["name"]: i for i in json.load(f)["instances"]}
+
+
+def tls_credentials():
+    tls = os.path.join(STATE, "tls")
+    read = lambda name: open(os.path.join(tls, name), "rb").read()
+    return grpc.ssl_channel_credentials(
+        root_certificates=read("ca.pem"), private_key=read("skyport-key.pem"), certificate_chain=read("skyport.pem"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def eventually(condition, timeout=15.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    return condition()
+
+
+def billing_stubs():
+    """Python messages and a stub for skyport.billing.v1.Billing, generated now with grpcio-tools."""
+    from grpc_tools import protoc
+    import grpc_tools
+    out = os.path.join(STATE, "py")
+    os.makedirs(out, exist_ok=True)
+    well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    rc = protoc.main(["protoc", f"-I{well_known}", f"-I{ROOT}/Proto", f"--python_out={out}", f"--grpc_python_out={out}",
+                      "billing/v1/billing.proto"])
+    if rc != 0:
+        raise RuntimeError("protoc failed for billing.proto")
+    sys.path.insert(0, out)
+    from billing.v1 import billing_pb2, billing_pb2_grpc
+    return billing_pb2, billing_pb2_grpc
+
+
+def test_up_and_health():
+    started = time.monotonic()
+    result = up()
+    wall = time.monotonic() - started
+    check("skyport up exits 0", result.returncode == 0, result.stdout + result.stderr)
+    if result.returncode != 0:
+        return None
+    match = re.search(r"suite SERVING in (\d+) ms", result.stdout)
+    check("skyport up reports the cold start", match is not None, result.stdout)
+    instances = state()
+    expected = {"entitlement", "redemption", "hostmgr-dc1", "streamhost-dc1", "hostmgr-dc2", "streamhost-dc2",
+                "forecast", "distribution", "billing"}
+    check("every compose service with an executable runs (two data centres)", set(instances) == expected,
+          str(sorted(instances)))
+    credentials = tls_credentials()
+    for name, instance in sorted(instances.items()):
+        with grpc.secure_channel(instance["address"], credentials) as channel:
+            try:
+                response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+                status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+            except grpc.RpcError as error:
+                status = f"{error.code()}: {error.details()}"
+        check(f"grpcio health client: {name} SERVING", status == "SERVING", status)
+    status = skyport("status", "--state-dir", STATE)
+    check("skyport status exits 0 with every service SERVING", status.returncode == 0 and status.stdout.count("SERVING") == 9,
+          status.stdout + status.stderr)
+    return {"cold_start_ms": int(match.group(1)) if match else None, "wall_s": wall, "instances": instances}
+
+
+def test_one_real_method_per_service():
+    code, created, err = call("entitlement", "skyport.entitlement.v1.Entitlement/CreateDeveloper",
+                              '{"displayName": "Ada Lovelace", "email": "ada@example.com"}')
+    ok = check("entitlement CreateDeveloper", code == 0 and created and created.get("apiKey", "").startswith("sk_"),
+               f"{code} {created} {err}")
+    if ok:
+        developer = created["developer"]["developerId"]
+        key = created["apiKey"]
+        code, me, err = call("entitlement", "skyport.entitlement.v1.Entitlement/WhoAmI",
+                             headers=[f"authorization: Bearer {key}"])
+        check("entitlement WhoAmI with the API key (public method)", code == 0 and me and me["developerId"] == developer,
+              f"{code} {me} {err}")
+        code, _, err = call("entitlement", "skyport.entitlement.v1.Entitlement/WhoAmI",
+                            headers=["authorization: Bearer sk_0123456789abcdef_" + "A" * 43])
+        check("entitlement WhoAmI with a wrong key is UNAUTHENTICATED", code == 64 + 16, f"{code} {err}")
+        logs = open(os.path.join(STATE, "logs", "entitlement.log")).read()
+        check("the API key never reaches a log", key not in logs and key.split("_")[2] not in logs)
+
+    code, dc, err = call("redemption", "skyport.redemption.v1.Redemption/UpsertDataCentre",
+                         '{"datacentreId": "dc2", "hostmgrAddress": "127.0.0.1:7113", "latitude": 48.1, '
+                         '"longitude": 11.6, "region": "eu-south"}')
+    code2, listed, err2 = call("redemption", "skyport.redemption.v1.Redemption/ListDataCentres")
+    check("redemption UpsertDataCentre then ListDataCentres",
+          code == 0 and code2 == 0 and listed and [d["datacentreId"] for d in listed.get("datacentres", [])] == ["dc2"],
+          f"{code} {err} {code2} {listed} {err2}")
+
+    for dc in ("dc1", "dc2"):
+        def registered():
+            code, hosts, _ = call(f"hostmgr-{dc}", "skyport.hostmgr.v1.HostManager/ListHosts")
+            return hosts if code == 0 and hosts and hosts.get("hosts") else None
+        hosts = eventually(registered)
+        code, status, err = call(f"streamhost-{dc}", "skyport.streamhost.v1.StreamHost/GetStatus")
+        check(f"streamhost-{dc} registered itself with hostmgr-{dc} over mutual TLS",
+              hosts is not None and code == 0 and status
+              and [h["hostId"] for h in hosts["hosts"]] == [status["hostId"]]
+              and hosts["datacentre"] == dc and status["datacentre"] == dc
+              and int(status.get("registeredAtUnixMs", "0")) > 0,
+              f"{hosts} {code} {status} {err}")
+
+    code, recorded, err = call("forecast", "skyport.forecast.v1.Forecast/RecordDemand",
+                               '{"appId": "app-1", "region": "eu-central", "networkProvider": "isp-a", '
+                               '"observedAtUnixMs": "1763769600000", "sessions": 7}')
+    code2, demand, err2 = call("forecast", "skyport.forecast.v1.Forecast/GetDemand",
+                               '{"appId": "app-1", "region": "eu-central"}')
+    check("forecast RecordDemand then GetDemand", code == 0 and code2 == 0 and demand and demand.get("totalSessions") == "7",
+          f"{code} {recorded} {err} {code2} {demand} {err2}")
+
+    package = '{"appId": "app-1", "version": "1.0.0", "sizeBytes": "1048576", "sha256": "' + "ab" * 32 + '"}'
+    code, _, err = call("distribution", "skyport.distribution.v1.Distribution/RegisterPackage", package)
+    code2, _, err2 = call("distribution", "skyport.distribution.v1.Distribution/RegisterPackage", package)
+    code3, listed, err3 = call("distribution", "skyport.distribution.v1.Distribution/ListPackages", '{"appId": "app-1"}')
+    check("distribution RegisterPackage, a second time ALREADY_EXISTS, ListPackages",
+          code == 0 and code2 == 64 + 6 and code3 == 0 and listed and len(listed.get("packages", [])) == 1,
+          f"{code} {err} {code2} {err2} {code3} {listed} {err3}")
+
+    code, ingested, err = call("billing", "skyport.billing.v1.Billing/IngestUsage",
+                               '{"idempotencyKey": "suite-1", "developerId": "dev-1", "appId": "app-1", '
+                               '"kind": "USAGE_KIND_SESSION_SECONDS", "quantity": "60", "occurredAtUnixMs": "1763769600000"}')
+    code2, usage, err2 = call("billing", "skyport.billing.v1.Billing/GetUsage", '{"developerId": "dev-1"}')
+    check("billing IngestUsage then GetUsage", code == 0 and code2 == 0 and usage
+          and usage["totals"][0]["quantity"] == "60", f"{code} {ingested} {err} {code2} {usage} {err2}")
+
+    code, _, err = call("billing", "skyport.billing.v1.Billing/GetInvoice", '{"developerId": "dev-1"}')
+    check("a method still to come is UNIMPLEMENTED", code == 64 + 12 and "Unimplemented" in err, f"{code} {err}")
+    code, _, err = call("hostmgr-dc1", "skyport.hostmgr.v1.HostManager/RegisterHost",
+                        '{"hostId": "fake", "address": "127.0.0.1:1", "datacentre": "dc1", "slots": 1}')
+    check("the skyport identity may not call a stream-host-only method (PERMISSION_DENIED)", code == 64 + 7, f"{code} {err}")
+
+
+def test_metrics(instances):
+    billing = instances["billing"]
+    token = open(os.path.join(STATE, "secrets", "metrics_token")).read().strip()
+    url = f"http://{billing['metricsAddress']}/metrics"
+    try:
+        urllib.request.urlopen(url, timeout=5)
+        check("metrics without the token are refused", False, "served without a token")
+    except urllib.error.HTTPError as error:
+        check("metrics without the token are refused", error.code == 401, str(error.code))
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    text = urllib.request.urlopen(request, timeout=5).read().decode()
+    check("billing metrics: RPC counts by status, latency histogram, store latency",
+          'skyport_rpc_requests_total{method="/skyport.billing.v1.Billing/IngestUsage",code="OK"}' in text
+          and 'skyport_rpc_errors_total{method="/skyport.billing.v1.Billing/GetInvoice",code="UNIMPLEMENTED"}' in text
+          and "skyport_rpc_duration_seconds_bucket" in text and "skyport_store_transaction_duration_seconds_bucket" in text,
+          text[:500])
+
+
+def test_sigterm_mid_stream(instances):
+    """Four threads of IngestUsage calls; SIGTERM to billing in the middle. Every call must end with a status
+    (OK, or UNAVAILABLE once billing stops taking calls), and after billing comes back every OK call is stored
+    exactly once and nothing else is."""
+    billing_pb2, billing_pb2_grpc = billing_stubs()
+    billing = instances["billing"]
+    outcomes = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    signalled = threading.Event()
+
+    def worker(index):
+        with grpc.secure_channel(billing["address"], tls_credentials()) as channel:
+            stub = billing_pb2_grpc.BillingStub(channel)
+            sequence = 0
+            unavailable_after_signal = 0
+            while not stop.is_set() and unavailable_after_signal < 5:
+                sequence += 1
+                request = billing_pb2.IngestUsageRequest(
+                    idempotency_key=f"sigterm-{index}-{sequence}", developer_id="dev-sigterm", app_id="app-1",
+                    kind=billing_pb2.USAGE_KIND_SESSION_SECONDS, quantity=1, occurred_at_unix_ms=1763769600000)
+                try:
+                    stub.IngestUsage(request, timeout=CALL_TIMEOUT)
+                    outcome = ("OK", "")
+                except grpc.RpcError as error:
+                    outcome = (error.code().name, error.details() or "")
+                except Exception as error:  # anything but a status is a call cut without one
+                    outcome = ("NO_STATUS", repr(error))
+                with lock:
+                    outcomes.append(outcome)
+                if signalled.is_set() and outcome[0] == "UNAVAILABLE":
+                    unavailable_after_signal += 1
+                    time.sleep(0.05)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    in_flight_before = len(outcomes)
+    os.kill(billing["pid"], signal.SIGTERM)
+    signalled.set()
+    exited = eventually(lambda: not os.path.exists(f"/proc/{billing['pid']}") or
+                        open(f"/proc/{billing['pid']}/stat").read().split()[2] == "Z", timeout=20)
+    time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=CALL_TIMEOUT + 5)
+    codes = {}
+    for code, _ in outcomes:
+        codes[code] = codes.get(code, 0) + 1
+    ok = codes.get("OK", 0)
+    check("calls were in progress when SIGTERM arrived", in_flight_before > 20, str(in_flight_before))
+    check("billing exited after SIGTERM within its grace period", bool(exited))
+    check("no call was cut without a status: every call is OK or UNAVAILABLE",
+          set(codes) <= {"OK", "UNAVAILABLE"} and ok > 0, str(codes))
+    log = open(billing["logFile"]).read()
+    check("billing logged a graceful shutdown (NOT_SERVING, drain, store closed, stopped)",
+          "shutting down: NOT_SERVING" in log and 'msg="store closed"' in log and "msg=stopped" in log)
+
+    # Bring billing back (skyport up starts only what is not running) and count what it stored.
+    result = up()
+    check("skyport up restarts only the stopped service", result.returncode == 0 and "1 started, 8 kept" in result.stdout,
+          result.stdout + result.stderr)
+    code, usage, err = call("billing", "skyport.billing.v1.Billing/GetUsage", '{"developerId": "dev-sigterm"}')
+    stored = int(usage["totals"][0]["events"]) if code == 0 and usage and usage.get("totals") else -1
+    check("every OK call was stored exactly once, and no failed one", stored == ok, f"stored {stored}, OK {ok}, {codes}")
+
+
+def test_down(instances):
+    pids = {name: state()[name]["pid"] for name in instances}
+    result = skyport("down", "--state-dir", STATE, timeout=60)
+    check("skyport down exits 0", result.returncode == 0, result.stdout + result.stderr)
+    alive = [name for name, pid in pids.items()
+             if os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+    check("every service process is gone", not alive, str(alive))
+    logs_ok = all(open(os.path.join(STATE, "logs", f"{name}.log")).read().rstrip().endswith("msg=stopped")
+                  for name in instances)
+    check("every service logged a clean stop", logs_ok)
+    status = skyport("status", "--state-dir", STATE)
+    check("skyport status after down reports no suite", status.returncode == 1, status.stdout)
+
+
+def main():
+    report = None
+    try:
+        report = test_up_and_health()
+        if report:
+            idle = {name: rss_kib(instance["pid"]) for name, instance in report["instances"].items()}
+            test_one_real_method_per_service()
+            test_metrics(report["instances"])
+            test_sigterm_mid_stream(report["instances"])
+            test_down(report["instances"])
+            print(f"cold start of the suite: {report['cold_start_ms']} ms (skyport up wall time {report['wall_s']:.2f} s)")
+            print("idle RSS per service (KiB): " + ", ".join(f"{name} {kib}" for name, kib in sorted(idle.items())))
+    finally:
+        if os.path.exists(os.path.join(STATE, "suite.json")):
+            skyport("down", "--state-dir", STATE, "--timeout", "5", timeout=60)
+        if FAILED and os.environ.get("SUITE_KEEP_STATE") is None:
+            for log in sorted(os.listdir(os.path.join(STATE, "logs"))) if os.path.isdir(os.path.join(STATE, "logs")) else []:
+                print(f"--- {log} (last 15 lines)")
+                print("\n".join(open(os.path.join(STATE, "logs", log)).read().splitlines()[-15:]))
+        if os.environ.get("SUITE_KEEP_STATE") is None:
+            shutil.rmtree(STATE, ignore_errors=True)
+        else:
+            print(f"state kept in {STATE}")
+    print(f"suite: {PASSED} passed, {FAILED} failed")
+    sys.exit(1 if FAILED else 0)
+
+
+if __name__ == "__main__":
+    main()
