@@ -146,7 +146,7 @@ let package = Package(
             ]
         } + [
         // Tests mirror the source folders; TestSupport holds what several suites share.
-        .target(name: "SkyportTestSupport", dependencies: ["SkyportRPC"], path: "Tests/TestSupport",
+        .target(name: "SkyportTestSupport", dependencies: ["SkyportRPC", "SkyportProto"], path: "Tests/TestSupport",
                 swiftSettings: swiftSettings),
         .testTarget(
             name: "RPCTests", dependencies: ["SkyportRPC", "SkyportTestSupport"], path: "Tests/RPCTests",
@@ -160,7 +160,7 @@ let package = Package(
                 + nio,
             path: "Tests/HTTP2Tests", swiftSettings: swiftSettings),
         .testTarget(
-            name: "ProtoTests", dependencies: ["SkyportProto", "SkyportRPC"], path: "Tests/ProtoTests",
+            name: "ProtoTests", dependencies: ["SkyportProto", "SkyportRPC", "SkyportTestSupport"], path: "Tests/ProtoTests",
             swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageTests", dependencies: ["SkyportStorage", "SkyportRPC", logging], path: "Tests/StorageTests",
@@ -193,7 +193,8 @@ let package = Package(
             ],
             path: "Tests/ServicesTests", swiftSettings: swiftSettings),
         .testTarget(
-            name: "ReflectionTests", dependencies: ["SkyportReflection", "SkyportProto", "SkyportRPC"],
+            name: "ReflectionTests",
+            dependencies: ["SkyportReflection", "SkyportProto", "SkyportRPC", "SkyportTestSupport"],
             path: "Tests/ReflectionTests", swiftSettings: swiftSettings),
     ]
 )
