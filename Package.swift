@@ -83,7 +83,8 @@ let package = Package(
             name: "SkyportStorage",
             dependencies: [
                 "SkyportRPC", "SkyportInterop", logging, .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Shared/Storage", swiftSettings: swiftSettings),
         // Layered configuration (flags, then environment, then defaults).
@@ -107,8 +108,9 @@ let package = Package(
             ] + nio,
             path: "Shared/Service", swiftSettings: swiftSettings),
         // Dynamic messages: descriptors from reflection, JSON to protobuf and back (`skyport call`).
-        .target(name: "SkyportReflection", dependencies: ["SkyportRPC"], path: "Shared/Reflection",
-                swiftSettings: swiftSettings),
+        .target(
+            name: "SkyportReflection", dependencies: ["SkyportRPC"], path: "Shared/Reflection",
+            swiftSettings: swiftSettings),
 
         // `skyport`, the command-line tool for people.
         .executableTarget(
@@ -145,56 +147,66 @@ let package = Package(
                     path: "Services/\(service.name)/Main", swiftSettings: swiftSettings),
             ]
         } + [
-        // Tests mirror the source folders; TestSupport holds what several suites share.
-        .target(name: "SkyportTestSupport", dependencies: ["SkyportRPC", "SkyportProto"], path: "Tests/TestSupport",
+            // Tests mirror the source folders; TestSupport holds what several suites share.
+            .target(
+                name: "SkyportTestSupport", dependencies: ["SkyportRPC", "SkyportProto"], path: "Tests/TestSupport",
                 swiftSettings: swiftSettings),
-        .testTarget(
-            name: "RPCTests", dependencies: ["SkyportRPC", "SkyportTestSupport"], path: "Tests/RPCTests",
+            .testTarget(
+                name: "RPCTests", dependencies: ["SkyportRPC", "SkyportTestSupport"], path: "Tests/RPCTests",
+                swiftSettings: swiftSettings),
+            .testTarget(
+                name: "InteropTests", dependencies: ["SkyportInterop", "SkyportRPC"] + nio, path: "Tests/InteropTests",
+                swiftSettings: swiftSettings),
+            .testTarget(
+                name: "HTTP2Tests",
+                dependencies: [
+                    "SkyportHTTP2", "SkyportInterop", "SkyportRPC", "SkyportProto", "SkyportTestSupport", logging,
+                ]
+                    + nio,
+                path: "Tests/HTTP2Tests", swiftSettings: swiftSettings),
+            .testTarget(
+                name: "ProtoTests", dependencies: ["SkyportProto", "SkyportRPC", "SkyportTestSupport"],
+                path: "Tests/ProtoTests",
+                swiftSettings: swiftSettings),
+            .testTarget(
+                name: "StorageTests", dependencies: ["SkyportStorage", "SkyportRPC", logging],
+                path: "Tests/StorageTests",
+                swiftSettings: swiftSettings),
+            .testTarget(
+                name: "ConfigTests", dependencies: ["SkyportConfig"], path: "Tests/ConfigTests",
+                swiftSettings: swiftSettings),
+            .testTarget(
+                name: "SecurityTests",
+                dependencies: [
+                    "SkyportSecurity", "SkyportRPC", "SkyportInterop", "SkyportHTTP2", "SkyportTestSupport", logging,
+                ],
+                path: "Tests/SecurityTests", swiftSettings: swiftSettings),
+            .testTarget(
+                name: "ServerTests", dependencies: ["SkyportServer", "SkyportProto", "SkyportRPC", "SkyportHTTP2"],
+                path: "Tests/ServerTests", swiftSettings: swiftSettings),
+            .testTarget(
+                name: "ServiceKitTests",
+                dependencies: [
+                    "SkyportService", "SkyportConfig", "SkyportRPC", "SkyportProto", "SkyportSecurity", "SkyportHTTP2",
+                    "SkyportStorage", "SkyportTestSupport", logging,
+                    .product(name: "Prometheus", package: "swift-prometheus"),
+                    .product(name: "Metrics", package: "swift-metrics"),
+                ],
+                path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
+            .testTarget(
+                name: "ServicesTests",
+                dependencies: skyportServices.map { .target(name: "\($0.name)Service") } + [
+                    "SkyportService", "SkyportStorage", "SkyportProto", "SkyportRPC", "SkyportSecurity",
+                    "SkyportTestSupport",
+                    logging,
+                ],
+                path: "Tests/ServicesTests", swiftSettings: swiftSettings),
+            .testTarget(
+                name: "ToolTests", dependencies: ["SkyportTool"], path: "Tests/ToolTests",
             swiftSettings: swiftSettings),
-        .testTarget(
-            name: "InteropTests", dependencies: ["SkyportInterop", "SkyportRPC"] + nio, path: "Tests/InteropTests",
-            swiftSettings: swiftSettings),
-        .testTarget(
-            name: "HTTP2Tests",
-            dependencies: ["SkyportHTTP2", "SkyportInterop", "SkyportRPC", "SkyportProto", "SkyportTestSupport", logging]
-                + nio,
-            path: "Tests/HTTP2Tests", swiftSettings: swiftSettings),
-        .testTarget(
-            name: "ProtoTests", dependencies: ["SkyportProto", "SkyportRPC", "SkyportTestSupport"], path: "Tests/ProtoTests",
-            swiftSettings: swiftSettings),
-        .testTarget(
-            name: "StorageTests", dependencies: ["SkyportStorage", "SkyportRPC", logging], path: "Tests/StorageTests",
-            swiftSettings: swiftSettings),
-        .testTarget(
-            name: "ConfigTests", dependencies: ["SkyportConfig"], path: "Tests/ConfigTests",
-            swiftSettings: swiftSettings),
-        .testTarget(
-            name: "SecurityTests",
-            dependencies: [
-                "SkyportSecurity", "SkyportRPC", "SkyportInterop", "SkyportHTTP2", "SkyportTestSupport", logging,
-            ],
-            path: "Tests/SecurityTests", swiftSettings: swiftSettings),
-        .testTarget(
-            name: "ServerTests", dependencies: ["SkyportServer", "SkyportProto", "SkyportRPC", "SkyportHTTP2"],
-            path: "Tests/ServerTests", swiftSettings: swiftSettings),
-        .testTarget(
-            name: "ServiceKitTests",
-            dependencies: [
-                "SkyportService", "SkyportConfig", "SkyportRPC", "SkyportProto", "SkyportSecurity", "SkyportHTTP2",
-                "SkyportStorage", "SkyportTestSupport", logging, .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Metrics", package: "swift-metrics"),
-            ],
-            path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
-        .testTarget(
-            name: "ServicesTests",
-            dependencies: skyportServices.map { .target(name: "\($0.name)Service") } + [
-                "SkyportService", "SkyportStorage", "SkyportProto", "SkyportRPC", "SkyportSecurity", "SkyportTestSupport",
-                logging,
-            ],
-            path: "Tests/ServicesTests", swiftSettings: swiftSettings),
-        .testTarget(
-            name: "ReflectionTests",
-            dependencies: ["SkyportReflection", "SkyportProto", "SkyportRPC", "SkyportTestSupport"],
-            path: "Tests/ReflectionTests", swiftSettings: swiftSettings),
-    ]
+            .testTarget(
+                name: "ReflectionTests",
+                dependencies: ["SkyportReflection", "SkyportProto", "SkyportRPC", "SkyportTestSupport"],
+                path: "Tests/ReflectionTests", swiftSettings: swiftSettings),
+        ]
 )

@@ -26,13 +26,13 @@ struct ComposeFile: Sendable {
 
     /// Reads and checks `path`.
     ///
-    /// - Throws: ``ComposeFileError`` naming the service and field that is wrong.
+    /// - Throws: ``SuiteError`` naming the service and field that is wrong.
     init(path: String) throws {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ComposeFileError("cannot read \(path): \(error.localizedDescription)")
+            throw SuiteError("cannot read \(path): \(error.localizedDescription)")
         }
         try self.init(yaml: text, path: path)
     }
@@ -44,23 +44,23 @@ struct ComposeFile: Sendable {
         do {
             document = try Yams.load(yaml: yaml)
         } catch {
-            throw ComposeFileError("\(path) is not valid YAML: \(error)")
+            throw SuiteError("\(path) is not valid YAML: \(error)")
         }
         guard let root = document as? [String: Any], let services = root["services"] as? [String: Any] else {
-            throw ComposeFileError("\(path) has no 'services' mapping")
+            throw SuiteError("\(path) has no 'services' mapping")
         }
         // Yams does not keep mapping order; file order is recovered from the text for stable output.
         let order = Self.serviceOrder(in: yaml, names: Set(services.keys))
         self.services = try order.map { name in
             guard let body = services[name] as? [String: Any] else {
-                throw ComposeFileError("service '\(name)' is not a mapping")
+                throw SuiteError("service '\(name)' is not a mapping")
             }
             return try Self.service(name: name, body: body)
         }
         let known = Set(self.services.map(\.name))
         for service in self.services {
             for dependency in service.dependsOn where !known.contains(dependency) {
-                throw ComposeFileError("service '\(service.name)' depends on unknown service '\(dependency)'")
+                throw SuiteError("service '\(service.name)' depends on unknown service '\(dependency)'")
             }
         }
     }
@@ -78,7 +78,7 @@ struct ComposeFile: Sendable {
                 service.dependsOn.allSatisfy { !localNames.contains($0) || placed.contains($0) }
             }
             guard !ready.isEmpty else {
-                throw ComposeFileError("depends_on has a cycle among: \(remaining.map(\.name).joined(separator: ", "))")
+                throw SuiteError("depends_on has a cycle among: \(remaining.map(\.name).joined(separator: ", "))")
             }
             for service in ready { placed.insert(service.name) }
             ordered += ready
@@ -92,16 +92,17 @@ struct ComposeFile: Sendable {
         if let build = body["build"] as? [String: Any], let args = build["args"] {
             executable = try Self.stringMap(args, field: "build.args", service: name)["SERVICE"]
         }
-        let environment = try body["environment"].map { try Self.stringMap($0, field: "environment", service: name) } ?? [:]
+        let environment =
+            try body["environment"].map { try Self.stringMap($0, field: "environment", service: name) } ?? [:]
         var published: [Int: Int] = [:]
         for entry in body["ports"] as? [Any] ?? [] {
             guard let text = entry as? String else {
-                throw ComposeFileError("service '\(name)': ports must be written as strings like \"127.0.0.1:7101:7000\"")
+                throw SuiteError("service '\(name)': ports must be written as strings like \"127.0.0.1:7101:7000\"")
             }
             let parts = text.split(separator: ":")
             guard parts.count >= 2, let host = Int(parts[parts.count - 2]), let container = Int(parts[parts.count - 1])
             else {
-                throw ComposeFileError("service '\(name)': cannot read the port mapping '\(text)'")
+                throw SuiteError("service '\(name)': cannot read the port mapping '\(text)'")
             }
             published[container] = host
         }
@@ -112,7 +113,8 @@ struct ComposeFile: Sendable {
         default: break
         }
         return Service(
-            name: name, executable: executable, environment: environment, publishedPorts: published, dependsOn: dependsOn)
+            name: name, executable: executable, environment: environment, publishedPorts: published,
+            dependsOn: dependsOn)
     }
 
     /// A compose mapping (`KEY: value`) or list (`KEY=value`) as strings.
@@ -124,13 +126,13 @@ struct ComposeFile: Sendable {
             var result: [String: String] = [:]
             for item in list {
                 guard let text = item as? String, let equals = text.firstIndex(of: "=") else {
-                    throw ComposeFileError("service '\(service)': \(field) entries must be KEY=value")
+                    throw SuiteError("service '\(service)': \(field) entries must be KEY=value")
                 }
                 result[String(text[..<equals])] = String(text[text.index(after: equals)...])
             }
             return result
         default:
-            throw ComposeFileError("service '\(service)': \(field) must be a mapping or a list")
+            throw SuiteError("service '\(service)': \(field) must be a mapping or a list")
         }
     }
 
@@ -143,14 +145,5 @@ struct ComposeFile: Sendable {
             if names.contains(name), !order.contains(name) { order.append(name) }
         }
         return order + names.subtracting(order).sorted()
-    }
-}
-
-/// The compose file cannot be used: the message names the service and field.
-struct ComposeFileError: Error, CustomStringConvertible {
-    var description: String
-
-    init(_ description: String) {
-        self.description = description
     }
 }

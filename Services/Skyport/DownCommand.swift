@@ -5,15 +5,17 @@ import Foundation
     import Glibc
 #endif
 
-/// `skyport down`: stops the suite `skyport up` started, gracefully.
+/// `skyport down`: stops the suite `skyport up` started, gracefully, dependents first.
 struct DownCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "down",
         abstract: "Stop the local suite gracefully (SIGTERM, then SIGKILL after --timeout).",
         discussion: """
-            Sends SIGTERM to every service of the suite in the state directory (dependents first): each turns \
-            NOT_SERVING, sends GOAWAY, finishes its calls in flight and closes its store. A service still running \
-            after --timeout seconds is killed. Data and logs stay in the state directory.
+            Stops the suite in the state directory one dependency level at a time, dependents first (a \
+            service is signalled once nothing that depends on it still runs): each gets SIGTERM, turns \
+            NOT_SERVING, sends GOAWAY, finishes its calls in flight and closes its store. Whatever still runs \
+            --timeout seconds after the start of `skyport down` is killed. Data and logs stay in the state \
+            directory.
             """)
 
     @Option(name: .long, help: "The state directory.")
@@ -21,6 +23,12 @@ struct DownCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Seconds to wait for the services to exit before SIGKILL.")
     var timeout: Double = 30
+
+    func validate() throws {
+        guard self.timeout.isFinite, (0...3600).contains(self.timeout) else {
+            throw ValidationError("--timeout must be 0 to 3600 seconds")
+        }
+    }
 
     func run() async throws {
         let stateDirectory = SuiteState.directory(self.stateDir)
@@ -30,31 +38,43 @@ struct DownCommand: AsyncParsableCommand {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        var outcome: [String: String] = [:]
-        var running: [SuiteState.Instance] = []
-        for instance in state.instances.reversed() {
-            if LocalSuite.isRunning(pid: instance.pid, binary: instance.binary) {
-                kill(instance.pid, SIGTERM)
-                running.append(instance)
-            } else {
-                outcome[instance.name] = "not running"
-            }
-        }
         let deadline = start + .milliseconds(Int(self.timeout * 1000))
-        while !running.isEmpty {
-            running.removeAll { instance in
-                LocalSuite.reapIfChild(instance.pid)
-                guard !LocalSuite.isRunning(pid: instance.pid, binary: instance.binary) else { return false }
-                outcome[instance.name] = "stopped after \(LocalSuite.milliseconds(clock.now - start)) ms"
-                return true
+        var outcome: [String: String] = [:]
+        var remaining = state.instances.filter { instance in
+            guard LocalSuite.isRunning(pid: instance.pid, binary: instance.binary) else {
+                outcome[instance.name] = "not running"
+                return false
             }
-            if clock.now > deadline {
-                for instance in running {
-                    kill(instance.pid, SIGKILL)
-                    outcome[instance.name] = "killed after \(self.timeout) s"
+            return true
+        }
+        while !remaining.isEmpty {
+            let names = Set(remaining.map(\.name))
+            var level = remaining.filter { candidate in
+                !remaining.contains { $0.dependsOn.contains(candidate.name) && names.contains($0.name) }
+            }
+            if level.isEmpty { level = remaining }  // a dependency cycle: stop the rest together
+            for instance in level { kill(instance.pid, SIGTERM) }
+            while !level.isEmpty && clock.now <= deadline {
+                level.removeAll { instance in
+                    LocalSuite.reapIfChild(instance.pid)
+                    guard !LocalSuite.isRunning(pid: instance.pid, binary: instance.binary) else { return false }
+                    outcome[instance.name] = "stopped after \(LocalSuite.milliseconds(clock.now - start)) ms"
+                    remaining.removeAll { $0.name == instance.name }
+                    return true
                 }
-                break
+                if !level.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
             }
+            if clock.now > deadline { break }
+        }
+        for instance in remaining {
+            kill(instance.pid, SIGKILL)
+            outcome[instance.name] = "killed after \(self.timeout) s"
+        }
+        // Give killed processes a moment to disappear before the state that names them goes.
+        let killDeadline = clock.now + .seconds(2)
+        while remaining.contains(where: { LocalSuite.isRunning(pid: $0.pid, binary: $0.binary) })
+            && clock.now < killDeadline
+        {
             try await Task.sleep(for: .milliseconds(20))
         }
         print(
@@ -62,8 +82,9 @@ struct DownCommand: AsyncParsableCommand {
                 ["SERVICE", "PID", "RESULT"],
                 state.instances.map { [$0.name, "\($0.pid)", outcome[$0.name] ?? "?"] }))
         try FileManager.default.removeItem(atPath: SuiteState.file(in: stateDirectory))
-        let killed = outcome.values.filter { $0.hasPrefix("killed") }.count
-        print("suite stopped in \(LocalSuite.milliseconds(clock.now - start)) ms; data and logs kept in \(stateDirectory)")
-        if killed > 0 { throw ExitCode(1) }
+        print(
+            "suite stopped in \(LocalSuite.milliseconds(clock.now - start)) ms; data and logs kept in \(stateDirectory)"
+        )
+        if !remaining.isEmpty { throw ExitCode(1) }
     }
 }

@@ -28,15 +28,20 @@ struct HealthCommand: AsyncParsableCommand {
     var timeout: Double = 3
 
     func validate() throws {
-        guard self.address.contains(":"), Int(self.address[self.address.index(after: self.address.lastIndex(of: ":")!)...]) != nil
-        else { throw ValidationError("ADDRESS must be host:port") }
+        guard splitAddress(self.address) != nil else { throw ValidationError("ADDRESS must be host:port") }
+        guard self.timeout.isFinite, (0.1...600).contains(self.timeout) else {
+            throw ValidationError("--timeout must be 0.1 to 600 seconds")
+        }
         if !self.plaintext && self.tlsCa == nil { throw ValidationError("--tls-ca is required unless --plaintext") }
-        if (self.tlsCert == nil) != (self.tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if (self.tlsCert == nil) != (self.tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
     }
 
     func run() async throws {
-        let (host, port) = UpCommand.split(self.address)
-        let tls = self.plaintext ? nil : HealthProbe.TLSFiles(ca: self.tlsCa!, certificate: self.tlsCert, key: self.tlsKey)
+        let (host, port) = splitAddress(self.address)!
+        let tls =
+            self.plaintext ? nil : HealthProbe.TLSFiles(ca: self.tlsCa!, certificate: self.tlsCert, key: self.tlsKey)
         let probe = try HealthProbe(host: host, port: port, tls: tls)
         let outcome = await probe.check(service: self.service, timeout: .milliseconds(Int(self.timeout * 1000)))
         await probe.close()

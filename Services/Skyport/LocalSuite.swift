@@ -28,6 +28,11 @@ enum LocalSuite {
         var dependsOn: [String]
     }
 
+    /// `path` made absolute, `.`/`..` removed and symbolic links resolved, as `/proc/<pid>/exe` shows it.
+    static func canonicalPath(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
     /// The plan for every local service of `compose`, dependencies first.
     ///
     /// `portOffset` is added to every published port, so a second suite (a test) can run beside one on
@@ -44,8 +49,9 @@ enum LocalSuite {
                     portOffset: portOffset)
             }
             let prefix = "SKYPORT_" + executable.uppercased().replacingOccurrences(of: "-", with: "_") + "_"
-            guard let address = environment[prefix + "LISTEN"], let metrics = environment[prefix + "METRICS_LISTEN"] else {
-                throw ComposeFileError("service '\(service.name)' sets no \(prefix)LISTEN or \(prefix)METRICS_LISTEN")
+            guard let address = environment[prefix + "LISTEN"], let metrics = environment[prefix + "METRICS_LISTEN"]
+            else {
+                throw SuiteError("service '\(service.name)' sets no \(prefix)LISTEN or \(prefix)METRICS_LISTEN")
             }
             return Instance(
                 name: service.name, executable: executable, environment: environment, address: address,
@@ -79,11 +85,13 @@ enum LocalSuite {
             return value
         }
         guard let published = target.publishedPorts[port] else {
-            throw ComposeFileError(
-                "service '\(service.name)': \(key) uses \(value), but '\(target.name)' publishes no host port for \(port)")
+            throw SuiteError(
+                "service '\(service.name)': \(key) uses \(value), "
+                    + "but '\(target.name)' publishes no host port for \(port)"
+            )
         }
         guard (1...65535).contains(published + portOffset) else {
-            throw ComposeFileError("--port-offset \(portOffset) moves port \(published) out of range")
+            throw SuiteError("--port-offset \(portOffset) moves port \(published) out of range")
         }
         return "127.0.0.1:\(published + portOffset)"
     }
@@ -103,10 +111,20 @@ enum LocalSuite {
                 var generator = SystemRandomNumberGenerator()
                 let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }
                     .joined()
-                guard FileManager.default.createFile(
-                    atPath: value, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
-                else { throw ComposeFileError("cannot create \(value)") }
+                try Self.writeSecret(token, to: value)
             }
+        }
+    }
+
+    /// Creates `path` with mode 0600 from the start (never readable by others, not even briefly) and
+    /// writes `text`; an existing file is an error, not overwritten.
+    static func writeSecret(_ text: String, to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw SuiteError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw SuiteError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -146,7 +164,7 @@ enum LocalSuite {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, binary, &actions, &attributes, &argv, &envp)
         guard result == 0 else {
-            throw ComposeFileError("cannot start \(binary): \(String(cString: strerror(result)))")
+            throw SuiteError("cannot start \(binary): \(String(cString: strerror(result)))")
         }
         return pid
     }
@@ -177,7 +195,7 @@ enum LocalSuite {
     static func defaultBinaryDirectory() -> String {
         let executable =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: executable).deletingLastPathComponent().path
+        return Self.canonicalPath(URL(fileURLWithPath: executable).deletingLastPathComponent().path)
     }
 
     /// Milliseconds between two instants, rounded.

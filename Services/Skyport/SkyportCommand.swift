@@ -6,6 +6,7 @@ struct SkyportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skyport", abstract: "Work with a local Skyport suite.",
         subcommands: [
-            UpCommand.self, DownCommand.self, StatusCommand.self, CallCommand.self, HealthCommand.self, DevCACommand.self,
+            UpCommand.self, DownCommand.self, StatusCommand.self, CallCommand.self, HealthCommand.self,
+            DevCACommand.self,
         ])
 }

@@ -24,8 +24,7 @@ struct StatusCommand: AsyncParsableCommand {
                 group.addTask {
                     let alive = LocalSuite.isRunning(pid: instance.pid, binary: instance.binary)
                     var health = "-"
-                    if alive {
-                        let (host, port) = UpCommand.split(instance.address)
+                    if alive, let (host, port) = splitAddress(instance.address) {
                         let probe = try HealthProbe(host: host, port: port, tls: tls)
                         health = "\(await probe.check())"
                         await probe.close()

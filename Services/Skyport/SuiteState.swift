@@ -22,6 +22,11 @@ struct SuiteState: Codable, Sendable {
         var pid: Int32
         /// Where its standard output and error go.
         var logFile: String
+        /// The instances it depends on (`depends_on`); `skyport down` stops dependents first.
+        var dependsOn: [String]
+        /// The environment it was started with (paths and addresses only: secrets stay in files), so a
+        /// later `skyport up` can tell whether it runs the configuration asked for.
+        var environment: [String: String]
     }
 
     /// The directory `tls/`: `ca.pem`, and `<identity>.pem` / `<identity>-key.pem` per identity,

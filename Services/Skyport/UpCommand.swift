@@ -34,130 +34,156 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to wait for every service to report SERVING.")
     var timeout: Double = 60
 
-    @Option(name: .long, help: "Added to every published port (to run a second suite beside one on the standard ports).")
+    @Option(
+        name: .long, help: "Added to every published port (to run a second suite beside one on the standard ports).")
     var portOffset = 0
 
-    func run() async throws {
-        let stateDirectory = URL(fileURLWithPath: SuiteState.directory(self.stateDir)).standardizedFileURL.path
-        let binDirectory = self.binDir ?? LocalSuite.defaultBinaryDirectory()
-        let composeFile: ComposeFile
-        let plan: [LocalSuite.Instance]
-        do {
-            composeFile = try ComposeFile(path: self.compose)
-            plan = try LocalSuite.plan(
-                compose: composeFile, stateDirectory: stateDirectory, portOffset: self.portOffset)
-            for directory in ["logs", "data"] {
-                try FileManager.default.createDirectory(
-                    atPath: stateDirectory + "/" + directory, withIntermediateDirectories: true)
-            }
-            try LocalSuite.prepareSecrets(plan: plan, stateDirectory: stateDirectory)
-        } catch let error as ComposeFileError {
-            throw ValidationError(error.description)
+    func validate() throws {
+        guard self.timeout.isFinite, (1...3600).contains(self.timeout) else {
+            throw ValidationError("--timeout must be 1 to 3600 seconds")
         }
+        guard (-65535...65535).contains(self.portOffset) else { throw ValidationError("--port-offset is out of range") }
+    }
+
+    func run() async throws {
+        let stateDirectory = LocalSuite.canonicalPath(SuiteState.directory(self.stateDir))
+        let binDirectory = LocalSuite.canonicalPath(self.binDir ?? LocalSuite.defaultBinaryDirectory())
+        let composeFile = try ComposeFile(path: self.compose)
+        let plan = try LocalSuite.plan(
+            compose: composeFile, stateDirectory: stateDirectory, portOffset: self.portOffset)
+        try FileManager.default.createDirectory(
+            atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for directory in ["logs", "data"] {
+            try FileManager.default.createDirectory(
+                atPath: stateDirectory + "/" + directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
+        }
+        try LocalSuite.prepareSecrets(plan: plan, stateDirectory: stateDirectory)
         for instance in plan {
             let binary = binDirectory + "/" + instance.executable
             guard FileManager.default.isExecutableFile(atPath: binary) else {
-                throw ValidationError(
-                    "\(binary) does not exist: build the services first (swift build), or pass --bin-dir")
+                throw SuiteError("\(binary) does not exist: build the services first (swift build), or pass --bin-dir")
             }
         }
 
+        // What an earlier `skyport up` left running is kept, unless it runs another configuration.
         let tls = stateDirectory + "/tls"
-        let previous = (try? SuiteState.load(from: stateDirectory)) ?? nil
-        var state = SuiteState(tlsDirectory: tls, composeFile: composeFile.path, instances: [])
+        let alive = (try SuiteState.load(from: stateDirectory)?.instances ?? []).filter {
+            LocalSuite.isRunning(pid: $0.pid, binary: $0.binary)
+        }
+        for instance in plan {
+            guard let running = alive.first(where: { $0.name == instance.name }) else { continue }
+            guard running.binary == binDirectory + "/" + instance.executable,
+                running.environment == instance.environment
+            else {
+                throw SuiteError(
+                    "\(instance.name) (pid \(running.pid)) runs another build or configuration (compose file, "
+                        + "--port-offset or --bin-dir changed); stop the suite with skyport down first")
+            }
+        }
+        var state = SuiteState(tlsDirectory: tls, composeFile: composeFile.path, instances: alive)
+        try state.save(to: stateDirectory)
+
         var startedHere: [SuiteState.Instance] = []
         var probes: [String: HealthProbe] = [:]
-        var startedAt: [String: ContinuousClock.Instant] = [:]
-        var serving: [String: Int] = [:]
         let clock = ContinuousClock()
         let suiteStart = clock.now
-        let deadline = suiteStart + .milliseconds(Int(self.timeout * 1000))
         print("skyport up: \(plan.count) services from \(self.compose), state in \(stateDirectory)")
-
-        func fail(_ message: String) async throws -> Never {
+        do {
+            let serving = try await self.startAll(
+                plan: plan, binDirectory: binDirectory, stateDirectory: stateDirectory, state: &state,
+                startedHere: &startedHere, probes: &probes)
             for probe in probes.values { await probe.close() }
-            for instance in startedHere where LocalSuite.isRunning(pid: instance.pid, binary: instance.binary) {
+            let total = LocalSuite.milliseconds(clock.now - suiteStart)
+            print("")
+            print(
+                Table.render(
+                    ["SERVICE", "EXECUTABLE", "ADDRESS", "METRICS", "PID", "HEALTH", "START"],
+                    plan.compactMap { planned in state.instances.first { $0.name == planned.name } }.map { instance in
+                        [
+                            instance.name, instance.executable, instance.address, instance.metricsAddress,
+                            "\(instance.pid)", "SERVING", serving[instance.name].map { "\($0) ms" } ?? "kept",
+                        ]
+                    }))
+            print("")
+            print("suite SERVING in \(total) ms (\(startedHere.count) started, \(plan.count - startedHere.count) kept)")
+            print("logs: \(stateDirectory)/logs   stop: skyport down   health: skyport status")
+        } catch {
+            for probe in probes.values { await probe.close() }
+            // Stop what this run started (kept instances stay), and leave a state that lists exactly what runs.
+            for instance in startedHere where instance.pid > 0 {
                 kill(instance.pid, SIGTERM)
             }
-            try? SuiteState(tlsDirectory: tls, composeFile: composeFile.path, instances: state.instances.filter { instance in
-                !startedHere.contains { $0.name == instance.name }
-            }).save(to: stateDirectory)
-            throw ValidationError(message)
+            state.instances.removeAll { instance in startedHere.contains { $0.name == instance.name } }
+            try? state.save(to: stateDirectory)
+            throw error
         }
+    }
 
-        while serving.count < plan.count {
+    /// Starts every planned instance whose dependencies serve, until all serve; returns the start time
+    /// in milliseconds of each instance started here.
+    private func startAll(
+        plan: [LocalSuite.Instance], binDirectory: String, stateDirectory: String, state: inout SuiteState,
+        startedHere: inout [SuiteState.Instance], probes: inout [String: HealthProbe]
+    ) async throws -> [String: Int] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(Int(self.timeout * 1000))
+        let tls = state.tlsDirectory
+        var startedAt: [String: ContinuousClock.Instant] = [:]
+        var serving: [String: Int] = [:]
+        var servingNames = Set<String>()
+        while servingNames.count < plan.count {
             for instance in plan where startedAt[instance.name] == nil {
-                guard instance.dependsOn.allSatisfy({ serving[$0] != nil }) else { continue }
-                let binary = binDirectory + "/" + instance.executable
-                let logFile = stateDirectory + "/logs/\(instance.name).log"
-                let record: SuiteState.Instance
-                if let running = previous?.instances.first(where: { $0.name == instance.name }),
-                    running.binary == binary, LocalSuite.isRunning(pid: running.pid, binary: running.binary)
-                {
-                    record = running
+                guard instance.dependsOn.allSatisfy(servingNames.contains) else { continue }
+                if let running = state.instances.first(where: { $0.name == instance.name }) {
                     print("  \(instance.name): already running (pid \(running.pid))")
                 } else {
-                    let pid: Int32
-                    do {
-                        pid = try LocalSuite.spawn(binary: binary, environment: instance.environment, logFile: logFile)
-                    } catch {
-                        try await fail("\(instance.name): \(error)")
-                    }
-                    record = SuiteState.Instance(
+                    let binary = binDirectory + "/" + instance.executable
+                    let logFile = stateDirectory + "/logs/\(instance.name).log"
+                    let pid = try LocalSuite.spawn(binary: binary, environment: instance.environment, logFile: logFile)
+                    let record = SuiteState.Instance(
                         name: instance.name, executable: instance.executable, binary: binary, address: instance.address,
-                        metricsAddress: instance.metricsAddress, pid: pid, logFile: logFile)
+                        metricsAddress: instance.metricsAddress, pid: pid, logFile: logFile,
+                        dependsOn: instance.dependsOn, environment: instance.environment)
                     startedHere.append(record)
+                    state.instances.append(record)
+                    try state.save(to: stateDirectory)
                 }
-                state.instances.append(record)
-                try state.save(to: stateDirectory)
                 startedAt[instance.name] = clock.now
-                let (host, port) = Self.split(instance.address)
+                guard let (host, port) = splitAddress(instance.address) else {
+                    throw SuiteError("\(instance.name): cannot read its address \(instance.address)")
+                }
                 probes[instance.name] = try HealthProbe(
                     host: host, port: port,
                     tls: .init(ca: tls + "/ca.pem", certificate: tls + "/skyport.pem", key: tls + "/skyport-key.pem"))
             }
-            for instance in plan where startedAt[instance.name] != nil && serving[instance.name] == nil {
+            for instance in plan where startedAt[instance.name] != nil && !servingNames.contains(instance.name) {
                 guard let record = state.instances.first(where: { $0.name == instance.name }) else { continue }
                 if !LocalSuite.isRunning(pid: record.pid, binary: record.binary) {
                     LocalSuite.reapIfChild(record.pid)
-                    try await fail(
+                    throw SuiteError(
                         "\(instance.name) exited during start; the end of \(record.logFile):\n"
                             + LocalSuite.tail(record.logFile))
                 }
                 if await probes[instance.name]!.check(timeout: .milliseconds(500)).isServing {
-                    let elapsed = LocalSuite.milliseconds(clock.now - startedAt[instance.name]!)
-                    serving[instance.name] = elapsed
-                    print("  \(instance.name): SERVING on \(instance.address) after \(elapsed) ms")
+                    servingNames.insert(instance.name)
+                    if startedHere.contains(where: { $0.name == instance.name }) {
+                        let elapsed = LocalSuite.milliseconds(clock.now - startedAt[instance.name]!)
+                        serving[instance.name] = elapsed
+                        print("  \(instance.name): SERVING on \(instance.address) after \(elapsed) ms")
+                    }
                 }
             }
-            if serving.count < plan.count {
+            if servingNames.count < plan.count {
                 if clock.now > deadline {
-                    let waiting = plan.filter { serving[$0.name] == nil }.map(\.name)
-                    try await fail(
-                        "not SERVING after \(self.timeout) s: \(waiting.joined(separator: ", ")); logs in \(stateDirectory)/logs")
+                    let waiting = plan.filter { !servingNames.contains($0.name) }.map(\.name)
+                    throw SuiteError(
+                        "not SERVING after \(self.timeout) s: \(waiting.joined(separator: ", ")); "
+                            + "logs in \(stateDirectory)/logs")
                 }
                 try await Task.sleep(for: .milliseconds(25))
             }
         }
-        for probe in probes.values { await probe.close() }
-        let total = LocalSuite.milliseconds(clock.now - suiteStart)
-        print("")
-        print(
-            Table.render(
-                ["SERVICE", "EXECUTABLE", "ADDRESS", "METRICS", "PID", "HEALTH", "START"],
-                state.instances.map { instance in
-                    [
-                        instance.name, instance.executable, instance.address, instance.metricsAddress, "\(instance.pid)",
-                        "SERVING", startedHere.contains { $0.name == instance.name } ? "\(serving[instance.name]!) ms" : "kept",
-                    ]
-                }))
-        print("")
-        print("suite SERVING in \(total) ms (\(startedHere.count) started, \(plan.count - startedHere.count) kept)")
-        print("logs: \(stateDirectory)/logs   stop: skyport down   health: skyport status")
-    }
-
-    static func split(_ address: String) -> (String, Int) {
-        let colon = address.lastIndex(of: ":")!
-        return (String(address[..<colon]), Int(address[address.index(after: colon)...]) ?? 0)
+        return serving
     }
 }

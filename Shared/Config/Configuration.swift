@@ -35,6 +35,19 @@ public struct Configuration: Sendable, CustomStringConvertible {
         self.entries[name]?.source
     }
 
+    /// An error for a value of `key` that parsed but is not acceptable (checked after parsing, e.g. a file
+    /// that cannot be read): the message names the key, where its value came from, and how to set it.
+    public func invalid(_ key: any AnyConfigKey, _ problem: String) -> ConfigError {
+        let source = self.source(of: key.name)
+        let flag = "--" + ConfigSchema.flagName(key.name)
+        let variable =
+            "SKYPORT_" + ConfigSchema.environmentName(self.service) + "_" + ConfigSchema.environmentName(key.name)
+        let origin = source.map { " (from \($0))" } ?? ""
+        return ConfigError(
+            kind: .invalidValue, key: key.name, source: source,
+            message: "invalid \(key.name)\(origin): \(problem); set flag \(flag) or environment variable \(variable)")
+    }
+
     /// Every key, its value (secret ones redacted) and its source, sorted by key.
     public var description: String {
         let lines = self.entries.keys.sorted().map { name in

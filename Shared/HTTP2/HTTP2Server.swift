@@ -120,8 +120,8 @@ public final class HTTP2Server: Sendable {
         if first { self.stopped.succeed() }
     }
 
-    // A server that never bound (its service failed to start) is never shut down: complete the promise
-    // so nothing waits forever and NIO does not report it leaked.
+    // A server that never bound (its service failed to start) is never shut down: complete the promise,
+    // which NIO would otherwise report as leaked. (No one can be waiting: a waiter keeps the server alive.)
     deinit {
         self.markStopped()
     }

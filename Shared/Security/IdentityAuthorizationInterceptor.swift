@@ -5,7 +5,8 @@ public import SkyportRPC
 /// A service on the method's list continues with `AuthenticatedCaller.current` set to
 /// `.service(name)`; a public method continues untouched (its own authentication, e.g.
 /// `APIKeyAuthenticator`, comes next); anything else ends with UNAUTHENTICATED (no client certificate)
-/// or PERMISSION_DENIED (not on the list, or no policy). List it first among the server's interceptors.
+/// or PERMISSION_DENIED (not on the list, or no policy). List it before every interceptor that trusts
+/// the caller (the service runtime puts only its call observer, which logs and counts refusals, first).
 public struct IdentityAuthorizationInterceptor: ServerInterceptor {
     /// The allow-lists.
     public let policy: MethodAccessPolicy

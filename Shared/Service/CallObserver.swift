@@ -38,13 +38,15 @@ public struct CallObserver: ServerInterceptor {
             let status = Router.status(for: error, context: context)
             // A call that fails before its first message ends trailers-only: repeat the id there.
             context.trailingResponseMetadata.add(RequestContext.requestIDKey, requestID)
-            self.finish(context: context, requestID: requestID, code: status.code, message: status.message, since: start)
+            self.finish(
+                context: context, requestID: requestID, code: status.code, message: status.message, since: start)
             throw error
         }
     }
 
     private func finish(
-        context: ServerContext, requestID: String, code: Status.Code, message: String?, since start: ContinuousClock.Instant
+        context: ServerContext, requestID: String, code: Status.Code, message: String?,
+        since start: ContinuousClock.Instant
     ) {
         let elapsed = ContinuousClock.now - start
         let method = context.method.path
@@ -90,9 +92,11 @@ public struct CallObserver: ServerInterceptor {
                 if let existing = counters[key] { return existing }
                 let dimensions = [("method", method), ("code", "\(code)")]
                 let created = (
-                    requests: Counter(label: "skyport_rpc_requests_total", dimensions: dimensions, factory: self.factory),
+                    requests: Counter(
+                        label: "skyport_rpc_requests_total", dimensions: dimensions, factory: self.factory),
                     errors: code == .ok
-                        ? nil : Counter(label: "skyport_rpc_errors_total", dimensions: dimensions, factory: self.factory)
+                        ? nil
+                        : Counter(label: "skyport_rpc_errors_total", dimensions: dimensions, factory: self.factory)
                 )
                 counters[key] = created
                 return created

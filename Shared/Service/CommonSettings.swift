@@ -95,18 +95,13 @@ public struct CommonSettings: Sendable {
     ///
     /// - Throws: `ConfigError` naming the key: a bad log level, an unreadable TLS or secret file.
     public init(configuration: Configuration, specification: ServiceSpecification) throws(ConfigError) {
-        func invalid(_ name: String, _ message: String) -> ConfigError {
-            ConfigError(
-                kind: .invalidValue, key: name, source: configuration.source(of: name),
-                message: "\(name): \(message)")
-        }
         func readSecret(_ key: ConfigKey<String?>) throws(ConfigError) -> String? {
             guard let path = configuration[key] else { return nil }
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw invalid(key.name, "cannot read the file \(path)")
+                throw configuration.invalid(key, "cannot read the file \(path)")
             }
             let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !value.isEmpty else { throw invalid(key.name, "the file \(path) is empty") }
+            guard !value.isEmpty else { throw configuration.invalid(key, "the file \(path) is empty") }
             return value
         }
 
@@ -122,7 +117,8 @@ public struct CommonSettings: Sendable {
         }
         self.databasePassword = try readSecret(Self.databasePasswordFile)
         guard let level = Logger.Level(rawValue: configuration[Self.logLevel]) else {
-            throw invalid(Self.logLevel.name, "expected trace, debug, info, notice, warning, error or critical")
+            throw configuration.invalid(
+                Self.logLevel, "expected trace, debug, info, notice, warning, error or critical")
         }
         self.logLevel = level
         self.shutdownGrace = configuration[Self.shutdownGrace]
@@ -131,7 +127,7 @@ public struct CommonSettings: Sendable {
         for key in [Self.tlsCertificate, Self.tlsKey, Self.tlsCA] {
             let path = configuration[key]
             guard FileManager.default.isReadableFile(atPath: path) else {
-                throw invalid(key.name, "cannot read the file \(path)")
+                throw configuration.invalid(key, "cannot read the file \(path)")
             }
             files.append(path)
         }

@@ -7,10 +7,12 @@ public import Logging
 
 /// swift-log handler writing one logfmt line per event to standard error:
 ///
-/// `ts=2026-11-21T23:40:01.250Z level=info service=billing logger=rpc msg="call finished" request_id=9f2c… method=/skyport.billing.v1.Billing/IngestUsage code=OK duration_ms=0.842`
+/// `ts=2026-11-21T23:40:01.250Z level=info service=billing logger=billing msg="call finished" code=OK
+/// duration_ms=0.842 method=/skyport.billing.v1.Billing/IngestUsage request_id=9f2c…` (one line)
 ///
-/// Keys are sorted after `ts`, `level`, `service`, `logger` and `msg`; values with spaces, quotes, `=`
-/// or control characters are quoted and escaped, so every event is exactly one line. The current
+/// Keys are sorted after `ts`, `level`, `service`, `logger` and `msg`; values with spaces, quotes, `=`,
+/// control characters or Unicode line separators are quoted and escaped, so every event is exactly
+/// one line. The current
 /// call's request id (``RequestContext/requestID``) is added by ``metadataProvider``.
 public struct LogfmtLogHandler: LogHandler {
     /// The service name on every line.
@@ -94,7 +96,9 @@ public struct LogfmtLogHandler: LogHandler {
     static func quoted(_ value: String) -> String {
         let needsQuotes =
             value.isEmpty
-            || value.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.value < 0x20 || $0.value == 0x7F }
+            || value.unicodeScalars.contains {
+                Self.mustEscape($0) || $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\"
+            }
         guard needsQuotes else { return value }
         var result = "\""
         for scalar in value.unicodeScalars {
@@ -105,7 +109,7 @@ public struct LogfmtLogHandler: LogHandler {
             case "\r": result += "\\r"
             case "\t": result += "\\t"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
+                if Self.mustEscape(scalar) {
                     result += String(format: "\\u%04x", scalar.value)
                 } else {
                     result.unicodeScalars.append(scalar)
@@ -113,6 +117,11 @@ public struct LogfmtLogHandler: LogHandler {
             }
         }
         return result + "\""
+    }
+
+    /// C0 controls, DEL, C1 controls and the Unicode line and paragraph separators.
+    private static func mustEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
     /// Keys keep letters, digits, `_`, `.` and `-`; anything else becomes `_`.

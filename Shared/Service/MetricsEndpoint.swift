@@ -2,6 +2,7 @@ public import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SkyportHTTP2
 public import Prometheus
 public import ServiceLifecycle
 public import SkyportConfig
@@ -10,7 +11,8 @@ import SkyportInterop
 /// The Prometheus endpoint of a service: HTTP/1.1 `GET /metrics` returns the registry in the text
 /// exposition format. With a token, requests must carry `Authorization: Bearer <token>` (compared in
 /// constant time; 401 otherwise). Any other path is 404, any other method 405. Each response closes
-/// its connection; request bodies are not read, so a client cannot make it buffer.
+/// its connection; request bodies are not read, so a client cannot make it buffer; a connection that
+/// sends no complete request within 10 s is closed, and at most 64 are open at once.
 ///
 /// A swift-service-lifecycle `Service`: it binds when run and closes on graceful shutdown.
 public final class MetricsEndpoint: Service, Sendable {
@@ -20,6 +22,12 @@ public final class MetricsEndpoint: Service, Sendable {
     private let logger: Logger
     private let bound = StartupGate()
     private let boundPort = LockedValue<Int?>(nil)
+    private let connections = LockedValue(0)
+
+    /// Open connections at most; more are closed at once.
+    static let maximumConnections = 64
+    /// How long a connection may take to send its request.
+    static let requestTimeout = TimeAmount.seconds(10)
 
     /// Creates the endpoint; nothing listens until ``run()``.
     public init(address: HostAndPort, registry: PrometheusCollectorRegistry, token: String?, logger: Logger) {
@@ -39,13 +47,28 @@ public final class MetricsEndpoint: Service, Sendable {
     public func run() async throws {
         let registry = self.registry
         let token = self.token
+        let connections = self.connections
+        if token == nil && !["127.0.0.1", "::1", "localhost"].contains(self.address.host) {
+            self.logger.warning(
+                "metrics endpoint without a token on a non-loopback address; set metrics-token-file",
+                metadata: ["address": "\(self.address)"])
+        }
         let channel: any Channel
         do {
-            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            channel = try await ServerBootstrap(group: SharedEventLoopGroup.group)
                 .serverChannelOption(.backlog, value: 64)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                    let admitted = connections.update { count in
+                        guard count < Self.maximumConnections else { return false }
+                        count += 1
+                        return true
+                    }
+                    guard admitted else { return channel.close() }
+                    channel.closeFuture.whenComplete { _ in connections.update { $0 -= 1 } }
+                    // Closes a connection that has not sent its whole request in time.
+                    channel.eventLoop.scheduleTask(in: Self.requestTimeout) { channel.close(promise: nil) }
+                    return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try channel.pipeline.syncOperations.addHandler(
                             MetricsHTTPHandler(registry: registry, token: token))
@@ -124,7 +147,9 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
         _ status: HTTPResponseStatus, body: String, extra: [(String, String)] = [], context: ChannelHandlerContext
     ) {
         let bytes = Array(body.utf8)
-        self.send(status, bytes: bytes, contentLength: bytes.count, contentType: "text/plain; charset=utf-8", extra: extra, context: context)
+        self.send(
+            status, bytes: bytes, contentLength: bytes.count, contentType: "text/plain; charset=utf-8", extra: extra,
+            context: context)
     }
 
     private func send(
@@ -138,7 +163,8 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
         let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         if !bytes.isEmpty {
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+            context.write(
+                self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
         }
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in

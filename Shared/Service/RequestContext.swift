@@ -1,4 +1,4 @@
-public import SkyportRPC
+import SkyportRPC
 
 /// What the service runtime knows about the call the current task serves: its request id, which the
 /// log handler adds to every line logged while the call runs.

@@ -51,12 +51,17 @@ public enum ServiceRunner {
                 group.addTask { try await runtime.run() }
                 group.addTask {
                     if (try? await runtime.waitUntilServing()) != nil {
-                        logger.info("started", metadata: ["duration_ms": "\((ContinuousClock.now - start).millisecondsText)"])
+                        logger.info(
+                            "started", metadata: ["duration_ms": "\((ContinuousClock.now - start).millisecondsText)"])
                     }
                 }
             }
             logger.info("stopped")
             exit(0)
+        } catch let error as ConfigError {
+            // A service's own keys are checked while its parts are built: a configuration error all the same.
+            FileHandle.standardError.write(Data("\(specification.name): \(error)\n".utf8))
+            exit(64)
         } catch {
             logger.critical("failed", metadata: ["error": "\(error)"])
             exit(1)

@@ -43,7 +43,6 @@ public final class ServiceRuntime: Sendable {
     private let group: ServiceGroup
     private let serving: StartupGate
     private let boundPort: LockedValue<Int?>
-    private let logger: Logger
 
     /// Builds the service from its specification and parsed configuration. Nothing runs until ``run()``.
     ///
@@ -52,11 +51,13 @@ public final class ServiceRuntime: Sendable {
     ///     ``triggerGracefulShutdown()``).
     /// - Throws: `ConfigError` (a bad common setting), `StorageError` (a bad store URL or SQLite file),
     ///   `TLSError` (unreadable certificates), or what the specification's `makeParts` throws.
+    ///   - settings: the common settings when the caller has read them already (``ServiceRunner`` does,
+    ///     for the log level); read from `configuration` otherwise.
     public init(
-        specification: ServiceSpecification, configuration: Configuration, logger: Logger,
-        signals: [UnixSignal] = []
+        specification: ServiceSpecification, configuration: Configuration, settings: CommonSettings? = nil,
+        logger: Logger, signals: [UnixSignal] = []
     ) async throws {
-        let settings = try CommonSettings(configuration: configuration, specification: specification)
+        let settings = try settings ?? CommonSettings(configuration: configuration, specification: specification)
         let registry = PrometheusCollectorRegistry()
         let metrics = PrometheusMetricsFactory(registry: registry)
         try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
@@ -64,6 +65,8 @@ public final class ServiceRuntime: Sendable {
         if let password = settings.databasePassword { storage = storage.withPassword(password) }
         let database = try Database(configuration: storage, logger: logger, metrics: metrics)
         let clients = ServiceClients(tls: settings.tls, logger: logger)
+        // The parts are built now, before the store runs: they may keep the database, but only use it in
+        // handlers, background loops and `prepare`, which all run after the migrations.
         let parts = try await specification.makeParts(
             ServiceContext(
                 configuration: configuration, settings: settings, database: database, logger: logger, clients: clients))
@@ -93,17 +96,29 @@ public final class ServiceRuntime: Sendable {
                 service: StoreService(
                     database: database, migrations: specification.migrations, prepare: parts.prepare, ready: storeReady,
                     logger: logger)),
-            .init(service: ClientsCloser(clients: clients)),
-            .init(service: metricsEndpoint),
+            // Anything but the store ending (or failing) shuts the group down in order rather than
+            // cancelling it, so the RPC server still drains before the store closes.
+            .init(
+                service: ClientsCloser(clients: clients), successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(
+                service: metricsEndpoint, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(
                 service: RPCServerService(
-                    server: server, host: settings.listen.host, port: settings.listen.port,
-                    grace: settings.shutdownGrace, storeReady: storeReady, serving: serving,
+                    server: server, host: settings.listen.host, grace: settings.shutdownGrace, storeReady: storeReady,
+                    serving: serving,
                     boundPort: { port in boundPort.set(port) }, logger: logger),
                 // The server returning (after its drain) ends the service: shut the rest down too.
-                successTerminationBehavior: .gracefullyShutdownGroup),
+                successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
-        services += parts.background.map { .init(service: AfterServing(serving: serving, service: $0)) }
+        services += parts.background.map {
+            .init(
+                service: AfterServing(serving: serving, service: $0),
+                successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.gracefulShutdownSignals = signals
         groupConfiguration.cancellationSignals = []
@@ -120,7 +135,6 @@ public final class ServiceRuntime: Sendable {
         self.group = ServiceGroup(configuration: groupConfiguration)
         self.serving = serving
         self.boundPort = boundPort
-        self.logger = logger
     }
 
     /// Runs the group until it has shut down.
@@ -140,16 +154,5 @@ public final class ServiceRuntime: Sendable {
     /// Starts a graceful shutdown, as SIGTERM does.
     public func triggerGracefulShutdown() async {
         await self.group.triggerGracefulShutdown()
-    }
-}
-
-/// Closes the outbound connections on graceful shutdown. Listed before the RPC server, so it runs after
-/// the server has drained: handlers of calls in flight can still call other services.
-struct ClientsCloser: Service {
-    let clients: ServiceClients
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await self.clients.closeAll()
     }
 }

@@ -15,16 +15,18 @@ public enum ServiceSupport {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
     }
 
-    /// INVALID_ARGUMENT naming `field` unless `value` is 1 to `maxLength` characters with no control
-    /// characters; returns the value.
+    /// INVALID_ARGUMENT naming `field` unless `value` is 1 to `maxLength` UTF-8 bytes with no control,
+    /// format (e.g. bidirectional overrides) or line/paragraph separator characters; returns the value.
+    /// Bytes, not characters, bound it: one character can carry any number of combining marks.
     @discardableResult
     public static func requireText(_ value: String, field: String, maxLength: Int = 200) throws(RPCError) -> String {
         guard !value.isEmpty else { throw RPCError(code: .invalidArgument, message: "\(field) is required") }
-        guard value.count <= maxLength else {
-            throw RPCError(code: .invalidArgument, message: "\(field) is longer than \(maxLength) characters")
+        guard value.utf8.count <= maxLength else {
+            throw RPCError(code: .invalidArgument, message: "\(field) is longer than \(maxLength) bytes")
         }
-        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw RPCError(code: .invalidArgument, message: "\(field) contains control characters")
+        let forbidden: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
+        guard !value.unicodeScalars.contains(where: { forbidden.contains($0.properties.generalCategory) }) else {
+            throw RPCError(code: .invalidArgument, message: "\(field) contains control or formatting characters")
         }
         return value
     }

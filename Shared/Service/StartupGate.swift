@@ -75,20 +75,3 @@ final class StartupGate: Sendable {
         }
     }
 }
-
-/// A value behind a lock, shareable between tasks (a `Mutex` in a class, so closures can capture it).
-final class LockedValue<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-
-    init(_ value: Value) {
-        self.mutex = Mutex(value)
-    }
-
-    func get() -> Value {
-        self.mutex.withLock { $0 }
-    }
-
-    func set(_ value: Value) {
-        self.mutex.withLock { $0 = value }
-    }
-}

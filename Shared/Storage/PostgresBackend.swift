@@ -106,7 +106,7 @@ final class PostgresBackend: Sendable {
                     throw error
                 }
             }
-        } catch where !leased {
+        } catch  where !leased {
             // No connection: the pool is closed, the server is unreachable (postgres-nio's pool keeps
             // retrying and fails waiting requests after its 60 s circuit breaker trips), or the caller
             // gave up (cancellation, e.g. an RPC deadline) while waiting.

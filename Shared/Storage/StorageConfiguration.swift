@@ -175,7 +175,8 @@ public struct StorageConfiguration: Sendable, CustomStringConvertible {
         var copy = self
         switch self.backend {
         case .postgresTCP(let host, let port, let user, _, let database, let tls):
-            copy.backend = .postgresTCP(host: host, port: port, user: user, password: password, database: database, tls: tls)
+            copy.backend = .postgresTCP(
+                host: host, port: port, user: user, password: password, database: database, tls: tls)
         case .postgresSocket(let path, let user, _, let database):
             copy.backend = .postgresSocket(path: path, user: user, password: password, database: database)
         case .sqliteFile, .sqliteInMemory:

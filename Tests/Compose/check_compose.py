@@ -92,6 +92,8 @@ def common_env(service: str, exe: Expected) -> dict[str, str]:
         "LOG_LEVEL": "info",
         "SHUTDOWN_GRACE": SHUTDOWN_GRACE,
     }
+    if exe.executable == "entitlement":
+        env["API_KEY_PEPPER_FILE"] = "/run/secrets/api_key_pepper"
     if exe.executable == "hostmgr":
         env["DATACENTRE"] = exe.datacentre or ""
     if exe.executable == "streamhost":

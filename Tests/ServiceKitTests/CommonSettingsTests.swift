@@ -61,7 +61,8 @@ import Testing
         #expect(configured.databaseURL == "postgres://echo@db:5432/echo")
         #expect(configured.databasePassword == "s3cret")
         // The URL is a secret key: the configuration's description never shows it.
-        let configuration = try self.specification.configSchema.parse(arguments: fixture.arguments(), environment: environment)
+        let configuration = try self.specification.configSchema.parse(
+            arguments: fixture.arguments(), environment: environment)
         #expect(!"\(configuration)".contains("postgres://echo@db"))
     }
 

@@ -15,9 +15,10 @@ struct CertificateFixture {
     var tls: String { self.directory + "/tls" }
 
     init() throws {
-        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "skyport-kit-\(UUID().uuidString)"
-        ).path
+        self.directory =
+            FileManager.default.temporaryDirectory.appendingPathComponent(
+                "skyport-kit-\(UUID().uuidString)"
+            ).path
         _ = try DevCertificateDirectory(directory: self.directory + "/tls").generate(
             services: ["echo-test", "skyport", "intruder"])
     }

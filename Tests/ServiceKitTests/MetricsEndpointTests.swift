@@ -17,6 +17,9 @@ import Testing
     static func exchange(port: Int, _ request: String) throws -> String {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
+        // A server that never answers fails the test after 5 s instead of hanging the run.
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -71,7 +74,8 @@ import Testing
             #expect(!without.contains("skyport_test_total"))
             let wrong = try Self.exchange(port: port, "GET /metrics HTTP/1.1\r\nAuthorization: Bearer nope\r\n\r\n")
             #expect(wrong.hasPrefix("HTTP/1.1 401"))
-            let right = try Self.exchange(port: port, "GET /metrics HTTP/1.1\r\nAuthorization: Bearer t0ken-value\r\n\r\n")
+            let right = try Self.exchange(
+                port: port, "GET /metrics HTTP/1.1\r\nAuthorization: Bearer t0ken-value\r\n\r\n")
             #expect(right.hasPrefix("HTTP/1.1 200"))
             #expect(right.contains("skyport_test_total 3"))
         }

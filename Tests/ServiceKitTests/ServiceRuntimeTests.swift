@@ -32,7 +32,8 @@ import Testing
     }
 
     static func start(
-        _ fixture: CertificateFixture, logs: LogCollector, specification: ServiceSpecification = EchoTestService.specification()
+        _ fixture: CertificateFixture, logs: LogCollector,
+        specification: ServiceSpecification = EchoTestService.specification()
     ) async throws -> Running {
         let configuration = try specification.configSchema.parse(arguments: fixture.arguments(), environment: [:])
         let runtime = try await ServiceRuntime(
@@ -42,7 +43,9 @@ import Testing
         return Running(runtime: runtime, port: port, run: run, fixture: fixture)
     }
 
-    static func echo(_ client: RPCClient, _ message: String, metadata: Metadata = [:]) async throws -> ClientResponse<Echo_EchoResponse> {
+    static func echo(_ client: RPCClient, _ message: String, metadata: Metadata = [:]) async throws -> ClientResponse<
+        Echo_EchoResponse
+    > {
         var request = Echo_EchoRequest()
         request.message = message
         return try await client.unary(Echo_EchoMethods.unary, request: request, metadata: metadata)
@@ -122,9 +125,12 @@ import Testing
         }.filter { !$0.isEmpty }
         #expect(order == ["server", "store"])
         let rows = try await Database.withDatabase(
-            StorageConfiguration(url: "sqlite://\(fixture.directory)/data/echo-test.sqlite3"), logger: Logger(label: "check")
+            StorageConfiguration(url: "sqlite://\(fixture.directory)/data/echo-test.sqlite3"),
+            logger: Logger(label: "check")
         ) { database in
-            try await database.query("SELECT message FROM echoes ORDER BY message").map { try $0.decode(String.self, "message") }
+            try await database.query("SELECT message FROM echoes ORDER BY message").map {
+                try $0.decode(String.self, "message")
+            }
         }
         #expect(rows == ["sleep:700", "warm-up"])
         await transport.close()
@@ -137,10 +143,14 @@ import Testing
             Migration(version: 1, name: "broken", sql: ["CREATE TABLE"])
         ])
         let configuration = try broken.configSchema.parse(arguments: fixture.arguments(), environment: [:])
+        let logs = LogCollector()
         let runtime = try await ServiceRuntime(
-            specification: broken, configuration: configuration, logger: LogCollector().logger())
+            specification: broken, configuration: configuration, logger: logs.logger())
         let run = Task { try await runtime.run() }
-        await #expect(throws: (any Error).self) { _ = try await runtime.waitUntilServing() }
-        await #expect(throws: (any Error).self) { try await run.value }
+        // The store's own error, not a cancellation, and the server never bound.
+        await #expect(throws: StorageError.self) { _ = try await runtime.waitUntilServing() }
+        await #expect(throws: StorageError.self) { try await run.value }
+        #expect(!logs.all.contains { $0.contains("msg=serving") })
+        #expect(logs.all.contains { $0.contains("msg=listening") } == false)
     }
 }

@@ -89,7 +89,7 @@ struct PolicyCase: Sendable, CustomStringConvertible {
             call: { client in
                 _ = try await Skyport_Redemption_V1_RedemptionClient(client).listDataCentres(.init())
             },
-            allowed: "entitlement", denied: "hostmgr"),
+            allowed: "skyport", denied: "entitlement"),
         PolicyCase(
             description: "streamhost", policy: StreamHost.accessPolicy, migrations: StreamHostStore.migrations,
             makeService: { db in

@@ -26,8 +26,9 @@ public struct BillingService: Skyport_Billing_V1_BillingProvider {
         case .unspecified, .unrecognized:
             throw RPCError(code: .invalidArgument, message: "kind must be a known UsageKind")
         }
-        guard request.quantity >= 1, request.quantity <= UInt64(Int64.max) else {
-            throw RPCError(code: .invalidArgument, message: "quantity must be at least 1 (and fit in 63 bits)")
+        // Bounded so that the per-developer totals (SUM over BIGINT) stay far from overflowing.
+        guard (1...(1 << 40)).contains(request.quantity) else {
+            throw RPCError(code: .invalidArgument, message: "quantity must be 1 to 2^40")
         }
         guard request.occurredAtUnixMs > 0 else {
             throw RPCError(code: .invalidArgument, message: "occurred_at_unix_ms is required")

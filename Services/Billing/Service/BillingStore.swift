@@ -97,7 +97,9 @@ public struct BillingStore: Sendable {
             }
         } catch StorageError.uniqueViolation {
             // Another transaction stored the key between our read and insert.
-            let existing = try await self.database.read { tx in try await Self.event(forKey: event.idempotencyKey, in: tx) }
+            let existing = try await self.database.read { tx in
+                try await Self.event(forKey: event.idempotencyKey, in: tx)
+            }
             guard let existing else { throw StorageError.conflict("usage event vanished after a unique violation") }
             return existing.sameUsage(as: event) ? .duplicate(eventID: existing.eventID) : .conflict
         }
@@ -128,7 +130,8 @@ public struct BillingStore: Sendable {
                 """, [key])
         else { return nil }
         return Event(
-            eventID: try row.decode(String.self, "event_id"), idempotencyKey: try row.decode(String.self, "idempotency_key"),
+            eventID: try row.decode(String.self, "event_id"),
+            idempotencyKey: try row.decode(String.self, "idempotency_key"),
             developerID: try row.decode(String.self, "developer_id"), appID: try row.decode(String.self, "app_id"),
             kind: try row.decode(Int64.self, "kind"), quantity: try row.decode(Int64.self, "quantity"),
             occurredAtMilliseconds: try row.decode(Int64.self, "occurred_at_ms"))

@@ -18,7 +18,8 @@ public enum Distribution {
         var policy = MethodAccessPolicy()
         policy.allow(["entitlement", "skyport"], toCall: Skyport_Distribution_V1_DistributionMethods.registerPackage)
         policy.allow(
-            ["forecast", "streamhost", "entitlement", "skyport"], toCall: Skyport_Distribution_V1_DistributionMethods.listPackages)
+            ["forecast", "streamhost", "entitlement", "skyport"],
+            toCall: Skyport_Distribution_V1_DistributionMethods.listPackages)
         policy.allow(["forecast", "skyport"], toCall: Skyport_Distribution_V1_DistributionMethods.scheduleTransfer)
         return policy
     }

@@ -49,11 +49,13 @@ public struct DistributionStore: Sendable {
             [package.appID, package.version, package.sizeBytes, package.sha256, package.registeredAtMilliseconds])
     }
 
-    /// The packages of `appID`, ordered by version.
-    public func packages(appID: String) async throws -> [Package] {
+    /// The packages of `appID`, ordered by version; at most `limit`.
+    public func packages(appID: String, limit: Int = 1000) async throws -> [Package] {
         try await self.database.query(
-            "SELECT app_id, version, size_bytes, sha256, registered_at_ms FROM packages WHERE app_id = ? ORDER BY version",
-            [appID]
+            """
+            SELECT app_id, version, size_bytes, sha256, registered_at_ms FROM packages WHERE app_id = ?
+            ORDER BY version LIMIT ?
+            """, [appID, limit]
         ).map { row in
             Package(
                 appID: try row.decode(String.self, "app_id"), version: try row.decode(String.self, "version"),

@@ -40,9 +40,7 @@ public enum Entitlement {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
             case let pepper = text.trimmingCharacters(in: .whitespacesAndNewlines), pepper.utf8.count >= 16
         else {
-            throw ConfigError(
-                kind: .invalidValue, key: Self.apiKeyPepperFile.name, source: configuration.source(of: Self.apiKeyPepperFile.name),
-                message: "\(Self.apiKeyPepperFile.name): \(path) must be readable and hold at least 16 bytes")
+            throw configuration.invalid(Self.apiKeyPepperFile, "\(path) must be readable and hold at least 16 bytes")
         }
         return Array(pepper.utf8)
     }

@@ -36,7 +36,8 @@ public struct EntitlementService: Skyport_Entitlement_V1_EntitlementProvider {
         _ request: Skyport_Entitlement_V1_GetDeveloperRequest, context: ServerContext
     ) async throws -> Skyport_Entitlement_V1_Developer {
         try ServiceSupport.requireText(request.developerId, field: "developer_id", maxLength: 64)
-        guard let developer = try await ServiceSupport.store({ try await self.store.developer(id: request.developerId) })
+        guard
+            let developer = try await ServiceSupport.store({ try await self.store.developer(id: request.developerId) })
         else {
             throw RPCError(code: .notFound, message: "developer \(request.developerId) not found")
         }

@@ -81,7 +81,10 @@ public struct EntitlementStore: APIKeyStore {
                     [developerID])
             else { return nil }
             let keys = try await tx.query(
-                "SELECT key_id FROM api_keys WHERE developer_id = ? AND revoked_at_ms IS NULL ORDER BY created_at_ms, key_id",
+                """
+                SELECT key_id FROM api_keys WHERE developer_id = ? AND revoked_at_ms IS NULL
+                ORDER BY created_at_ms, key_id
+                """,
                 [developerID])
             return Developer(
                 developerID: try row.decode(String.self, "developer_id"),
@@ -95,7 +98,8 @@ public struct EntitlementStore: APIKeyStore {
     public func lookUp(keyID: String) async throws -> StoredAPIKey? {
         guard
             let row = try await self.database.query(
-                "SELECT key_id, developer_id, key_hash FROM api_keys WHERE key_id = ? AND revoked_at_ms IS NULL", [keyID]
+                "SELECT key_id, developer_id, key_hash FROM api_keys WHERE key_id = ? AND revoked_at_ms IS NULL",
+                [keyID]
             ).first
         else { return nil }
         return StoredAPIKey(

@@ -41,7 +41,9 @@ public struct ForecastService: Skyport_Forecast_V1_ForecastProvider {
     ) async throws -> Skyport_Forecast_V1_GetDemandResponse {
         try ServiceSupport.requireText(request.appId, field: "app_id", maxLength: 64)
         try ServiceSupport.requireName(request.region, field: "region")
-        let windows = try await ServiceSupport.store { try await self.store.demand(appID: request.appId, region: request.region) }
+        let windows = try await ServiceSupport.store {
+            try await self.store.demand(appID: request.appId, region: request.region)
+        }
         var response = Skyport_Forecast_V1_GetDemandResponse()
         response.windows = windows.map(Self.message)
         response.totalSessions = windows.reduce(0) { $0 + UInt64($1.sessions) }

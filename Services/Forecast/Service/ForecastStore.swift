@@ -66,17 +66,18 @@ public struct ForecastStore: Sendable {
         }
     }
 
-    /// The demand of an app in a region over every provider, per window, oldest first.
-    public func demand(appID: String, region: String) async throws -> [Window] {
+    /// The demand of an app in a region over every provider, per window: the newest `limit` windows,
+    /// oldest first.
+    public func demand(appID: String, region: String, limit: Int = 1000) async throws -> [Window] {
         try await self.database.query(
             """
             SELECT window_start_ms, SUM(sessions) AS sessions FROM demand_windows
-            WHERE app_id = ? AND region = ? GROUP BY window_start_ms ORDER BY window_start_ms
-            """, [appID, region]
+            WHERE app_id = ? AND region = ? GROUP BY window_start_ms ORDER BY window_start_ms DESC LIMIT ?
+            """, [appID, region, limit]
         ).map { row in
             Window(
                 startMilliseconds: try row.decode(Int64.self, "window_start_ms"),
                 sessions: try row.decode(Int64.self, "sessions"))
-        }
+        }.reversed()
     }
 }

@@ -20,9 +20,7 @@ public enum HostManager {
         do {
             try ServiceSupport.requireName(datacentre, field: Self.datacentre.name)
         } catch let error as RPCError {
-            throw ConfigError(
-                kind: .invalidValue, key: Self.datacentre.name, source: context.configuration.source(of: Self.datacentre.name),
-                message: error.status.message)
+            throw context.configuration.invalid(Self.datacentre, error.status.message)
         }
         return ServiceParts(
             rpcServices: [HostManagerService(store: HostStore(database: context.database), datacentre: datacentre)])
@@ -33,7 +31,8 @@ public enum HostManager {
         var policy = MethodAccessPolicy()
         policy.allow(["streamhost"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.registerHost)
         policy.allow(
-            ["skyport", "entitlement", "redemption", "hostmgr"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.listHosts)
+            ["skyport", "entitlement", "redemption", "hostmgr"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.listHosts
+        )
         policy.allow(["entitlement"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.createSession)
         return policy
     }

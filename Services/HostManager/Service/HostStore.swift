@@ -65,7 +65,8 @@ public struct HostStore: Sendable {
                     gpu_score = excluded.gpu_score, last_seen_ms = excluded.last_seen_ms
                 """,
                 [
-                    host.hostID, host.address, host.datacentre, host.slots, host.cpuUnits, host.memoryMiB, host.gpuScore,
+                    host.hostID, host.address, host.datacentre, host.slots, host.cpuUnits, host.memoryMiB,
+                    host.gpuScore,
                     host.registeredAtMilliseconds, host.lastSeenMilliseconds,
                 ])
             let rows = try await tx.query("\(Self.select) WHERE host_id = ?", [host.hostID])
@@ -74,9 +75,9 @@ public struct HostStore: Sendable {
         }
     }
 
-    /// Every host, ordered by id.
-    public func all() async throws -> [Host] {
-        try await self.database.query("\(Self.select) ORDER BY host_id").map(Self.host)
+    /// The hosts, ordered by id; at most `limit`.
+    public func all(limit: Int = 1000) async throws -> [Host] {
+        try await self.database.query("\(Self.select) ORDER BY host_id LIMIT ?", [limit]).map(Self.host)
     }
 
     private static let select = """

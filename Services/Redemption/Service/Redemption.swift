@@ -18,7 +18,7 @@ public enum Redemption {
         var policy = MethodAccessPolicy()
         policy.makePublic(Skyport_Redemption_V1_RedemptionMethods.redeem, authentication: .handler)
         policy.allow(["skyport"], toCall: Skyport_Redemption_V1_RedemptionMethods.upsertDataCentre)
-        policy.allow(["skyport", "entitlement"], toCall: Skyport_Redemption_V1_RedemptionMethods.listDataCentres)
+        policy.allow(["skyport"], toCall: Skyport_Redemption_V1_RedemptionMethods.listDataCentres)
         return policy
     }
 }

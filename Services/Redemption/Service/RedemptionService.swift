@@ -25,12 +25,14 @@ public struct RedemptionService: Skyport_Redemption_V1_RedemptionProvider {
         try ServiceSupport.requireName(request.datacentreId, field: "datacentre_id")
         try ServiceSupport.requireAddress(request.hostmgrAddress, field: "hostmgr_address")
         guard (-90...90).contains(request.latitude), (-180...180).contains(request.longitude) else {
-            throw RPCError(code: .invalidArgument, message: "latitude must be in [-90, 90] and longitude in [-180, 180]")
+            throw RPCError(
+                code: .invalidArgument, message: "latitude must be in [-90, 90] and longitude in [-180, 180]")
         }
         try ServiceSupport.requireText(request.region, field: "region", maxLength: 64)
         let datacentre = RedemptionStore.DataCentre(
             id: request.datacentreId, hostmgrAddress: request.hostmgrAddress, latitude: request.latitude,
-            longitude: request.longitude, region: request.region, updatedAtMilliseconds: ServiceSupport.nowUnixMilliseconds())
+            longitude: request.longitude, region: request.region,
+            updatedAtMilliseconds: ServiceSupport.nowUnixMilliseconds())
         try await ServiceSupport.store { try await self.store.upsert(datacentre) }
         return Self.message(datacentre)
     }

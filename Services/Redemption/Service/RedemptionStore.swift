@@ -59,19 +59,20 @@ public struct RedemptionStore: Sendable {
             ])
     }
 
-    /// Every data centre, ordered by id.
-    public func all() async throws -> [DataCentre] {
+    /// The data centres, ordered by id; at most `limit`.
+    public func all(limit: Int = 1000) async throws -> [DataCentre] {
         try await self.database.query(
             """
             SELECT datacentre_id, hostmgr_address, latitude, longitude, region, updated_at_ms
-            FROM datacentres ORDER BY datacentre_id
-            """
+            FROM datacentres ORDER BY datacentre_id LIMIT ?
+            """, [limit]
         ).map { row in
             DataCentre(
                 id: try row.decode(String.self, "datacentre_id"),
                 hostmgrAddress: try row.decode(String.self, "hostmgr_address"),
                 latitude: try row.decode(Double.self, "latitude"), longitude: try row.decode(Double.self, "longitude"),
-                region: try row.decode(String.self, "region"), updatedAtMilliseconds: try row.decode(Int64.self, "updated_at_ms"))
+                region: try row.decode(String.self, "region"),
+                updatedAtMilliseconds: try row.decode(Int64.self, "updated_at_ms"))
         }
     }
 }

@@ -43,7 +43,8 @@ struct RegistrationLoop: Service {
                 wait = self.interval
             } catch {
                 self.logger.warning(
-                    "registration with host management failed", metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
+                    "registration with host management failed",
+                    metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
                 registered = false
                 wait = backoff
                 backoff = min(backoff * 2, .seconds(10))

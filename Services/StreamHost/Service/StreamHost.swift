@@ -41,7 +41,7 @@ public enum StreamHost {
         let capacity = try Capacity(configuration: configuration)
         let store = StreamHostStore(database: context.database)
         let hostmgr = try Skyport_Hostmgr_V1_HostManagerClient(context.clients.client(for: configuration[Self.hostmgr]))
-        let advertised = configuration[Self.advertiseAddress] ?? context.settings.listen
+        let advertised = try Self.advertisedAddress(configuration, listen: context.settings.listen)
         let registration = RegistrationLoop(
             store: store, hostmgr: hostmgr, capacity: capacity, advertiseAddress: advertised,
             interval: configuration[Self.registerInterval], logger: context.logger)
@@ -49,6 +49,19 @@ public enum StreamHost {
             rpcServices: [StreamHostService(store: store, capacity: capacity, advertiseAddress: advertised.configText)],
             background: [registration],
             prepare: { try await store.recordStart(now: ServiceSupport.nowUnixMilliseconds()) })
+    }
+
+    /// `advertise-address`, or the listen address when that is one host management can reach (not a
+    /// wildcard like 0.0.0.0, not port 0).
+    static func advertisedAddress(_ configuration: Configuration, listen: HostAndPort) throws(ConfigError)
+        -> HostAndPort
+    {
+        if let address = configuration[Self.advertiseAddress] { return address }
+        guard listen.port != 0, !["0.0.0.0", "::", "[::]"].contains(listen.host) else {
+            throw configuration.invalid(
+                Self.advertiseAddress, "required when listen is \(listen) (host management could not reach that)")
+        }
+        return listen
     }
 
     /// Host management and the operator read the status; only host management provisions.
@@ -72,13 +85,16 @@ struct Capacity: Sendable {
         func check(_ key: ConfigKey<Int>, minimum: Int) throws(ConfigError) -> Int {
             let value = configuration[key]
             guard value >= minimum, value <= Int(UInt32.max) else {
-                throw ConfigError(
-                    kind: .invalidValue, key: key.name, source: configuration.source(of: key.name),
-                    message: "\(key.name) must be between \(minimum) and \(UInt32.max)")
+                throw configuration.invalid(key, "must be between \(minimum) and \(UInt32.max)")
             }
             return value
         }
         self.datacentre = configuration[StreamHost.datacentre]
+        do {
+            try ServiceSupport.requireName(self.datacentre, field: StreamHost.datacentre.name)
+        } catch {
+            throw configuration.invalid(StreamHost.datacentre, error.status.message)
+        }
         self.slots = try check(StreamHost.slots, minimum: 1)
         self.cpuUnits = try check(StreamHost.cpuUnits, minimum: 0)
         self.memoryMiB = try check(StreamHost.memoryMiB, minimum: 0)

@@ -43,7 +43,8 @@ public struct StreamHostStore: Sendable {
     @discardableResult
     public func recordStart(now: Int64) async throws -> Identity {
         try await self.database.write { tx in
-            let updated = try await tx.execute("UPDATE host_identity SET start_count = start_count + 1 WHERE singleton = 1")
+            let updated = try await tx.execute(
+                "UPDATE host_identity SET start_count = start_count + 1 WHERE singleton = 1")
             if updated == 0 {
                 let hostID = ServiceSupport.newIdentifier(prefix: "host").replacingOccurrences(of: "_", with: "-")
                 try await tx.execute(
@@ -69,7 +70,11 @@ public struct StreamHostStore: Sendable {
     private static func identity(in tx: Transaction) async throws -> Identity {
         guard
             let row = try await tx.queryFirst(
-                "SELECT host_id, first_started_at_ms, start_count, registered_at_ms FROM host_identity WHERE singleton = 1")
+                """
+                SELECT host_id, first_started_at_ms, start_count, registered_at_ms FROM host_identity
+                WHERE singleton = 1
+                """
+            )
         else { throw StorageError.notFound("host identity (the host has not started)") }
         return Identity(
             hostID: try row.decode(String.self, "host_id"),

@@ -57,7 +57,7 @@ public struct Skyport_Billing_V1_IngestUsageRequest: ProtoMessage, Hashable {
     /// `kind` (4).
     public var kind: Skyport_Billing_V1_UsageKind = .unspecified
 
-    /// At least 1.
+    /// 1 to 2^40 (1,099,511,627,776) per event.
     public var quantity: UInt64 = 0
 
     /// `occurred_at_unix_ms` (6).

@@ -358,7 +358,7 @@ public protocol Skyport_Distribution_V1_DistributionProvider: RPCService {
         context: ServerContext
     ) async throws -> Skyport_Distribution_V1_Package
 
-    /// The packages of one app, ordered by version.
+    /// The packages of one app, ordered by version (at most 1,000).
     func listPackages(
         _ request: Skyport_Distribution_V1_ListPackagesRequest,
         context: ServerContext
@@ -425,7 +425,7 @@ public struct Skyport_Distribution_V1_DistributionClient: Sendable {
         ).message
     }
 
-    /// The packages of one app, ordered by version.
+    /// The packages of one app, ordered by version (at most 1,000).
     public func listPackages(
         _ request: Skyport_Distribution_V1_ListPackagesRequest,
         metadata: Metadata = [:],

@@ -388,7 +388,8 @@ public protocol Skyport_Forecast_V1_ForecastProvider: RPCService {
         context: ServerContext
     ) async throws -> Skyport_Forecast_V1_RecordDemandResponse
 
-    /// The recorded demand of an app in a region (every provider), per window, oldest first.
+    /// The recorded demand of an app in a region (every provider), per window: the newest 1,000 windows,
+    /// oldest first.
     func getDemand(
         _ request: Skyport_Forecast_V1_GetDemandRequest,
         context: ServerContext
@@ -456,7 +457,8 @@ public struct Skyport_Forecast_V1_ForecastClient: Sendable {
         ).message
     }
 
-    /// The recorded demand of an app in a region (every provider), per window, oldest first.
+    /// The recorded demand of an app in a region (every provider), per window: the newest 1,000 windows,
+    /// oldest first.
     public func getDemand(
         _ request: Skyport_Forecast_V1_GetDemandRequest,
         metadata: Metadata = [:],

@@ -401,7 +401,7 @@ public protocol Skyport_Hostmgr_V1_HostManagerProvider: RPCService {
         context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_Host
 
-    /// The registered hosts of this data centre, ordered by host id.
+    /// The registered hosts of this data centre, ordered by host id (at most 1,000).
     func listHosts(
         _ request: Skyport_Hostmgr_V1_ListHostsRequest,
         context: ServerContext
@@ -468,7 +468,7 @@ public struct Skyport_Hostmgr_V1_HostManagerClient: Sendable {
         ).message
     }
 
-    /// The registered hosts of this data centre, ordered by host id.
+    /// The registered hosts of this data centre, ordered by host id (at most 1,000).
     public func listHosts(
         _ request: Skyport_Hostmgr_V1_ListHostsRequest,
         metadata: Metadata = [:],

@@ -294,7 +294,7 @@ public enum Skyport_Redemption_V1_RedemptionMethods {
 /// centres it can route to in its own store.
 ///
 /// Access: Redeem is public (the token is the credential). UpsertDataCentre and ListDataCentres are
-/// operator methods (the `skyport` identity); ListDataCentres is also open to entitlement.
+/// operator methods (the `skyport` identity).
 public protocol Skyport_Redemption_V1_RedemptionProvider: RPCService {
     /// Redeems a session token and returns the session's host. Not implemented yet (UNIMPLEMENTED).
     func redeem(
@@ -308,7 +308,7 @@ public protocol Skyport_Redemption_V1_RedemptionProvider: RPCService {
         context: ServerContext
     ) async throws -> Skyport_Redemption_V1_DataCentre
 
-    /// Every data centre this node knows, ordered by id.
+    /// The data centres this node knows, ordered by id (at most 1,000).
     func listDataCentres(
         _ request: Skyport_Redemption_V1_ListDataCentresRequest,
         context: ServerContext
@@ -384,7 +384,7 @@ public struct Skyport_Redemption_V1_RedemptionClient: Sendable {
         ).message
     }
 
-    /// Every data centre this node knows, ordered by id.
+    /// The data centres this node knows, ordered by id (at most 1,000).
     public func listDataCentres(
         _ request: Skyport_Redemption_V1_ListDataCentresRequest,
         metadata: Metadata = [:],

@@ -56,7 +56,7 @@ struct  Skyport__Billing__V1__IngestUsageRequest
   char *app_id;
   Skyport__Billing__V1__UsageKind kind;
   /*
-   * At least 1.
+   * 1 to 2^40 (1,099,511,627,776) per event.
    */
   uint64_t quantity;
   int64_t occurred_at_unix_ms;

@@ -1,0 +1,115 @@
+import Testing
+
+@testable import SkyportTool
+
+/// How `skyport up` reads a compose file and rewrites it for one machine.
+@Suite struct LocalSuiteTests {
+    static let yaml = """
+        services:
+          postgres:
+            image: postgres:16-bookworm
+          hostmgr-dc1:
+            build:
+              context: ..
+              args:
+                SERVICE: hostmgr
+            ports:
+              - "127.0.0.1:7103:7000"
+              - "127.0.0.1:9103:9000"
+            environment:
+              SKYPORT_HOSTMGR_LISTEN: "0.0.0.0:7000"
+              SKYPORT_HOSTMGR_METRICS_LISTEN: "0.0.0.0:9000"
+              SKYPORT_HOSTMGR_DATABASE_URL: "postgres://hostmgr_dc1@postgres:5432/hostmgr_dc1"
+              SKYPORT_HOSTMGR_DATABASE_PASSWORD_FILE: "/run/secrets/hostmgr_dc1_db_password"
+              SKYPORT_HOSTMGR_TLS_CERT: "/run/secrets/skyport/hostmgr.pem"
+              SKYPORT_HOSTMGR_METRICS_TOKEN_FILE: "/run/secrets/metrics_token"
+              SKYPORT_HOSTMGR_DATA_DIR: "/var/lib/skyport"
+            depends_on:
+              postgres:
+                condition: service_healthy
+          streamhost-dc1:
+            build:
+              args:
+                SERVICE: streamhost
+            ports: ["127.0.0.1:7107:7000", "127.0.0.1:9107:9000"]
+            environment:
+              - SKYPORT_STREAMHOST_LISTEN=0.0.0.0:7000
+              - SKYPORT_STREAMHOST_METRICS_LISTEN=0.0.0.0:9000
+              - SKYPORT_STREAMHOST_HOSTMGR=hostmgr-dc1:7000
+              - SKYPORT_STREAMHOST_ADVERTISE_ADDRESS=streamhost-dc1:7000
+              - SKYPORT_STREAMHOST_SLOTS=4
+            depends_on: [hostmgr-dc1, postgres]
+        """
+
+    @Test func readsTheServicesInFileOrderWithTheirExecutables() throws {
+        let compose = try ComposeFile(yaml: Self.yaml, path: "test.yaml")
+        #expect(compose.services.map(\.name) == ["postgres", "hostmgr-dc1", "streamhost-dc1"])
+        #expect(compose.services.map(\.executable) == [nil, "hostmgr", "streamhost"])
+        #expect(compose.services[2].publishedPorts == [7000: 7107, 9000: 9107])
+        #expect(try compose.localServices().map(\.name) == ["hostmgr-dc1", "streamhost-dc1"])
+    }
+
+    @Test func rewritesAddressesSecretsAndDataForOneMachine() throws {
+        let compose = try ComposeFile(yaml: Self.yaml, path: "test.yaml")
+        let plan = try LocalSuite.plan(compose: compose, stateDirectory: "/state", portOffset: 20000)
+        let hostmgr = try #require(plan.first { $0.name == "hostmgr-dc1" })
+        #expect(hostmgr.address == "127.0.0.1:27103")
+        #expect(hostmgr.metricsAddress == "127.0.0.1:29103")
+        #expect(hostmgr.environment["SKYPORT_HOSTMGR_TLS_CERT"] == "/state/tls/hostmgr.pem")
+        #expect(hostmgr.environment["SKYPORT_HOSTMGR_METRICS_TOKEN_FILE"] == "/state/secrets/metrics_token")
+        #expect(hostmgr.environment["SKYPORT_HOSTMGR_DATA_DIR"] == "/state/data/hostmgr-dc1")
+        // SQLite instead of PostgreSQL: the database settings are dropped.
+        #expect(hostmgr.environment["SKYPORT_HOSTMGR_DATABASE_URL"] == nil)
+        #expect(hostmgr.environment["SKYPORT_HOSTMGR_DATABASE_PASSWORD_FILE"] == nil)
+        #expect(hostmgr.dependsOn.isEmpty)
+
+        let streamhost = try #require(plan.first { $0.name == "streamhost-dc1" })
+        #expect(streamhost.environment["SKYPORT_STREAMHOST_HOSTMGR"] == "127.0.0.1:27103")
+        #expect(streamhost.environment["SKYPORT_STREAMHOST_ADVERTISE_ADDRESS"] == "127.0.0.1:27107")
+        #expect(streamhost.environment["SKYPORT_STREAMHOST_SLOTS"] == "4")
+        #expect(streamhost.dependsOn == ["hostmgr-dc1"])
+    }
+
+    @Test func refusesCyclesUnknownDependenciesAndUnpublishedPorts() throws {
+        let cycle = """
+            services:
+              a:
+                build: {args: {SERVICE: billing}}
+                depends_on: [b]
+              b:
+                build: {args: {SERVICE: forecast}}
+                depends_on: [a]
+            """
+        #expect(throws: SuiteError.self) { try ComposeFile(yaml: cycle, path: "x").localServices() }
+        let unknown = """
+            services:
+              a:
+                build: {args: {SERVICE: billing}}
+                depends_on: [ghost]
+            """
+        #expect(throws: SuiteError.self) { try ComposeFile(yaml: unknown, path: "x") }
+        let unpublished = """
+            services:
+              a:
+                build: {args: {SERVICE: billing}}
+                environment:
+                  SKYPORT_BILLING_LISTEN: "0.0.0.0:7000"
+                  SKYPORT_BILLING_METRICS_LISTEN: "0.0.0.0:9000"
+            """
+        do {
+            _ = try LocalSuite.plan(compose: ComposeFile(yaml: unpublished, path: "x"), stateDirectory: "/s")
+            Issue.record("planned a service whose port is not published")
+        } catch let error as SuiteError {
+            #expect(error.description.contains("publishes no host port for"))
+        }
+        #expect(throws: SuiteError.self) { try ComposeFile(yaml: "services: [1, 2]", path: "x") }
+    }
+
+    @Test func splitsAddresses() {
+        #expect(splitAddress("127.0.0.1:7101")! == ("127.0.0.1", 7101))
+        #expect(splitAddress("[::1]:7000")! == ("[::1]", 7000))
+        #expect(splitAddress("localhost") == nil)
+        #expect(splitAddress(":7000") == nil)
+        #expect(splitAddress("host:70000") == nil)
+    }
+}
