@@ -107,6 +107,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ] + nio,
             path: "Shared/Service", swiftSettings: swiftSettings),
+        // Session tokens: Ed25519-signed one-time claims, minted by host management, verified anywhere.
+        .target(
+            name: "SkyportTokens", dependencies: ["SkyportProto", "SkyportInterop", "SkyportRPC"], path: "Shared/Tokens",
+            swiftSettings: swiftSettings),
         // Dynamic messages: descriptors from reflection, JSON to protobuf and back (`skyport call`).
         .target(
             name: "SkyportReflection", dependencies: ["SkyportRPC"], path: "Shared/Reflection",

@@ -1,5 +1,5 @@
-/// Standard base64 (RFC 4648 §4) for `-bin` metadata. gRPC senders omit padding; receivers accept
-/// both forms.
+/// Standard base64 (RFC 4648 §4) for `-bin` metadata (gRPC senders omit padding; receivers accept
+/// both forms), and unpadded base64url (§5) for text that travels in URLs: API keys and session tokens.
 public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
@@ -54,5 +54,32 @@ public enum Base64 {
             }
         }
         return out
+    }
+
+    /// Unpadded base64url (RFC 4648 §5) of `bytes`: `-` and `_` instead of `+` and `/`, no `=`.
+    public static func encodeURL(_ bytes: [UInt8]) -> String {
+        String(
+            Self.encode(bytes, padding: false).map { character in
+                switch character {
+                case "+": "-"
+                case "/": "_"
+                default: character
+                }
+            })
+    }
+
+    /// Decodes unpadded base64url; `nil` for any other character (including `+`, `/` and `=`).
+    public static func decodeURL(_ text: String) -> [UInt8]? {
+        var standard = [UInt8]()
+        standard.reserveCapacity(text.utf8.count)
+        for c in text.utf8 {
+            switch c {
+            case UInt8(ascii: "-"): standard.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): standard.append(UInt8(ascii: "/"))
+            case UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): return nil
+            default: standard.append(c)
+            }
+        }
+        return Self.decode(String(decoding: standard, as: UTF8.self))
     }
 }

@@ -28,7 +28,7 @@ public struct APIKey: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
     public static func generate() throws -> APIKey {
         let id = try SecureRandom.bytes(count: 8)
         let secret = try SecureRandom.bytes(count: 32)
-        return APIKey(keyID: Hex.encode(id), secret: Self.base64URL(secret))
+        return APIKey(keyID: Hex.encode(id), secret: Base64.encodeURL(secret))
     }
 
     /// Parses the text a caller presented; `nil` unless it has exactly the shape `generate` produces.
@@ -61,17 +61,5 @@ public struct APIKey: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
 
     private static func isBase64URL(_ c: UInt8) -> Bool {
         (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F
-    }
-
-    /// Unpadded base64url (RFC 4648 §5) of `bytes`.
-    private static func base64URL(_ bytes: [UInt8]) -> String {
-        String(
-            Base64.encode(bytes, padding: false).map { character in
-                switch character {
-                case "+": "-"
-                case "/": "_"
-                default: character
-                }
-            })
     }
 }

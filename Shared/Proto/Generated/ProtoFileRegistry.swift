@@ -342,6 +342,23 @@ public enum ProtoFileRegistry {
             ]
         ),
         ProtoFileDescriptor(
+            name: "token/v1/token.proto",
+            base64: [
+                "ChR0b2tlbi92MS90b2tlbi5wcm90bxIQc2t5cG9ydC50b2tlbi52MSKSAgoLVG9rZW5DbGFpbXMSHQoKc2Vzc2lvbl9pZBgB",
+                "IAEoCVIJc2Vzc2lvbklkEhUKBmFwcF9pZBgCIAEoCVIFYXBwSWQSJwoPaG9tZV9kYXRhY2VudHJlGAMgASgJUg5ob21lRGF0",
+                "YWNlbnRyZRIpChFpc3N1ZWRfYXRfdW5peF9tcxgEIAEoA1IOaXNzdWVkQXRVbml4TXMSKwoSZXhwaXJlc19hdF91bml4X21z",
+                "GAUgASgDUg9leHBpcmVzQXRVbml4TXMSHwoLY2xpZW50X2NpZHIYBiABKAlSCmNsaWVudENpZHISFAoFbm9uY2UYByABKAxS",
+                "BW5vbmNlEhUKBmtleV9pZBgIIAEoCVIFa2V5SWQiQwoLU2lnbmVkVG9rZW4SFgoGY2xhaW1zGAEgASgMUgZjbGFpbXMSHAoJ",
+                "c2lnbmF0dXJlGAIgASgMUglzaWduYXR1cmViBnByb3RvMw==",
+            ],
+            dependencies: [],
+            symbols: [
+                "skyport.token.v1.TokenClaims",
+                "skyport.token.v1.SignedToken",
+            ],
+            services: []
+        ),
+        ProtoFileDescriptor(
             name: "grpc/health/v1/health.proto",
             base64: [
                 "ChtncnBjL2hlYWx0aC92MS9oZWFsdGgucHJvdG8SDmdycGMuaGVhbHRoLnYxIi4KEkhlYWx0aENoZWNrUmVxdWVzdBIYCgdz",

@@ -16,6 +16,7 @@
 #include "redemption/v1/redemption.pb-c.h"
 #include "skyport/testing/v1/prototest.pb-c.h"
 #include "streamhost/v1/streamhost.pb-c.h"
+#include "token/v1/token.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// An IPv4 or IPv6 address block, e.g. `203.0.113.0/24` or `2001:db8::/32`; a plain address is a
+/// block of one.
+public struct CIDR: Sendable, Hashable, CustomStringConvertible {
+    /// The network address bytes (4 or 16), host bits cleared.
+    public let network: [UInt8]
+    /// The prefix length in bits.
+    public let prefixLength: Int
+
+    /// Parses `text`; `nil` when it is not an address or address/prefix of a valid length.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let address = Self.addressBytes(String(parts[0])) else { return nil }
+        let maximum = address.count * 8
+        var length = maximum
+        if parts.count == 2 {
+            guard let parsed = Int(parts[1]), (0...maximum).contains(parsed), parts[1].allSatisfy(\.isNumber) else {
+                return nil
+            }
+            length = parsed
+        }
+        self.network = Self.masked(address, prefixLength: length)
+        self.prefixLength = length
+    }
+
+    /// Whether `address` (an IPv4 or IPv6 address, without port) is inside the block. An IPv4 address
+    /// written as IPv4-mapped IPv6 (`::ffff:203.0.113.7`) counts as IPv4.
+    public func contains(_ address: String) -> Bool {
+        guard var bytes = Self.addressBytes(address) else { return false }
+        if bytes.count == 16, self.network.count == 4, bytes.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] {
+            bytes = Array(bytes.suffix(4))
+        }
+        guard bytes.count == self.network.count else { return false }
+        return Self.masked(bytes, prefixLength: self.prefixLength) == self.network
+    }
+
+    /// `address/prefix`.
+    public var description: String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = self.network.count == 4 ? AF_INET : AF_INET6
+        _ = self.network.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) }
+        return String(cString: text) + "/\(self.prefixLength)"
+    }
+
+    /// The 4 or 16 bytes of an IPv4 or IPv6 address.
+    static func addressBytes(_ text: String) -> [UInt8]? {
+        var v4 = [UInt8](repeating: 0, count: 4)
+        if inet_pton(AF_INET, text, &v4) == 1 { return v4 }
+        var v6 = [UInt8](repeating: 0, count: 16)
+        if inet_pton(AF_INET6, text, &v6) == 1 { return v6 }
+        return nil
+    }
+
+    static func masked(_ bytes: [UInt8], prefixLength: Int) -> [UInt8] {
+        bytes.enumerated().map { index, byte in
+            let bits = max(0, min(8, prefixLength - index * 8))
+            return bits == 8 ? byte : byte & ~(0xFF >> UInt8(bits))
+        }
+    }
+}

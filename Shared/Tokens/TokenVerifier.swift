@@ -1,0 +1,72 @@
+public import SkyportInterop
+import Synchronization
+
+/// Where a verifier gets the public keys host managements publish: key id → key.
+public protocol TokenKeySource: Sendable {
+    /// Every currently published key.
+    func publishedKeys() async throws -> [String: Ed25519.PublicKey]
+}
+
+/// Verifies session tokens without any database: form, signature (Ed25519, by key id), time (with a
+/// clock-skew allowance) and client binding. Public keys are cached; an unknown key id refreshes the
+/// cache from the source, at most once per `refreshInterval`, so forged key ids cannot make it hammer
+/// the source.
+public final class TokenVerifier: Sendable {
+    private let source: any TokenKeySource
+    private let clockSkewMilliseconds: Int64
+    private let refreshIntervalMilliseconds: Int64
+    private let cache = Mutex<(keys: [String: Ed25519.PublicKey], refreshedAt: Int64?)>(([:], nil))
+
+    /// A verifier over `source`.
+    ///
+    /// - Parameters:
+    ///   - clockSkew: how far the issuer's clock may be ahead or behind (default 5 s).
+    ///   - refreshInterval: the least time between two refreshes of the keys for an unknown key id.
+    public init(source: any TokenKeySource, clockSkew: Duration = .seconds(5), refreshInterval: Duration = .seconds(1)) {
+        self.source = source
+        self.clockSkewMilliseconds = Self.milliseconds(clockSkew)
+        self.refreshIntervalMilliseconds = Self.milliseconds(refreshInterval)
+    }
+
+    /// The claims of `token` when it is well-formed, signed by a published key, current at `now`, and
+    /// (when bound) presented from `clientAddress`.
+    ///
+    /// - Throws: ``TokenError``; its ``TokenError/rpcError`` is the status to answer with.
+    public func verify(_ token: String, clientAddress: String?, nowMilliseconds: Int64) async throws(TokenError)
+        -> SessionTokenClaims
+    {
+        let (claims, signed, signature) = try SessionToken.parse(token)
+        let key = try await self.key(claims.keyID, nowMilliseconds: nowMilliseconds)
+        guard key.isValidSignature(signature, for: signed) else { throw .badSignature }
+        guard nowMilliseconds <= claims.expiresAtMilliseconds + self.clockSkewMilliseconds else {
+            throw .expired(atMilliseconds: claims.expiresAtMilliseconds)
+        }
+        guard claims.issuedAtMilliseconds <= nowMilliseconds + self.clockSkewMilliseconds else { throw .notYetValid }
+        if let cidr = claims.clientCIDR {
+            guard let clientAddress, cidr.contains(clientAddress) else { throw .wrongClient }
+        }
+        return claims
+    }
+
+    private func key(_ keyID: String, nowMilliseconds: Int64) async throws(TokenError) -> Ed25519.PublicKey {
+        let (cached, refreshedAt) = self.cache.withLock { ($0.keys[keyID], $0.refreshedAt) }
+        if let cached { return cached }
+        if let refreshedAt, nowMilliseconds - refreshedAt < self.refreshIntervalMilliseconds {
+            throw .unknownKey(keyID)
+        }
+        let keys: [String: Ed25519.PublicKey]
+        do {
+            keys = try await self.source.publishedKeys()
+        } catch {
+            throw .keysUnavailable("\(error)")
+        }
+        self.cache.withLock { $0 = (keys, nowMilliseconds) }
+        guard let key = keys[keyID] else { throw .unknownKey(keyID) }
+        return key
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
