@@ -143,7 +143,7 @@ let package = Package(
                     name: "\(service.name)Service",
                     dependencies: [
                         "SkyportService", "SkyportProto", "SkyportRPC", "SkyportStorage", "SkyportConfig",
-                        "SkyportSecurity", "SkyportHTTP2", logging,
+                        "SkyportSecurity", "SkyportHTTP2", "SkyportTokens", "SkyportInterop", logging,
                     ],
                     path: "Services/\(service.name)/Service", swiftSettings: swiftSettings),
                 .executableTarget(

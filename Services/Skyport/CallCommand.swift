@@ -125,9 +125,9 @@ struct CallCommand: AsyncParsableCommand {
         if self.method != nil {
             (messages, inputWasArray) = try self.readMessages()
         }
-        let (host, port, suiteTLS) = try self.resolveTarget()
+        let (host, port, suiteTLS, identity) = try self.resolveTarget()
         var configuration = HTTP2ClientConfiguration()
-        configuration.tls = try self.clientTLS(suiteDirectory: suiteTLS)
+        configuration.tls = try self.clientTLS(suiteDirectory: suiteTLS, expectedServerIdentity: identity)
         return CallRequest(
             host: host, port: port, configuration: configuration, metadata: metadata, timeout: .seconds(self.timeout),
             messages: messages, inputWasArray: inputWasArray)
@@ -206,9 +206,10 @@ struct CallCommand: AsyncParsableCommand {
         return text
     }
 
-    /// `host:port` as given, or the address of a suite instance (with the suite's TLS directory).
-    private func resolveTarget() throws -> (host: String, port: Int, suiteTLS: String?) {
-        if let (host, port) = Self.hostPort(self.target) { return (host, port, nil) }
+    /// `host:port` as given, or the address of a suite instance (with the suite's TLS directory and the
+    /// identity its certificate must carry: its executable's name).
+    private func resolveTarget() throws -> (host: String, port: Int, suiteTLS: String?, identity: String?) {
+        if let (host, port) = splitAddress(self.target) { return (host, port, nil, nil) }
         let directory = SuiteState.directory(self.stateDirectory)
         let state: SuiteState?
         do {
@@ -226,25 +227,14 @@ struct CallCommand: AsyncParsableCommand {
                 "the suite in \(directory) has no instance '\(self.target)' "
                     + "(instances: \(state.instances.map(\.name).joined(separator: ", ")))")
         }
-        guard let (host, port) = Self.hostPort(instance.address) else {
+        guard let (host, port) = splitAddress(instance.address) else {
             throw CallFailure.local("instance '\(instance.name)' has an invalid address '\(instance.address)'")
         }
-        return (host, port, state.tlsDirectory)
-    }
-
-    /// `host:port` or `[v6]:port`; `nil` for anything else.
-    private static func hostPort(_ text: String) -> (String, Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (1...65535).contains(port)
-        else { return nil }
-        var host = text[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        guard !host.isEmpty else { return nil }
-        return (String(host), port)
+        return (host, port, state.tlsDirectory, instance.executable)
     }
 
     /// Mutual TLS with this tool's identity (`skyport`), or `nil` for `--plaintext`.
-    private func clientTLS(suiteDirectory: String?) throws -> ClientTLS? {
+    private func clientTLS(suiteDirectory: String?, expectedServerIdentity: String?) throws -> ClientTLS? {
         if self.plaintext {
             guard self.tlsDirectory == nil else {
                 throw CallFailure.badInput("--plaintext and --tls-dir exclude each other")
@@ -262,7 +252,7 @@ struct CallCommand: AsyncParsableCommand {
         }
         return ClientTLS(
             trustRootsPath: paths[0], certificateChainPath: paths[1], privateKeyPath: paths[2],
-            serverHostname: self.serverName)
+            serverHostname: self.serverName, expectedServerIdentity: expectedServerIdentity)
     }
 
     // MARK: Reflection and the call

@@ -31,13 +31,16 @@ struct HealthProbe: Sendable {
 
     let transport: HTTP2ClientTransport
 
-    /// A probe of `host:port`; `tls` nil means cleartext h2c.
-    init(host: String, port: Int, tls: TLSFiles?) throws {
+    /// A probe of `host:port`; `tls` nil means cleartext h2c. With `expectedIdentity`, the server's
+    /// certificate must name that service.
+    init(host: String, port: Int, tls: TLSFiles?, expectedIdentity: String? = nil) throws {
         var configuration = HTTP2ClientConfiguration()
         configuration.connectTimeout = .seconds(2)
         configuration.keepaliveInterval = nil
         configuration.tls = tls.map {
-            ClientTLS(trustRootsPath: $0.ca, certificateChainPath: $0.certificate, privateKeyPath: $0.key)
+            ClientTLS(
+                trustRootsPath: $0.ca, certificateChainPath: $0.certificate, privateKeyPath: $0.key,
+                expectedServerIdentity: expectedIdentity)
         }
         var logger = Logger(label: "skyport.health")
         logger.logLevel = .critical

@@ -25,7 +25,8 @@ struct StatusCommand: AsyncParsableCommand {
                     let alive = LocalSuite.isRunning(pid: instance.pid, binary: instance.binary)
                     var health = "-"
                     if alive, let (host, port) = splitAddress(instance.address) {
-                        let probe = try HealthProbe(host: host, port: port, tls: tls)
+                        let probe = try HealthProbe(
+                            host: host, port: port, tls: tls, expectedIdentity: instance.executable)
                         health = "\(await probe.check())"
                         await probe.close()
                     }

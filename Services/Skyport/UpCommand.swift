@@ -155,7 +155,8 @@ struct UpCommand: AsyncParsableCommand {
                 }
                 probes[instance.name] = try HealthProbe(
                     host: host, port: port,
-                    tls: .init(ca: tls + "/ca.pem", certificate: tls + "/skyport.pem", key: tls + "/skyport-key.pem"))
+                    tls: .init(ca: tls + "/ca.pem", certificate: tls + "/skyport.pem", key: tls + "/skyport-key.pem"),
+                    expectedIdentity: instance.executable)
             }
             for instance in plan where startedAt[instance.name] != nil && !servingNames.contains(instance.name) {
                 guard let record = state.instances.first(where: { $0.name == instance.name }) else { continue }

@@ -86,6 +86,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Whether `identity` names the service `expected`: as its common name, or as the last path
+    /// segment of a `spiffe://` URI SAN.
+    static func names(_ identity: TLSIdentity?, _ expected: String) -> Bool {
+        guard let identity else { return false }
+        if identity.commonName == expected { return true }
+        return identity.uris.contains { $0.hasPrefix("spiffe://") && $0.hasSuffix("/" + expected) }
+    }
+
     /// A PING still unanswered one interval later means the peer is gone.
     private func keepaliveTick() {
         if self.pingOutstanding {
@@ -99,7 +107,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is TLSHandshakeCompleted {
+        if let handshake = event as? TLSHandshakeCompleted {
+            if let expected = self.configuration.tls?.expectedServerIdentity,
+                !Self.names(handshake.peerIdentity, expected)
+            {
+                let presented = handshake.peerIdentity.map { "\($0)" } ?? "no certificate"
+                self.logger.warning(
+                    "closing connection: the server is not the expected service",
+                    metadata: ["rpc.expected_identity": "\(expected)", "rpc.server_identity": "\(presented)"])
+                self.ready.fail(
+                    RPCError(code: .unavailable, message: "server identity '\(presented)' is not '\(expected)'"))
+                self.close()
+                return
+            }
             self.ready.succeed()
         }
         context.fireUserInboundEventTriggered(event)

@@ -5,11 +5,12 @@ public import SkyportRPC
 import Synchronization
 
 /// Clients to other Skyport services: one HTTP/2 connection per address, over mutual TLS with this
-/// service's certificate. Closed at shutdown.
+/// service's certificate, to a server whose certificate must name the service asked for. Closed at
+/// shutdown.
 public final class ServiceClients: Sendable {
     private let tls: CommonSettings.TLSFiles
     private let logger: Logger
-    private let transports = Mutex<[HostAndPort: HTTP2ClientTransport]>([:])
+    private let transports = Mutex<[String: HTTP2ClientTransport]>([:])
 
     /// Creates the factory; no connection is made until a client is used.
     public init(tls: CommonSettings.TLSFiles, logger: Logger) {
@@ -17,18 +18,21 @@ public final class ServiceClients: Sendable {
         self.logger = logger
     }
 
-    /// A client for the service at `address`, sharing one connection per address.
+    /// A client for `service` (its identity, e.g. `hostmgr`) at `address`, sharing one connection per
+    /// address and service. A server whose certificate names another service is refused (UNAVAILABLE).
     ///
     /// - Throws: `TLSError` when this service's certificate files cannot be loaded.
-    public func client(for address: HostAndPort) throws -> RPCClient {
+    public func client(for service: String, at address: HostAndPort) throws -> RPCClient {
+        let key = "\(service)@\(address)"
         let transport = try self.transports.withLock { transports in
-            if let existing = transports[address] { return existing }
+            if let existing = transports[key] { return existing }
             var configuration = HTTP2ClientConfiguration()
             configuration.tls = ClientTLS(
-                trustRootsPath: self.tls.ca, certificateChainPath: self.tls.certificate, privateKeyPath: self.tls.key)
+                trustRootsPath: self.tls.ca, certificateChainPath: self.tls.certificate, privateKeyPath: self.tls.key,
+                expectedServerIdentity: service)
             let created = try HTTP2ClientTransport(
                 host: address.host, port: address.port, configuration: configuration, logger: self.logger)
-            transports[address] = created
+            transports[key] = created
             return created
         }
         return RPCClient(transport: transport)

@@ -33,15 +33,19 @@ import Testing
         return Running(server: http2, port: port, ca: ca)
     }
 
-    func call(_ running: Running, as certificate: CertificateAuthority.IssuedCertificate?, method: MethodDescriptor)
-        async throws -> String
-    {
+    func call(
+        _ running: Running, as certificate: CertificateAuthority.IssuedCertificate?, method: MethodDescriptor,
+        expecting server: String? = nil
+    ) async throws -> String {
         let transport = try HTTP2ClientTransport(
             host: "127.0.0.1", port: running.port,
-            configuration: HTTP2ClientConfiguration(tls: ClientTLS(configuration: .client(
-                serverHostname: "localhost", trustRoots: .string(running.ca.certificatePEM),
-                certificateChain: certificate.map { .string($0.certificatePEM) },
-                privateKey: certificate.map { .string($0.privateKeyPEM) }))),
+            configuration: HTTP2ClientConfiguration(
+                tls: ClientTLS(
+                    configuration: .client(
+                        serverHostname: "localhost", trustRoots: .string(running.ca.certificatePEM),
+                        certificateChain: certificate.map { .string($0.certificatePEM) },
+                        privateKey: certificate.map { .string($0.privateKeyPEM) }),
+                    expectedServerIdentity: server)),
             logger: Self.quietLogger)
         do {
             let response = try await RPCClient(transport: transport).unary(method, request: Blob(), responseType: Blob.self)
@@ -72,6 +76,18 @@ import Testing
             _ = try await self.call(running, as: hostmgr, method: Guarded.undeclared)
         }
         #expect(undeclared?.code == .permissionDenied)
+        await running.server.shutdown()
+    }
+
+    @Test func clientsRefuseAServerThatIsNotTheServiceTheyAskedFor() async throws {
+        let running = try await self.start()
+        let hostmgr = try running.ca.issue(commonName: "hostmgr", dnsNames: ["localhost"])
+        #expect(try await self.call(running, as: hostmgr, method: Guarded.forHostmgr, expecting: "guarded") == "service:hostmgr")
+        let impostor = await #expect(throws: RPCError.self) {
+            _ = try await self.call(running, as: hostmgr, method: Guarded.forHostmgr, expecting: "billing")
+        }
+        #expect(impostor?.code == .unavailable)
+        #expect(impostor?.message.contains("is not 'billing'") == true)
         await running.server.shutdown()
     }
 

@@ -72,8 +72,8 @@ struct PolicyCase: Sendable, CustomStringConvertible {
             },
             allowed: "hostmgr", denied: "entitlement"),
         PolicyCase(
-            description: "hostmgr", policy: HostManager.accessPolicy, migrations: HostStore.migrations,
-            makeService: { HostManagerService(store: HostStore(database: $0), datacentre: "dc1") },
+            description: "hostmgr", policy: HostManager.accessPolicy, migrations: HostManagerMigrations.all,
+            makeService: { HostManagerService(database: $0, datacentre: "dc1") },
             call: { client in
                 var request = Skyport_Hostmgr_V1_RegisterHostRequest()
                 request.hostId = "host-a"

@@ -1,4 +1,6 @@
-import HostManagerService
+@testable import HostManagerService
+import SkyportInterop
+import SkyportTokens
 import SkyportProto
 import SkyportRPC
 import Testing
@@ -15,9 +17,9 @@ struct HostManagerServiceTests {
     }
 
     static func withHostManager(_ backend: ServiceBackend, _ body: (Fixture) async throws -> Void) async throws {
-        try await backend.withDatabase(migrations: HostStore.migrations) { db in
+        try await backend.withDatabase(migrations: HostManagerMigrations.all) { db in
             let server = InProcessServer(
-                services: [HostManagerService(store: HostStore(database: db), datacentre: "dc1")],
+                services: [HostManagerService(database: db, datacentre: "dc1")],
                 policy: HostManager.accessPolicy)
             try await body(Fixture(server: server))
         }
@@ -120,14 +122,127 @@ struct HostManagerServiceTests {
         }
     }
 
-    @Test("CreateSession is UNIMPLEMENTED", arguments: ServiceBackend.all)
-    func createSessionIsUnimplemented(backend: ServiceBackend) async throws {
+    static func sessionRequest(validity: UInt32 = 0, cidr: String = "") -> Skyport_Hostmgr_V1_CreateSessionRequest {
+        var request = Skyport_Hostmgr_V1_CreateSessionRequest()
+        request.appId = "app-1"
+        request.userId = "user-1"
+        request.developerId = "dev_a"
+        request.tokenValiditySeconds = validity
+        request.clientCidr = cidr
+        return request
+    }
+
+    static func claim(_ session: String, token: String, from datacentre: String = "dc2")
+        -> Skyport_Hostmgr_V1_ClaimSessionRequest
+    {
+        var request = Skyport_Hostmgr_V1_ClaimSessionRequest()
+        request.sessionId = session
+        request.tokenHash = SessionToken.hash(token)
+        request.claimingDatacentre = datacentre
+        return request
+    }
+
+    /// The published keys, fetched the way a redemption node does: over RPC.
+    struct PublishedKeys: TokenKeySource {
+        let client: Client
+
+        func publishedKeys() async throws -> [String: Ed25519.PublicKey] {
+            var keys: [String: Ed25519.PublicKey] = [:]
+            for key in try await self.client.getTokenKeys(.init()).keys {
+                keys[key.keyId] = try Ed25519.PublicKey(rawRepresentation: key.publicKey)
+            }
+            return keys
+        }
+    }
+
+    @Test("CreateSession mints a token that verifies with the published keys", arguments: ServiceBackend.all)
+    func createSessionMintsAVerifiableToken(backend: ServiceBackend) async throws {
+        try await backend.withDatabase(migrations: HostManagerMigrations.all) { db in
+            let service = HostManagerService(database: db, datacentre: "dc1")
+            let server = InProcessServer(services: [service], policy: HostManager.accessPolicy)
+            let entitlement = Client(server.client(as: "entitlement"))
+            let session = try await entitlement.createSession(Self.sessionRequest(cidr: "203.0.113.0/24"))
+            #expect(session.sessionId.hasPrefix("ses_"))
+            #expect(session.tokenText == SessionToken.prefix + Base64.encodeURL(session.token))
+            let verifier = TokenVerifier(source: PublishedKeys(client: Client(server.client(as: "redemption"))))
+            let claims = try await verifier.verify(
+                session.tokenText, clientAddress: "203.0.113.5", nowMilliseconds: session.expiresAtUnixMs - 59_000)
+            #expect(claims.sessionID == session.sessionId)
+            #expect(claims.homeDatacentre == "dc1")
+            #expect(claims.expiresAtMilliseconds == session.expiresAtUnixMs)
+            #expect(claims.expiresAtMilliseconds - claims.issuedAtMilliseconds == 60_000)
+            // Only the token's hash is stored.
+            let rows = try await db.query("SELECT * FROM sessions")
+            #expect(rows.count == 1)
+            for value in rows[0].values {
+                if case .text(let text) = value { #expect(!text.contains(session.tokenText.dropFirst(5).prefix(40))) }
+                if case .bytes(let bytes) = value { #expect(bytes != session.token) }
+            }
+            // The key persists: the same key id signs after a restart (a new service over the same store).
+            let again = HostManagerService(database: db, datacentre: "dc1")
+            let restartedKey = try await again.keys.ensureCurrentKey(now: 0)
+            #expect(restartedKey.keyID == claims.keyID)
+        }
+    }
+
+    @Test("a session is claimed exactly once, even by 100 concurrent claims", arguments: ServiceBackend.all)
+    func claimedExactlyOnce(backend: ServiceBackend) async throws {
         try await Self.withHostManager(backend) { fixture in
             let entitlement = Client(fixture.server.client(as: "entitlement"))
-            var request = Skyport_Hostmgr_V1_CreateSessionRequest()
-            request.appId = "app-1"
-            request.userId = "user-1"
-            await expectStatus(.unimplemented) { try await entitlement.createSession(request) }
+            let session = try await entitlement.createSession(Self.sessionRequest())
+            let redemption = Client(fixture.server.client(as: "redemption"))
+            let outcomes = try await withThrowingTaskGroup(of: Status.Code.self) { group in
+                for _ in 0..<100 {
+                    group.addTask {
+                        do {
+                            _ = try await redemption.claimSession(Self.claim(session.sessionId, token: session.tokenText))
+                            return .ok
+                        } catch let error as RPCError {
+                            return error.code
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Status.Code: Int]()) { $0[$1, default: 0] += 1 }
+            }
+            #expect(outcomes == [.ok: 1, .failedPrecondition: 99])
+            await expectStatus(.notFound) {
+                try await redemption.claimSession(Self.claim(session.sessionId, token: session.tokenText + "x"))
+            }
+        }
+    }
+
+    @Test("an expired session cannot be claimed", arguments: ServiceBackend.all)
+    func expiredSessionsCannotBeClaimed(backend: ServiceBackend) async throws {
+        try await backend.withDatabase(migrations: HostManagerMigrations.all) { db in
+            let store = SessionStore(database: db)
+            let session = SessionStore.Session(
+                sessionID: "ses_x", appID: "app-1", userID: "u", developerID: "dev_a", groupID: "", clientAddress: "",
+                tokenHash: SessionToken.hash("skt1.x"), createdAtMilliseconds: 1_000, expiresAtMilliseconds: 61_000)
+            try await store.create(session)
+            let late = try await store.claim(
+                sessionID: "ses_x", tokenHash: session.tokenHash, by: "dc1", now: 66_001, graceMilliseconds: 5000)
+            #expect(late == .expired)
+            let inGrace = try await store.claim(
+                sessionID: "ses_x", tokenHash: session.tokenHash, by: "dc1", now: 66_000, graceMilliseconds: 5000)
+            #expect(inGrace == .claimed(session, atMilliseconds: 66_000))
+        }
+    }
+
+    @Test("invalid session requests are INVALID_ARGUMENT; only entitlement may create", arguments: ServiceBackend.all)
+    func invalidSessionRequests(backend: ServiceBackend) async throws {
+        try await Self.withHostManager(backend) { fixture in
+            let entitlement = Client(fixture.server.client(as: "entitlement"))
+            await expectStatus(.invalidArgument) { try await entitlement.createSession(Self.sessionRequest(validity: 604_801)) }
+            await expectStatus(.invalidArgument) { try await entitlement.createSession(Self.sessionRequest(cidr: "10.0.0.0/99")) }
+            var noUser = Self.sessionRequest()
+            noUser.userId = ""
+            await expectStatus(.invalidArgument) { try await entitlement.createSession(noUser) }
+            _ = try await entitlement.createSession(Self.sessionRequest(validity: 604_800))
+            let streamhost = Client(fixture.server.client(as: "streamhost"))
+            await expectStatus(.permissionDenied) { try await streamhost.createSession(Self.sessionRequest()) }
+            await expectStatus(.permissionDenied) {
+                try await Client(fixture.server.client(as: "entitlement")).claimSession(Self.claim("ses_1", token: "t"))
+            }
         }
     }
 }

@@ -183,6 +183,15 @@ def test_one_real_method_per_service():
               and int(status.get("registeredAtUnixMs", "0")) > 0,
               f"{hosts} {code} {status} {err}")
 
+    code, session, err = call("hostmgr-dc1", "skyport.hostmgr.v1.HostManager/CreateSession",
+                              '{"appId": "app-1", "userId": "user-1", "developerId": "dev-1"}')
+    check("hostmgr CreateSession mints a signed one-time token",
+          code == 0 and session and session.get("tokenText", "").startswith("skt1.") and session["sessionId"].startswith("ses_"),
+          f"{code} {session} {err}")
+    if code == 0 and session:
+        logs = open(os.path.join(STATE, "logs", "hostmgr-dc1.log")).read()
+        check("the token never reaches a log", session["tokenText"][5:45] not in logs)
+
     code, recorded, err = call("forecast", "skyport.forecast.v1.Forecast/RecordDemand",
                                '{"appId": "app-1", "region": "eu-central", "networkProvider": "isp-a", '
                                '"observedAtUnixMs": "1763769600000", "sessions": 7}')

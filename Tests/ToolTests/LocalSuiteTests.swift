@@ -107,7 +107,7 @@ import Testing
 
     @Test func splitsAddresses() {
         #expect(splitAddress("127.0.0.1:7101")! == ("127.0.0.1", 7101))
-        #expect(splitAddress("[::1]:7000")! == ("[::1]", 7000))
+        #expect(splitAddress("[::1]:7000")! == ("::1", 7000))
         #expect(splitAddress("localhost") == nil)
         #expect(splitAddress(":7000") == nil)
         #expect(splitAddress("host:70000") == nil)

@@ -4,8 +4,9 @@ import SkyportRPC
 public import SkyportSecurity
 public import SkyportService
 
-/// Host management of one data centre: its stream hosts register here now; sessions, tokens and
-/// placement arrive with the sessions issue (`CreateSession` is UNIMPLEMENTED).
+/// Host management of one data centre: its stream hosts register here; it creates sessions with signed
+/// one-time tokens, publishes its token keys and claims sessions exactly once. Placement and
+/// provisioning come next.
 public enum HostManager {
     /// The data centre this host management owns.
     public static let datacentre = ConfigKey<String>(
@@ -14,7 +15,7 @@ public enum HostManager {
     /// How `hostmgr` runs: port 7103, metrics 9103.
     public static let specification = ServiceSpecification(
         name: "hostmgr", defaultPort: 7103, defaultMetricsPort: 9103, keys: [Self.datacentre],
-        migrations: HostStore.migrations, accessPolicy: Self.accessPolicy
+        migrations: HostManagerMigrations.all, accessPolicy: Self.accessPolicy
     ) { context in
         let datacentre = context.configuration[Self.datacentre]
         do {
@@ -22,8 +23,10 @@ public enum HostManager {
         } catch let error as RPCError {
             throw context.configuration.invalid(Self.datacentre, error.status.message)
         }
+        let service = HostManagerService(database: context.database, datacentre: datacentre)
         return ServiceParts(
-            rpcServices: [HostManagerService(store: HostStore(database: context.database), datacentre: datacentre)])
+            rpcServices: [service],
+            prepare: { try await service.keys.ensureCurrentKey(now: ServiceSupport.nowUnixMilliseconds()) })
     }
 
     /// Stream hosts register; entitlement, redemption nodes, peers and the operator list hosts.
@@ -33,7 +36,9 @@ public enum HostManager {
         policy.allow(
             ["skyport", "entitlement", "redemption", "hostmgr"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.listHosts
         )
-        policy.allow(["entitlement"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.createSession)
+        policy.allow(["entitlement", "skyport"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.createSession)
+        policy.allow(["redemption", "hostmgr", "skyport"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.getTokenKeys)
+        policy.allow(["redemption", "hostmgr"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.claimSession)
         return policy
     }
 }

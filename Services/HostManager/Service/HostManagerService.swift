@@ -1,15 +1,33 @@
+import SkyportInterop
 public import SkyportProto
 public import SkyportRPC
 import SkyportService
+public import SkyportStorage
+import SkyportTokens
 
-/// `skyport.hostmgr.v1.HostManager` over a ``HostStore``, for one data centre.
+/// `skyport.hostmgr.v1.HostManager` for one data centre: hosts (``HostStore``), sessions
+/// (``SessionStore``) and the token signing keys (``TokenKeyStore``).
 public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
+    /// How long after a token's expiry a claim is still accepted: the clock skew redemption nodes allow.
+    public static let claimGraceMilliseconds: Int64 = 5000
+
     let store: HostStore
+    let sessions: SessionStore
+    let keys: TokenKeyStore
     let datacentre: String
 
-    /// A service over `store` owning `datacentre`.
-    public init(store: HostStore, datacentre: String) {
+    /// A service over the stores of `database`, owning `datacentre`.
+    public init(database: Database, datacentre: String) {
+        self.init(
+            store: HostStore(database: database), sessions: SessionStore(database: database),
+            keys: TokenKeyStore(database: database, datacentre: datacentre), datacentre: datacentre)
+    }
+
+    /// A service over its stores, owning `datacentre`.
+    public init(store: HostStore, sessions: SessionStore, keys: TokenKeyStore, datacentre: String) {
         self.store = store
+        self.sessions = sessions
+        self.keys = keys
         self.datacentre = datacentre
     }
 
@@ -50,11 +68,99 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         return response
     }
 
-    /// Not implemented yet: sessions and tokens arrive with the sessions issue.
+    /// Creates a session and mints its one-time token; only the token's hash is stored.
     public func createSession(
         _ request: Skyport_Hostmgr_V1_CreateSessionRequest, context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_CreateSessionResponse {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.createSession)
+        try ServiceSupport.requireText(request.appId, field: "app_id", maxLength: 64)
+        try ServiceSupport.requireText(request.userId, field: "user_id", maxLength: 128)
+        try ServiceSupport.requireText(request.developerId, field: "developer_id", maxLength: 64)
+        if !request.groupId.isEmpty { try ServiceSupport.requireText(request.groupId, field: "group_id", maxLength: 128) }
+        if !request.clientAddress.isEmpty {
+            try ServiceSupport.requireText(request.clientAddress, field: "client_address", maxLength: 64)
+        }
+        var cidr: CIDR?
+        if !request.clientCidr.isEmpty {
+            guard let parsed = CIDR(request.clientCidr) else {
+                throw RPCError(code: .invalidArgument, message: "client_cidr must be an address block like 203.0.113.0/24")
+            }
+            cidr = parsed
+        }
+        let validitySeconds = request.tokenValiditySeconds == 0 ? 60 : Int64(request.tokenValiditySeconds)
+        guard (1...604_800).contains(validitySeconds) else {
+            throw RPCError(code: .invalidArgument, message: "token_validity_seconds must be 1 to 604800 (7 days)")
+        }
+        let now = ServiceSupport.nowUnixMilliseconds()
+        let sessionID = ServiceSupport.newIdentifier(prefix: "ses")
+        let issued = try await ServiceSupport.store {
+            let issuer = TokenIssuer(key: try await self.keys.currentKey(now: now), homeDatacentre: self.datacentre)
+            let issued = try issuer.issue(
+                sessionID: sessionID, appID: request.appId, validity: .seconds(validitySeconds), clientCIDR: cidr,
+                nowMilliseconds: now)
+            try await self.sessions.create(
+                SessionStore.Session(
+                    sessionID: sessionID, appID: request.appId, userID: request.userId, developerID: request.developerId,
+                    groupID: request.groupId, clientAddress: request.clientAddress,
+                    tokenHash: SessionToken.hash(issued.token), createdAtMilliseconds: now,
+                    expiresAtMilliseconds: issued.claims.expiresAtMilliseconds))
+            return issued
+        }
+        var response = Skyport_Hostmgr_V1_CreateSessionResponse()
+        response.sessionId = sessionID
+        response.tokenText = issued.token
+        response.token = Base64.decodeURL(String(issued.token.dropFirst(SessionToken.prefix.count))) ?? []
+        response.expiresAtUnixMs = issued.claims.expiresAtMilliseconds
+        return response
+    }
+
+    /// The public keys of this data centre's token signers.
+    public func getTokenKeys(
+        _ request: Skyport_Hostmgr_V1_GetTokenKeysRequest, context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_GetTokenKeysResponse {
+        var response = Skyport_Hostmgr_V1_GetTokenKeysResponse()
+        response.datacentre = self.datacentre
+        response.keys = try await ServiceSupport.store { try await self.keys.publishedKeys() }.map { key in
+            var message = Skyport_Hostmgr_V1_TokenKey()
+            message.keyId = key.keyID
+            message.publicKey = key.publicKey.rawRepresentation
+            message.createdAtUnixMs = key.createdAtMilliseconds
+            return message
+        }
+        return response
+    }
+
+    /// Claims a session once: NOT_FOUND for an unknown session or token, FAILED_PRECONDITION when it
+    /// was redeemed before or its token expired.
+    public func claimSession(
+        _ request: Skyport_Hostmgr_V1_ClaimSessionRequest, context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_ClaimSessionResponse {
+        try ServiceSupport.requireText(request.sessionId, field: "session_id", maxLength: 64)
+        guard request.tokenHash.count == 32 else {
+            throw RPCError(code: .invalidArgument, message: "token_hash must be the 32-byte SHA-256 of the token")
+        }
+        try ServiceSupport.requireName(request.claimingDatacentre, field: "claiming_datacentre")
+        let outcome = try await ServiceSupport.store {
+            try await self.sessions.claim(
+                sessionID: request.sessionId, tokenHash: request.tokenHash, by: request.claimingDatacentre,
+                now: ServiceSupport.nowUnixMilliseconds(), graceMilliseconds: Self.claimGraceMilliseconds)
+        }
+        switch outcome {
+        case .claimed(let session, let time):
+            var response = Skyport_Hostmgr_V1_ClaimSessionResponse()
+            response.sessionId = session.sessionID
+            response.appId = session.appID
+            response.userId = session.userID
+            response.developerId = session.developerID
+            response.groupId = session.groupID
+            response.claimedAtUnixMs = time
+            return response
+        case .notFound:
+            throw RPCError(code: .notFound, message: "no session \(request.sessionId) with this token")
+        case .alreadyClaimed:
+            throw RPCError(code: .failedPrecondition, message: "session \(request.sessionId) was redeemed already")
+        case .expired:
+            throw RPCError(code: .failedPrecondition, message: "the token of session \(request.sessionId) expired")
+        }
     }
 
     static func message(_ host: HostStore.Host) -> Skyport_Hostmgr_V1_Host {

@@ -2,27 +2,6 @@ public import SkyportStorage
 
 /// Host management's store: the registered hosts of its data centre.
 public struct HostStore: Sendable {
-    /// Released migrations; never edit one, add the next.
-    public static let migrations = [
-        Migration(
-            version: 1, name: "hosts",
-            sql: [
-                """
-                CREATE TABLE hosts (
-                    host_id TEXT PRIMARY KEY,
-                    address TEXT NOT NULL,
-                    datacentre TEXT NOT NULL,
-                    slots BIGINT NOT NULL,
-                    cpu_units BIGINT NOT NULL,
-                    memory_mib BIGINT NOT NULL,
-                    gpu_score BIGINT NOT NULL,
-                    registered_at_ms BIGINT NOT NULL,
-                    last_seen_ms BIGINT NOT NULL
-                )
-                """
-            ])
-    ]
-
     /// One registered host.
     public struct Host: Sendable, Hashable {
         /// Stable id chosen by the host.

@@ -40,7 +40,7 @@ public enum StreamHost {
         let configuration = context.configuration
         let capacity = try Capacity(configuration: configuration)
         let store = StreamHostStore(database: context.database)
-        let hostmgr = try Skyport_Hostmgr_V1_HostManagerClient(context.clients.client(for: configuration[Self.hostmgr]))
+        let hostmgr = try Skyport_Hostmgr_V1_HostManagerClient(context.clients.client(for: "hostmgr", at: configuration[Self.hostmgr]))
         let advertised = try Self.advertisedAddress(configuration, listen: context.settings.listen)
         let registration = RegistrationLoop(
             store: store, hostmgr: hostmgr, capacity: capacity, advertiseAddress: advertised,

@@ -176,11 +176,17 @@ public struct Skyport_Hostmgr_V1_CreateSessionRequest: ProtoMessage, Hashable {
     /// `developer_id` (3).
     public var developerId: String = ""
 
-    /// `client_address` (4).
+    /// The client's address as the developer's backend saw it (informational).
     public var clientAddress: String = ""
 
     /// `group_id` (5).
     public var groupId: String = ""
+
+    /// Token validity in seconds, 1 to 604,800 (7 days); 0 means the default, 60.
+    public var tokenValiditySeconds: UInt32 = 0
+
+    /// When set, only clients inside this CIDR block may redeem the token.
+    public var clientCidr: String = ""
 
     /// Creates a message with every field at its default.
     public init() {}
@@ -211,11 +217,14 @@ public struct Skyport_Hostmgr_V1_CreateSessionResponse: ProtoMessage, Hashable {
     /// `session_id` (1).
     public var sessionId: String = ""
 
-    /// `token` (2).
+    /// The token's raw bytes (a serialized skyport.token.v1.SignedToken).
     public var token: [UInt8] = []
 
     /// `expires_at_unix_ms` (3).
     public var expiresAtUnixMs: Int64 = 0
+
+    /// The token as text: "skt1." + base64url(token).
+    public var tokenText: String = ""
 
     /// Creates a message with every field at its default.
     public init() {}
@@ -228,6 +237,178 @@ public struct Skyport_Hostmgr_V1_CreateSessionResponse: ProtoMessage, Hashable {
             serializedBytes,
             name: Self.protoMessageName,
             initialize: skyport__hostmgr__v1__create_session_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.GetTokenKeysRequest` message.
+public struct Skyport_Hostmgr_V1_GetTokenKeysRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.GetTokenKeysRequest"
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__get_token_keys_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.TokenKey` message.
+public struct Skyport_Hostmgr_V1_TokenKey: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.TokenKey"
+
+    /// `key_id` (1).
+    public var keyId: String = ""
+
+    /// The 32-byte Ed25519 public key.
+    public var publicKey: [UInt8] = []
+
+    /// `created_at_unix_ms` (3).
+    public var createdAtUnixMs: Int64 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__token_key__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.GetTokenKeysResponse` message.
+public struct Skyport_Hostmgr_V1_GetTokenKeysResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.GetTokenKeysResponse"
+
+    /// `keys` (1).
+    public var keys: [Skyport_Hostmgr_V1_TokenKey] = []
+
+    /// `datacentre` (2).
+    public var datacentre: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__get_token_keys_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.ClaimSessionRequest` message.
+public struct Skyport_Hostmgr_V1_ClaimSessionRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.ClaimSessionRequest"
+
+    /// `session_id` (1).
+    public var sessionId: String = ""
+
+    /// SHA-256 of the token text, proving the claimant holds this session's token.
+    public var tokenHash: [UInt8] = []
+
+    /// The data centre whose redemption or host management claims it.
+    public var claimingDatacentre: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__claim_session_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.ClaimSessionResponse` message.
+public struct Skyport_Hostmgr_V1_ClaimSessionResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.ClaimSessionResponse"
+
+    /// `session_id` (1).
+    public var sessionId: String = ""
+
+    /// `app_id` (2).
+    public var appId: String = ""
+
+    /// `user_id` (3).
+    public var userId: String = ""
+
+    /// `developer_id` (4).
+    public var developerId: String = ""
+
+    /// `group_id` (5).
+    public var groupId: String = ""
+
+    /// `claimed_at_unix_ms` (6).
+    public var claimedAtUnixMs: Int64 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__claim_session_response__init
         ) { Self(cMessage: $0) }
     }
 
@@ -342,6 +523,8 @@ extension Skyport_Hostmgr_V1_CreateSessionRequest {
         self.developerId = protoString(c.developer_id)
         self.clientAddress = protoString(c.client_address)
         self.groupId = protoString(c.group_id)
+        self.tokenValiditySeconds = c.token_validity_seconds
+        self.clientCidr = protoString(c.client_cidr)
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -352,6 +535,8 @@ extension Skyport_Hostmgr_V1_CreateSessionRequest {
         if !self.developerId.isEmpty { c.pointee.developer_id = arena.string(self.developerId) }
         if !self.clientAddress.isEmpty { c.pointee.client_address = arena.string(self.clientAddress) }
         if !self.groupId.isEmpty { c.pointee.group_id = arena.string(self.groupId) }
+        c.pointee.token_validity_seconds = self.tokenValiditySeconds
+        if !self.clientCidr.isEmpty { c.pointee.client_cidr = arena.string(self.clientCidr) }
         return c
     }
 }
@@ -364,6 +549,7 @@ extension Skyport_Hostmgr_V1_CreateSessionResponse {
         self.sessionId = protoString(c.session_id)
         self.token = protoBytes(c.token)
         self.expiresAtUnixMs = c.expires_at_unix_ms
+        self.tokenText = protoString(c.token_text)
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -372,6 +558,107 @@ extension Skyport_Hostmgr_V1_CreateSessionResponse {
         if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
         if !self.token.isEmpty { c.pointee.token = arena.bytes(self.token) }
         c.pointee.expires_at_unix_ms = self.expiresAtUnixMs
+        if !self.tokenText.isEmpty { c.pointee.token_text = arena.string(self.tokenText) }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_GetTokenKeysRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__GetTokenKeysRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__GetTokenKeysRequest>) {
+        self.init()
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__GetTokenKeysRequest> {
+        let c = arena.message(skyport__hostmgr__v1__get_token_keys_request__init)
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_TokenKey {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__TokenKey` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__TokenKey>) {
+        self.init()
+        let c = cMessage.pointee
+        self.keyId = protoString(c.key_id)
+        self.publicKey = protoBytes(c.public_key)
+        self.createdAtUnixMs = c.created_at_unix_ms
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__TokenKey> {
+        let c = arena.message(skyport__hostmgr__v1__token_key__init)
+        if !self.keyId.isEmpty { c.pointee.key_id = arena.string(self.keyId) }
+        if !self.publicKey.isEmpty { c.pointee.public_key = arena.bytes(self.publicKey) }
+        c.pointee.created_at_unix_ms = self.createdAtUnixMs
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_GetTokenKeysResponse {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__GetTokenKeysResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__GetTokenKeysResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.keys = protoMessages(c.n_keys, c.keys) { Skyport_Hostmgr_V1_TokenKey(cMessage: $0) }
+        self.datacentre = protoString(c.datacentre)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__GetTokenKeysResponse> {
+        let c = arena.message(skyport__hostmgr__v1__get_token_keys_response__init)
+        if !self.keys.isEmpty {
+            c.pointee.n_keys = self.keys.count
+            c.pointee.keys = arena.array(self.keys) { $0.cMessage(in: arena) }
+        }
+        if !self.datacentre.isEmpty { c.pointee.datacentre = arena.string(self.datacentre) }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_ClaimSessionRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__ClaimSessionRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__ClaimSessionRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.sessionId = protoString(c.session_id)
+        self.tokenHash = protoBytes(c.token_hash)
+        self.claimingDatacentre = protoString(c.claiming_datacentre)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__ClaimSessionRequest> {
+        let c = arena.message(skyport__hostmgr__v1__claim_session_request__init)
+        if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
+        if !self.tokenHash.isEmpty { c.pointee.token_hash = arena.bytes(self.tokenHash) }
+        if !self.claimingDatacentre.isEmpty { c.pointee.claiming_datacentre = arena.string(self.claimingDatacentre) }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_ClaimSessionResponse {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__ClaimSessionResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__ClaimSessionResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.sessionId = protoString(c.session_id)
+        self.appId = protoString(c.app_id)
+        self.userId = protoString(c.user_id)
+        self.developerId = protoString(c.developer_id)
+        self.groupId = protoString(c.group_id)
+        self.claimedAtUnixMs = c.claimed_at_unix_ms
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__ClaimSessionResponse> {
+        let c = arena.message(skyport__hostmgr__v1__claim_session_response__init)
+        if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.userId.isEmpty { c.pointee.user_id = arena.string(self.userId) }
+        if !self.developerId.isEmpty { c.pointee.developer_id = arena.string(self.developerId) }
+        if !self.groupId.isEmpty { c.pointee.group_id = arena.string(self.groupId) }
+        c.pointee.claimed_at_unix_ms = self.claimedAtUnixMs
         return c
     }
 }
@@ -387,13 +674,18 @@ public enum Skyport_Hostmgr_V1_HostManagerMethods {
         service: "skyport.hostmgr.v1.HostManager",
         method: "CreateSession"
     )
+    /// `/skyport.hostmgr.v1.HostManager/GetTokenKeys`.
+    public static let getTokenKeys = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "GetTokenKeys")
+    /// `/skyport.hostmgr.v1.HostManager/ClaimSession`.
+    public static let claimSession = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "ClaimSession")
 }
 
 /// Host management, one per data centre: owns the data centre's hosts, sessions and tokens. Hosts
-/// register here now; sessions arrive with the sessions issue.
+/// register here; sessions are created with a signed one-time token and claimed exactly once.
 ///
 /// Access: RegisterHost is for stream hosts; ListHosts for the operator (`skyport`), entitlement,
-/// redemption and peer host managements; CreateSession for entitlement.
+/// redemption and peer host managements; CreateSession for entitlement (and the operator);
+/// GetTokenKeys for redemption nodes, peers and the operator; ClaimSession for redemption nodes and peers.
 public protocol Skyport_Hostmgr_V1_HostManagerProvider: RPCService {
     /// Records (or refreshes) a stream host of this data centre and its capacity.
     func registerHost(
@@ -407,11 +699,25 @@ public protocol Skyport_Hostmgr_V1_HostManagerProvider: RPCService {
         context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_ListHostsResponse
 
-    /// Creates a session and mints its one-time token. Not implemented yet (UNIMPLEMENTED).
+    /// Creates a session in this data centre and mints its one-time token (Ed25519-signed claims; only
+    /// the token's hash is stored).
     func createSession(
         _ request: Skyport_Hostmgr_V1_CreateSessionRequest,
         context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_CreateSessionResponse
+
+    /// The public keys tokens of this data centre are signed with, by key id (current and recent ones).
+    func getTokenKeys(
+        _ request: Skyport_Hostmgr_V1_GetTokenKeysRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_GetTokenKeysResponse
+
+    /// Claims a session for its redemption, atomically and once: the first claim of a token wins, every
+    /// later one fails with FAILED_PRECONDITION, wherever it comes from.
+    func claimSession(
+        _ request: Skyport_Hostmgr_V1_ClaimSessionRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_ClaimSessionResponse
 }
 
 extension Skyport_Hostmgr_V1_HostManagerProvider {
@@ -438,6 +744,20 @@ extension Skyport_Hostmgr_V1_HostManagerProvider {
                 Skyport_Hostmgr_V1_CreateSessionResponse.self
             ) {
                 try await self.createSession($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.getTokenKeys,
+                Skyport_Hostmgr_V1_GetTokenKeysRequest.self,
+                Skyport_Hostmgr_V1_GetTokenKeysResponse.self
+            ) {
+                try await self.getTokenKeys($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.claimSession,
+                Skyport_Hostmgr_V1_ClaimSessionRequest.self,
+                Skyport_Hostmgr_V1_ClaimSessionResponse.self
+            ) {
+                try await self.claimSession($0, context: $1)
             },
         ]
     }
@@ -483,7 +803,8 @@ public struct Skyport_Hostmgr_V1_HostManagerClient: Sendable {
         ).message
     }
 
-    /// Creates a session and mints its one-time token. Not implemented yet (UNIMPLEMENTED).
+    /// Creates a session in this data centre and mints its one-time token (Ed25519-signed claims; only
+    /// the token's hash is stored).
     public func createSession(
         _ request: Skyport_Hostmgr_V1_CreateSessionRequest,
         metadata: Metadata = [:],
@@ -495,6 +816,37 @@ public struct Skyport_Hostmgr_V1_HostManagerClient: Sendable {
             metadata: metadata,
             options: options,
             responseType: Skyport_Hostmgr_V1_CreateSessionResponse.self
+        ).message
+    }
+
+    /// The public keys tokens of this data centre are signed with, by key id (current and recent ones).
+    public func getTokenKeys(
+        _ request: Skyport_Hostmgr_V1_GetTokenKeysRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_GetTokenKeysResponse {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.getTokenKeys,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_GetTokenKeysResponse.self
+        ).message
+    }
+
+    /// Claims a session for its redemption, atomically and once: the first claim of a token wins, every
+    /// later one fails with FAILED_PRECONDITION, wherever it comes from.
+    public func claimSession(
+        _ request: Skyport_Hostmgr_V1_ClaimSessionRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_ClaimSessionResponse {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.claimSession,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_ClaimSessionResponse.self
         ).message
     }
 }

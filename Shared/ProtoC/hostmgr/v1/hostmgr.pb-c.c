@@ -277,6 +277,231 @@ void   skyport__hostmgr__v1__create_session_response__free_unpacked
   assert(message->base.descriptor == &skyport__hostmgr__v1__create_session_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   skyport__hostmgr__v1__get_token_keys_request__init
+                     (Skyport__Hostmgr__V1__GetTokenKeysRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__GetTokenKeysRequest init_value = SKYPORT__HOSTMGR__V1__GET_TOKEN_KEYS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__get_token_keys_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__GetTokenKeysRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_token_keys_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__get_token_keys_request__pack
+                     (const Skyport__Hostmgr__V1__GetTokenKeysRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_token_keys_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__get_token_keys_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__GetTokenKeysRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_token_keys_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__GetTokenKeysRequest *
+       skyport__hostmgr__v1__get_token_keys_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__GetTokenKeysRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__get_token_keys_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__get_token_keys_request__free_unpacked
+                     (Skyport__Hostmgr__V1__GetTokenKeysRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_token_keys_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__token_key__init
+                     (Skyport__Hostmgr__V1__TokenKey         *message)
+{
+  static const Skyport__Hostmgr__V1__TokenKey init_value = SKYPORT__HOSTMGR__V1__TOKEN_KEY__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__token_key__get_packed_size
+                     (const Skyport__Hostmgr__V1__TokenKey *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__token_key__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__token_key__pack
+                     (const Skyport__Hostmgr__V1__TokenKey *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__token_key__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__token_key__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__TokenKey *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__token_key__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__TokenKey *
+       skyport__hostmgr__v1__token_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__TokenKey *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__token_key__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__token_key__free_unpacked
+                     (Skyport__Hostmgr__V1__TokenKey *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__token_key__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__get_token_keys_response__init
+                     (Skyport__Hostmgr__V1__GetTokenKeysResponse         *message)
+{
+  static const Skyport__Hostmgr__V1__GetTokenKeysResponse init_value = SKYPORT__HOSTMGR__V1__GET_TOKEN_KEYS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__get_token_keys_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__GetTokenKeysResponse *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_token_keys_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__get_token_keys_response__pack
+                     (const Skyport__Hostmgr__V1__GetTokenKeysResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_token_keys_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__get_token_keys_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__GetTokenKeysResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_token_keys_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__GetTokenKeysResponse *
+       skyport__hostmgr__v1__get_token_keys_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__GetTokenKeysResponse *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__get_token_keys_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__get_token_keys_response__free_unpacked
+                     (Skyport__Hostmgr__V1__GetTokenKeysResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_token_keys_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__claim_session_request__init
+                     (Skyport__Hostmgr__V1__ClaimSessionRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__ClaimSessionRequest init_value = SKYPORT__HOSTMGR__V1__CLAIM_SESSION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__claim_session_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__ClaimSessionRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__claim_session_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__claim_session_request__pack
+                     (const Skyport__Hostmgr__V1__ClaimSessionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__claim_session_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__claim_session_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ClaimSessionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__claim_session_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__ClaimSessionRequest *
+       skyport__hostmgr__v1__claim_session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__ClaimSessionRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__claim_session_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__claim_session_request__free_unpacked
+                     (Skyport__Hostmgr__V1__ClaimSessionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__claim_session_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__claim_session_response__init
+                     (Skyport__Hostmgr__V1__ClaimSessionResponse         *message)
+{
+  static const Skyport__Hostmgr__V1__ClaimSessionResponse init_value = SKYPORT__HOSTMGR__V1__CLAIM_SESSION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__claim_session_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__ClaimSessionResponse *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__claim_session_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__claim_session_response__pack
+                     (const Skyport__Hostmgr__V1__ClaimSessionResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__claim_session_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__claim_session_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ClaimSessionResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__claim_session_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__ClaimSessionResponse *
+       skyport__hostmgr__v1__claim_session_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__ClaimSessionResponse *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__claim_session_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__claim_session_response__free_unpacked
+                     (Skyport__Hostmgr__V1__ClaimSessionResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__claim_session_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor skyport__hostmgr__v1__register_host_request__field_descriptors[7] =
 {
   {
@@ -604,7 +829,7 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_hosts_response__desc
   (ProtobufCMessageInit) skyport__hostmgr__v1__list_hosts_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__hostmgr__v1__create_session_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__create_session_request__field_descriptors[7] =
 {
   {
     "app_id",
@@ -666,18 +891,44 @@ static const ProtobufCFieldDescriptor skyport__hostmgr__v1__create_session_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "token_validity_seconds",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CreateSessionRequest, token_validity_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_cidr",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CreateSessionRequest, client_cidr),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__hostmgr__v1__create_session_request__field_indices_by_name[] = {
   0,   /* field[0] = app_id */
   3,   /* field[3] = client_address */
+  6,   /* field[6] = client_cidr */
   2,   /* field[2] = developer_id */
   4,   /* field[4] = group_id */
+  5,   /* field[5] = token_validity_seconds */
   1,   /* field[1] = user_id */
 };
 static const ProtobufCIntRange skyport__hostmgr__v1__create_session_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor skyport__hostmgr__v1__create_session_request__descriptor =
 {
@@ -687,14 +938,14 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__create_session_request__d
   "Skyport__Hostmgr__V1__CreateSessionRequest",
   "skyport.hostmgr.v1",
   sizeof(Skyport__Hostmgr__V1__CreateSessionRequest),
-  5,
+  7,
   skyport__hostmgr__v1__create_session_request__field_descriptors,
   skyport__hostmgr__v1__create_session_request__field_indices_by_name,
   1,  skyport__hostmgr__v1__create_session_request__number_ranges,
   (ProtobufCMessageInit) skyport__hostmgr__v1__create_session_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__hostmgr__v1__create_session_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__create_session_response__field_descriptors[4] =
 {
   {
     "session_id",
@@ -732,16 +983,29 @@ static const ProtobufCFieldDescriptor skyport__hostmgr__v1__create_session_respo
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "token_text",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CreateSessionResponse, token_text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__hostmgr__v1__create_session_response__field_indices_by_name[] = {
   2,   /* field[2] = expires_at_unix_ms */
   0,   /* field[0] = session_id */
   1,   /* field[1] = token */
+  3,   /* field[3] = token_text */
 };
 static const ProtobufCIntRange skyport__hostmgr__v1__create_session_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor skyport__hostmgr__v1__create_session_response__descriptor =
 {
@@ -751,21 +1015,325 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__create_session_response__
   "Skyport__Hostmgr__V1__CreateSessionResponse",
   "skyport.hostmgr.v1",
   sizeof(Skyport__Hostmgr__V1__CreateSessionResponse),
-  3,
+  4,
   skyport__hostmgr__v1__create_session_response__field_descriptors,
   skyport__hostmgr__v1__create_session_response__field_indices_by_name,
   1,  skyport__hostmgr__v1__create_session_response__number_ranges,
   (ProtobufCMessageInit) skyport__hostmgr__v1__create_session_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor skyport__hostmgr__v1__host_manager__method_descriptors[3] =
+#define skyport__hostmgr__v1__get_token_keys_request__field_descriptors NULL
+#define skyport__hostmgr__v1__get_token_keys_request__field_indices_by_name NULL
+#define skyport__hostmgr__v1__get_token_keys_request__number_ranges NULL
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__get_token_keys_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.GetTokenKeysRequest",
+  "GetTokenKeysRequest",
+  "Skyport__Hostmgr__V1__GetTokenKeysRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__GetTokenKeysRequest),
+  0,
+  skyport__hostmgr__v1__get_token_keys_request__field_descriptors,
+  skyport__hostmgr__v1__get_token_keys_request__field_indices_by_name,
+  0,  skyport__hostmgr__v1__get_token_keys_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__get_token_keys_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__token_key__field_descriptors[3] =
+{
+  {
+    "key_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__TokenKey, key_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "public_key",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__TokenKey, public_key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__TokenKey, created_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__token_key__field_indices_by_name[] = {
+  2,   /* field[2] = created_at_unix_ms */
+  0,   /* field[0] = key_id */
+  1,   /* field[1] = public_key */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__token_key__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__token_key__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.TokenKey",
+  "TokenKey",
+  "Skyport__Hostmgr__V1__TokenKey",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__TokenKey),
+  3,
+  skyport__hostmgr__v1__token_key__field_descriptors,
+  skyport__hostmgr__v1__token_key__field_indices_by_name,
+  1,  skyport__hostmgr__v1__token_key__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__token_key__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__get_token_keys_response__field_descriptors[2] =
+{
+  {
+    "keys",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Hostmgr__V1__GetTokenKeysResponse, n_keys),
+    offsetof(Skyport__Hostmgr__V1__GetTokenKeysResponse, keys),
+    &skyport__hostmgr__v1__token_key__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "datacentre",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__GetTokenKeysResponse, datacentre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__get_token_keys_response__field_indices_by_name[] = {
+  1,   /* field[1] = datacentre */
+  0,   /* field[0] = keys */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__get_token_keys_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__get_token_keys_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.GetTokenKeysResponse",
+  "GetTokenKeysResponse",
+  "Skyport__Hostmgr__V1__GetTokenKeysResponse",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__GetTokenKeysResponse),
+  2,
+  skyport__hostmgr__v1__get_token_keys_response__field_descriptors,
+  skyport__hostmgr__v1__get_token_keys_response__field_indices_by_name,
+  1,  skyport__hostmgr__v1__get_token_keys_response__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__get_token_keys_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__claim_session_request__field_descriptors[3] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token_hash",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionRequest, token_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "claiming_datacentre",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionRequest, claiming_datacentre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__claim_session_request__field_indices_by_name[] = {
+  2,   /* field[2] = claiming_datacentre */
+  0,   /* field[0] = session_id */
+  1,   /* field[1] = token_hash */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__claim_session_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.ClaimSessionRequest",
+  "ClaimSessionRequest",
+  "Skyport__Hostmgr__V1__ClaimSessionRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__ClaimSessionRequest),
+  3,
+  skyport__hostmgr__v1__claim_session_request__field_descriptors,
+  skyport__hostmgr__v1__claim_session_request__field_indices_by_name,
+  1,  skyport__hostmgr__v1__claim_session_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__claim_session_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__claim_session_response__field_descriptors[6] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionResponse, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "app_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionResponse, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionResponse, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "developer_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionResponse, developer_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionResponse, group_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "claimed_at_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionResponse, claimed_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__claim_session_response__field_indices_by_name[] = {
+  1,   /* field[1] = app_id */
+  5,   /* field[5] = claimed_at_unix_ms */
+  3,   /* field[3] = developer_id */
+  4,   /* field[4] = group_id */
+  0,   /* field[0] = session_id */
+  2,   /* field[2] = user_id */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__claim_session_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.ClaimSessionResponse",
+  "ClaimSessionResponse",
+  "Skyport__Hostmgr__V1__ClaimSessionResponse",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__ClaimSessionResponse),
+  6,
+  skyport__hostmgr__v1__claim_session_response__field_descriptors,
+  skyport__hostmgr__v1__claim_session_response__field_indices_by_name,
+  1,  skyport__hostmgr__v1__claim_session_response__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__claim_session_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor skyport__hostmgr__v1__host_manager__method_descriptors[5] =
 {
   { "RegisterHost", &skyport__hostmgr__v1__register_host_request__descriptor, &skyport__hostmgr__v1__host__descriptor },
   { "ListHosts", &skyport__hostmgr__v1__list_hosts_request__descriptor, &skyport__hostmgr__v1__list_hosts_response__descriptor },
   { "CreateSession", &skyport__hostmgr__v1__create_session_request__descriptor, &skyport__hostmgr__v1__create_session_response__descriptor },
+  { "GetTokenKeys", &skyport__hostmgr__v1__get_token_keys_request__descriptor, &skyport__hostmgr__v1__get_token_keys_response__descriptor },
+  { "ClaimSession", &skyport__hostmgr__v1__claim_session_request__descriptor, &skyport__hostmgr__v1__claim_session_response__descriptor },
 };
 const unsigned skyport__hostmgr__v1__host_manager__method_indices_by_name[] = {
+  4,        /* ClaimSession */
   2,        /* CreateSession */
+  3,        /* GetTokenKeys */
   1,        /* ListHosts */
   0         /* RegisterHost */
 };
@@ -776,7 +1344,7 @@ const ProtobufCServiceDescriptor skyport__hostmgr__v1__host_manager__descriptor 
   "HostManager",
   "Skyport__Hostmgr__V1__HostManager",
   "skyport.hostmgr.v1",
-  3,
+  5,
   skyport__hostmgr__v1__host_manager__method_descriptors,
   skyport__hostmgr__v1__host_manager__method_indices_by_name
 };
@@ -803,6 +1371,22 @@ void skyport__hostmgr__v1__host_manager__create_session(ProtobufCService *servic
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__get_token_keys(ProtobufCService *service,
+                                                        const Skyport__Hostmgr__V1__GetTokenKeysRequest *input,
+                                                        Skyport__Hostmgr__V1__GetTokenKeysResponse_Closure closure,
+                                                        void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__claim_session(ProtobufCService *service,
+                                                       const Skyport__Hostmgr__V1__ClaimSessionRequest *input,
+                                                       Skyport__Hostmgr__V1__ClaimSessionResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__init (Skyport__Hostmgr__V1__HostManager_Service *service,
                                                Skyport__Hostmgr__V1__HostManager_ServiceDestroy destroy)

@@ -21,6 +21,11 @@ typedef struct Skyport__Hostmgr__V1__ListHostsRequest Skyport__Hostmgr__V1__List
 typedef struct Skyport__Hostmgr__V1__ListHostsResponse Skyport__Hostmgr__V1__ListHostsResponse;
 typedef struct Skyport__Hostmgr__V1__CreateSessionRequest Skyport__Hostmgr__V1__CreateSessionRequest;
 typedef struct Skyport__Hostmgr__V1__CreateSessionResponse Skyport__Hostmgr__V1__CreateSessionResponse;
+typedef struct Skyport__Hostmgr__V1__GetTokenKeysRequest Skyport__Hostmgr__V1__GetTokenKeysRequest;
+typedef struct Skyport__Hostmgr__V1__TokenKey Skyport__Hostmgr__V1__TokenKey;
+typedef struct Skyport__Hostmgr__V1__GetTokenKeysResponse Skyport__Hostmgr__V1__GetTokenKeysResponse;
+typedef struct Skyport__Hostmgr__V1__ClaimSessionRequest Skyport__Hostmgr__V1__ClaimSessionRequest;
+typedef struct Skyport__Hostmgr__V1__ClaimSessionResponse Skyport__Hostmgr__V1__ClaimSessionResponse;
 
 
 /* --- enums --- */
@@ -104,24 +109,111 @@ struct  Skyport__Hostmgr__V1__CreateSessionRequest
   char *app_id;
   char *user_id;
   char *developer_id;
+  /*
+   * The client's address as the developer's backend saw it (informational).
+   */
   char *client_address;
   char *group_id;
+  /*
+   * Token validity in seconds, 1 to 604,800 (7 days); 0 means the default, 60.
+   */
+  uint32_t token_validity_seconds;
+  /*
+   * When set, only clients inside this CIDR block may redeem the token.
+   */
+  char *client_cidr;
 };
 #define SKYPORT__HOSTMGR__V1__CREATE_SESSION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__create_session_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Skyport__Hostmgr__V1__CreateSessionResponse
 {
   ProtobufCMessage base;
   char *session_id;
+  /*
+   * The token's raw bytes (a serialized skyport.token.v1.SignedToken).
+   */
   ProtobufCBinaryData token;
   int64_t expires_at_unix_ms;
+  /*
+   * The token as text: "skt1." + base64url(token).
+   */
+  char *token_text;
 };
 #define SKYPORT__HOSTMGR__V1__CREATE_SESSION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__create_session_response__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Hostmgr__V1__GetTokenKeysRequest
+{
+  ProtobufCMessage base;
+};
+#define SKYPORT__HOSTMGR__V1__GET_TOKEN_KEYS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__get_token_keys_request__descriptor) \
+     }
+
+
+struct  Skyport__Hostmgr__V1__TokenKey
+{
+  ProtobufCMessage base;
+  char *key_id;
+  /*
+   * The 32-byte Ed25519 public key.
+   */
+  ProtobufCBinaryData public_key;
+  int64_t created_at_unix_ms;
+};
+#define SKYPORT__HOSTMGR__V1__TOKEN_KEY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__token_key__descriptor) \
     , (char *)protobuf_c_empty_string, {0,NULL}, 0 }
+
+
+struct  Skyport__Hostmgr__V1__GetTokenKeysResponse
+{
+  ProtobufCMessage base;
+  size_t n_keys;
+  Skyport__Hostmgr__V1__TokenKey **keys;
+  char *datacentre;
+};
+#define SKYPORT__HOSTMGR__V1__GET_TOKEN_KEYS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__get_token_keys_response__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Hostmgr__V1__ClaimSessionRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  /*
+   * SHA-256 of the token text, proving the claimant holds this session's token.
+   */
+  ProtobufCBinaryData token_hash;
+  /*
+   * The data centre whose redemption or host management claims it.
+   */
+  char *claiming_datacentre;
+};
+#define SKYPORT__HOSTMGR__V1__CLAIM_SESSION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__claim_session_request__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Hostmgr__V1__ClaimSessionResponse
+{
+  ProtobufCMessage base;
+  char *session_id;
+  char *app_id;
+  char *user_id;
+  char *developer_id;
+  char *group_id;
+  int64_t claimed_at_unix_ms;
+};
+#define SKYPORT__HOSTMGR__V1__CLAIM_SESSION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__claim_session_response__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /* Skyport__Hostmgr__V1__RegisterHostRequest methods */
@@ -238,6 +330,101 @@ Skyport__Hostmgr__V1__CreateSessionResponse *
 void   skyport__hostmgr__v1__create_session_response__free_unpacked
                      (Skyport__Hostmgr__V1__CreateSessionResponse *message,
                       ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__GetTokenKeysRequest methods */
+void   skyport__hostmgr__v1__get_token_keys_request__init
+                     (Skyport__Hostmgr__V1__GetTokenKeysRequest         *message);
+size_t skyport__hostmgr__v1__get_token_keys_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__GetTokenKeysRequest   *message);
+size_t skyport__hostmgr__v1__get_token_keys_request__pack
+                     (const Skyport__Hostmgr__V1__GetTokenKeysRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__get_token_keys_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__GetTokenKeysRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__GetTokenKeysRequest *
+       skyport__hostmgr__v1__get_token_keys_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__get_token_keys_request__free_unpacked
+                     (Skyport__Hostmgr__V1__GetTokenKeysRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__TokenKey methods */
+void   skyport__hostmgr__v1__token_key__init
+                     (Skyport__Hostmgr__V1__TokenKey         *message);
+size_t skyport__hostmgr__v1__token_key__get_packed_size
+                     (const Skyport__Hostmgr__V1__TokenKey   *message);
+size_t skyport__hostmgr__v1__token_key__pack
+                     (const Skyport__Hostmgr__V1__TokenKey   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__token_key__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__TokenKey   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__TokenKey *
+       skyport__hostmgr__v1__token_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__token_key__free_unpacked
+                     (Skyport__Hostmgr__V1__TokenKey *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__GetTokenKeysResponse methods */
+void   skyport__hostmgr__v1__get_token_keys_response__init
+                     (Skyport__Hostmgr__V1__GetTokenKeysResponse         *message);
+size_t skyport__hostmgr__v1__get_token_keys_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__GetTokenKeysResponse   *message);
+size_t skyport__hostmgr__v1__get_token_keys_response__pack
+                     (const Skyport__Hostmgr__V1__GetTokenKeysResponse   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__get_token_keys_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__GetTokenKeysResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__GetTokenKeysResponse *
+       skyport__hostmgr__v1__get_token_keys_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__get_token_keys_response__free_unpacked
+                     (Skyport__Hostmgr__V1__GetTokenKeysResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__ClaimSessionRequest methods */
+void   skyport__hostmgr__v1__claim_session_request__init
+                     (Skyport__Hostmgr__V1__ClaimSessionRequest         *message);
+size_t skyport__hostmgr__v1__claim_session_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__ClaimSessionRequest   *message);
+size_t skyport__hostmgr__v1__claim_session_request__pack
+                     (const Skyport__Hostmgr__V1__ClaimSessionRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__claim_session_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ClaimSessionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__ClaimSessionRequest *
+       skyport__hostmgr__v1__claim_session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__claim_session_request__free_unpacked
+                     (Skyport__Hostmgr__V1__ClaimSessionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__ClaimSessionResponse methods */
+void   skyport__hostmgr__v1__claim_session_response__init
+                     (Skyport__Hostmgr__V1__ClaimSessionResponse         *message);
+size_t skyport__hostmgr__v1__claim_session_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__ClaimSessionResponse   *message);
+size_t skyport__hostmgr__v1__claim_session_response__pack
+                     (const Skyport__Hostmgr__V1__ClaimSessionResponse   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__claim_session_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ClaimSessionResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__ClaimSessionResponse *
+       skyport__hostmgr__v1__claim_session_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__claim_session_response__free_unpacked
+                     (Skyport__Hostmgr__V1__ClaimSessionResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Skyport__Hostmgr__V1__RegisterHostRequest_Closure)
@@ -258,6 +445,21 @@ typedef void (*Skyport__Hostmgr__V1__CreateSessionRequest_Closure)
 typedef void (*Skyport__Hostmgr__V1__CreateSessionResponse_Closure)
                  (const Skyport__Hostmgr__V1__CreateSessionResponse *message,
                   void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__GetTokenKeysRequest_Closure)
+                 (const Skyport__Hostmgr__V1__GetTokenKeysRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__TokenKey_Closure)
+                 (const Skyport__Hostmgr__V1__TokenKey *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__GetTokenKeysResponse_Closure)
+                 (const Skyport__Hostmgr__V1__GetTokenKeysResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__ClaimSessionRequest_Closure)
+                 (const Skyport__Hostmgr__V1__ClaimSessionRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__ClaimSessionResponse_Closure)
+                 (const Skyport__Hostmgr__V1__ClaimSessionResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -277,6 +479,14 @@ struct Skyport__Hostmgr__V1__HostManager_Service
                          const Skyport__Hostmgr__V1__CreateSessionRequest *input,
                          Skyport__Hostmgr__V1__CreateSessionResponse_Closure closure,
                          void *closure_data);
+  void (*get_token_keys)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                         const Skyport__Hostmgr__V1__GetTokenKeysRequest *input,
+                         Skyport__Hostmgr__V1__GetTokenKeysResponse_Closure closure,
+                         void *closure_data);
+  void (*claim_session)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                        const Skyport__Hostmgr__V1__ClaimSessionRequest *input,
+                        Skyport__Hostmgr__V1__ClaimSessionResponse_Closure closure,
+                        void *closure_data);
 };
 typedef void (*Skyport__Hostmgr__V1__HostManager_ServiceDestroy)(Skyport__Hostmgr__V1__HostManager_Service *);
 void skyport__hostmgr__v1__host_manager__init (Skyport__Hostmgr__V1__HostManager_Service *service,
@@ -287,7 +497,9 @@ void skyport__hostmgr__v1__host_manager__init (Skyport__Hostmgr__V1__HostManager
     { SKYPORT__HOSTMGR__V1__HOST_MANAGER__BASE_INIT,\
       function_prefix__ ## register_host,\
       function_prefix__ ## list_hosts,\
-      function_prefix__ ## create_session  }
+      function_prefix__ ## create_session,\
+      function_prefix__ ## get_token_keys,\
+      function_prefix__ ## claim_session  }
 void skyport__hostmgr__v1__host_manager__register_host(ProtobufCService *service,
                                                        const Skyport__Hostmgr__V1__RegisterHostRequest *input,
                                                        Skyport__Hostmgr__V1__Host_Closure closure,
@@ -300,6 +512,14 @@ void skyport__hostmgr__v1__host_manager__create_session(ProtobufCService *servic
                                                         const Skyport__Hostmgr__V1__CreateSessionRequest *input,
                                                         Skyport__Hostmgr__V1__CreateSessionResponse_Closure closure,
                                                         void *closure_data);
+void skyport__hostmgr__v1__host_manager__get_token_keys(ProtobufCService *service,
+                                                        const Skyport__Hostmgr__V1__GetTokenKeysRequest *input,
+                                                        Skyport__Hostmgr__V1__GetTokenKeysResponse_Closure closure,
+                                                        void *closure_data);
+void skyport__hostmgr__v1__host_manager__claim_session(ProtobufCService *service,
+                                                       const Skyport__Hostmgr__V1__ClaimSessionRequest *input,
+                                                       Skyport__Hostmgr__V1__ClaimSessionResponse_Closure closure,
+                                                       void *closure_data);
 
 /* --- descriptors --- */
 
@@ -309,6 +529,11 @@ extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_hosts_request
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_hosts_response__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__create_session_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__create_session_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__get_token_keys_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__token_key__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__get_token_keys_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_response__descriptor;
 extern const ProtobufCServiceDescriptor skyport__hostmgr__v1__host_manager__descriptor;
 
 PROTOBUF_C__END_DECLS
