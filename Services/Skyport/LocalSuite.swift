@@ -10,7 +10,8 @@ import SkyportSecurity
 /// Each service with `build.args.SERVICE` becomes one process of that executable with the service's
 /// environment, rewritten for one machine:
 /// - `0.0.0.0:<port>` becomes `127.0.0.1:<published port>`, and `<service>:<port>` becomes
-///   `127.0.0.1:<that service's published port>`;
+///   `127.0.0.1:<that service's published port>`, also inside comma-separated lists and after `name=`
+///   (`dc1=hostmgr-dc1:7000,dc2=hostmgr-dc2:7000`);
 /// - `/run/secrets/skyport/<file>` becomes `<state>/tls/<file>` (the development CA, created on first
 ///   use), and any other `/run/secrets/<name>` becomes `<state>/secrets/<name>` (a random token,
 ///   created on first use);
@@ -72,6 +73,23 @@ enum LocalSuite {
         if value == "/var/lib/skyport" || value.hasPrefix("/var/lib/skyport/") {
             return stateDirectory + "/data/" + service.name + value.dropFirst("/var/lib/skyport".count)
         }
+        if value.contains(",") || value.contains("=") {
+            // A list of addresses, some named: rewrite each address.
+            return try value.split(separator: ",", omittingEmptySubsequences: false).map { item in
+                let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let address = try Self.rewriteAddress(
+                    String(parts.last!), key: key, service: service, services: services, portOffset: portOffset)
+                return parts.count == 2 ? "\(parts[0])=\(address)" : address
+            }.joined(separator: ",")
+        }
+        return try Self.rewriteAddress(value, key: key, service: service, services: services, portOffset: portOffset)
+    }
+
+    /// `0.0.0.0:<port>` or `<service>:<port>` as `127.0.0.1:<published port>`; anything else unchanged.
+    static func rewriteAddress(
+        _ value: String, key: String, service: ComposeFile.Service, services: [String: ComposeFile.Service],
+        portOffset: Int
+    ) throws -> String {
         guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]) else {
             return value
         }

@@ -51,7 +51,11 @@ struct PolicyCase: Sendable, CustomStringConvertible {
             allowed: "entitlement", denied: "streamhost"),
         PolicyCase(
             description: "entitlement", policy: Entitlement.accessPolicy, migrations: EntitlementStore.migrations,
-            makeService: { EntitlementService(store: EntitlementStore(database: $0, hasher: APIKeyHasher())) },
+            makeService: {
+                EntitlementService(
+                    store: EntitlementStore(database: $0, hasher: APIKeyHasher()), catalog: CatalogStore(database: $0),
+                    sessions: UnreachableHostManagers(), redemptionEndpoints: [])
+            },
             call: { client in
                 var request = Skyport_Entitlement_V1_CreateDeveloperRequest()
                 request.displayName = "Ada"
@@ -162,6 +166,12 @@ struct AccessPolicyTests {
         #expect(
             publicMethods == [
                 "/skyport.entitlement.v1.Entitlement/WhoAmI": .publicMethod(.apiKey),
+                "/skyport.entitlement.v1.Entitlement/RegisterApplication": .publicMethod(.apiKey),
+                "/skyport.entitlement.v1.Entitlement/GetApplication": .publicMethod(.apiKey),
+                "/skyport.entitlement.v1.Entitlement/PublishVersion": .publicMethod(.apiKey),
+                "/skyport.entitlement.v1.Entitlement/GrantEntitlement": .publicMethod(.apiKey),
+                "/skyport.entitlement.v1.Entitlement/RevokeEntitlement": .publicMethod(.apiKey),
+                "/skyport.entitlement.v1.Entitlement/ListEntitlements": .publicMethod(.apiKey),
                 "/skyport.entitlement.v1.Entitlement/RequestSession": .publicMethod(.apiKey),
                 "/skyport.redemption.v1.Redemption/Redeem": .publicMethod(.handler),
             ])

@@ -25,13 +25,18 @@ struct EntitlementServiceTests {
     static func withEntitlement(
         _ backend: ServiceBackend, pepper: [UInt8]? = nil, _ body: (Fixture) async throws -> Void
     ) async throws {
-        try await backend.withDatabase(migrations: EntitlementStore.migrations) { db in
-            let hasher = APIKeyHasher(pepper: pepper)
-            let store = EntitlementStore(database: db, hasher: hasher)
-            let server = InProcessServer(
-                services: [EntitlementService(store: store)], policy: Entitlement.accessPolicy,
-                interceptors: [APIKeyAuthenticator(policy: Entitlement.accessPolicy, store: store, hasher: hasher)])
-            try await body(Fixture(database: db, server: server, hasher: hasher))
+        try await InProcessHostManagers.withDC1 { hostmgrs in
+            try await backend.withDatabase(migrations: EntitlementStore.migrations) { db in
+                let hasher = APIKeyHasher(pepper: pepper)
+                let store = EntitlementStore(database: db, hasher: hasher)
+                let service = EntitlementService(
+                    store: store, catalog: CatalogStore(database: db), sessions: hostmgrs,
+                    redemptionEndpoints: ["127.0.0.1:7102", "127.0.0.1:7202"])
+                let server = InProcessServer(
+                    services: [service], policy: Entitlement.accessPolicy,
+                    interceptors: [APIKeyAuthenticator(policy: Entitlement.accessPolicy, store: store, hasher: hasher)])
+                try await body(Fixture(database: db, server: server, hasher: hasher))
+            }
         }
     }
 
@@ -185,21 +190,6 @@ struct EntitlementServiceTests {
             // A client certificate is no substitute for an API key on a developer method.
             let operatorClient = fixture.operatorClient
             await expectStatus(.unauthenticated) { try await operatorClient.whoAmI(.init()) }
-        }
-    }
-
-    @Test("RequestSession authenticates the key first, then is UNIMPLEMENTED", arguments: ServiceBackend.all)
-    func requestSession(backend: ServiceBackend) async throws {
-        try await Self.withEntitlement(backend) { fixture in
-            let ada = try await Self.create(fixture.operatorClient)
-            var request = Skyport_Entitlement_V1_RequestSessionRequest()
-            request.appId = "app-1"
-            request.userId = "user-1"
-            let client = fixture.publicClient
-            await expectStatus(.unauthenticated) { try await client.requestSession(request) }
-            await expectStatus(.unimplemented) {
-                try await client.requestSession(request, metadata: Self.bearer(ada.apiKey))
-            }
         }
     }
 

@@ -161,6 +161,28 @@ def test_one_real_method_per_service():
         check("entitlement WhoAmI with a wrong key is UNAUTHENTICATED", code == 64 + 16, f"{code} {err}")
         logs = open(os.path.join(STATE, "logs", "entitlement.log")).read()
         check("the API key never reaches a log", key not in logs and key.split("_")[2] not in logs)
+        auth = [f"authorization: Bearer {key}"]
+        code, app, err = call("entitlement", "skyport.entitlement.v1.Entitlement/RegisterApplication",
+                              '{"name": "Demo", "homeDatacentre": "dc2", '
+                              '"profile": {"cpuUnits": 2, "memoryMib": "2048", "sessionsPerInstance": 1}}', headers=auth)
+        app_id = app["appId"] if code == 0 and app else "missing"
+        code2, _, err2 = call("entitlement", "skyport.entitlement.v1.Entitlement/PublishVersion",
+                              json.dumps({"appId": app_id, "versionId": "1.0.0", "launchCommand": "bin/demo"}), headers=auth)
+        code3, _, err3 = call("entitlement", "skyport.entitlement.v1.Entitlement/GrantEntitlement",
+                              json.dumps({"appId": app_id, "userId": "user-1", "kind": "ENTITLEMENT_KIND_PURCHASE"}),
+                              headers=auth)
+        code4, session, err4 = call("entitlement", "skyport.entitlement.v1.Entitlement/RequestSession",
+                                    json.dumps({"appId": app_id, "userId": "user-1"}), headers=auth)
+        redemption_port = 7102 + OFFSET
+        check("a developer registers an app homed in dc2, publishes, grants, and gets a one-time token for a user",
+              code == 0 and code2 == 0 and code3 == 0 and code4 == 0 and session
+              and session.get("tokenText", "").startswith("skt1.")
+              and session.get("redeemUrl", "").startswith(f"skyport://127.0.0.1:{redemption_port}/redeem?token=skt1."),
+              f"{code} {err} {code2} {err2} {code3} {err3} {code4} {session} {err4}")
+        if code4 == 0 and session:
+            dc2_log = open(os.path.join(STATE, "logs", "hostmgr-dc2.log")).read()
+            check("the session was created by the home data centre's host management, over mutual TLS",
+                  "/skyport.hostmgr.v1.HostManager/CreateSession" in dc2_log and "(entitlement)" in dc2_log)
 
     code, dc, err = call("redemption", "skyport.redemption.v1.Redemption/UpsertDataCentre",
                          '{"datacentreId": "dc2", "hostmgrAddress": "127.0.0.1:7113", "latitude": 48.1, '

@@ -38,6 +38,7 @@ import Testing
               - SKYPORT_STREAMHOST_HOSTMGR=hostmgr-dc1:7000
               - SKYPORT_STREAMHOST_ADVERTISE_ADDRESS=streamhost-dc1:7000
               - SKYPORT_STREAMHOST_SLOTS=4
+              - SKYPORT_STREAMHOST_PEERS=dc1=hostmgr-dc1:7000,streamhost-dc1:9000,elsewhere:1
             depends_on: [hostmgr-dc1, postgres]
         """
 
@@ -67,6 +68,9 @@ import Testing
         #expect(streamhost.environment["SKYPORT_STREAMHOST_HOSTMGR"] == "127.0.0.1:27103")
         #expect(streamhost.environment["SKYPORT_STREAMHOST_ADVERTISE_ADDRESS"] == "127.0.0.1:27107")
         #expect(streamhost.environment["SKYPORT_STREAMHOST_SLOTS"] == "4")
+        // Lists, named or not: each address is rewritten; unknown hosts stay as they are.
+        #expect(
+            streamhost.environment["SKYPORT_STREAMHOST_PEERS"] == "dc1=127.0.0.1:27103,127.0.0.1:29107,elsewhere:1")
         #expect(streamhost.dependsOn == ["hostmgr-dc1"])
     }
 

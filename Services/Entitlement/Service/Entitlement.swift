@@ -4,34 +4,63 @@ import SkyportProto
 public import SkyportSecurity
 public import SkyportService
 
-/// The entitlement service, the developer integration endpoint: developer accounts and API keys now
-/// (stored hashed, checked in constant time); the catalogue, entitlements and session requests arrive
-/// with the sessions issue (`RequestSession` is UNIMPLEMENTED).
+/// The entitlement service, the developer integration endpoint: developer accounts and API keys (stored
+/// hashed, checked in constant time), the application catalogue, entitlements, and session requests
+/// that return a one-time token from the application's home host management.
 public enum Entitlement {
     /// A file holding a secret pepper: API keys are then stored as HMAC-SHA-256 instead of SHA-256, so
     /// a stolen database alone cannot be used to check guesses.
     public static let apiKeyPepperFile = ConfigKey<String?>(
         "api-key-pepper-file", help: "File holding a secret pepper for API-key hashes (HMAC-SHA-256).")
 
+    /// The host management of each data centre, where sessions are created.
+    public static let hostmgrs = ConfigKey<String>(
+        "hostmgrs", default: "dc1=127.0.0.1:7103,dc2=127.0.0.1:7113",
+        help: "Host management per data centre: dc1=host:port,dc2=host:port.")
+    /// Where clients redeem tokens.
+    public static let redemptionEndpoints = ConfigKey<String>(
+        "redemption-endpoints", default: "127.0.0.1:7102",
+        help: "Comma-separated host:port of the redemption nodes given to clients, nearest first.")
+
     /// How `entitlement` runs: port 7101, metrics 9101.
     public static let specification = ServiceSpecification(
-        name: "entitlement", defaultPort: 7101, defaultMetricsPort: 9101, keys: [Self.apiKeyPepperFile],
+        name: "entitlement", defaultPort: 7101, defaultMetricsPort: 9101,
+        keys: [Self.apiKeyPepperFile, Self.hostmgrs, Self.redemptionEndpoints],
         migrations: EntitlementStore.migrations, accessPolicy: Self.accessPolicy
     ) { context in
-        let hasher = APIKeyHasher(pepper: try Self.pepper(context.configuration))
+        let configuration = context.configuration
+        let hasher = APIKeyHasher(pepper: try Self.pepper(configuration))
         let store = EntitlementStore(database: context.database, hasher: hasher)
+        guard let addresses = HostManagerDirectory.parse(configuration[Self.hostmgrs]) else {
+            throw configuration.invalid(Self.hostmgrs, "expected dc1=host:port,dc2=host:port")
+        }
+        let endpoints = configuration[Self.redemptionEndpoints].split(separator: ",").map(String.init)
+        guard !endpoints.isEmpty, endpoints.allSatisfy({ HostAndPort.parse(configText: $0) != nil }) else {
+            throw configuration.invalid(Self.redemptionEndpoints, "expected host:port,host:port")
+        }
+        let service = EntitlementService(
+            store: store, catalog: CatalogStore(database: context.database),
+            sessions: HostManagerDirectory(addresses: addresses, clients: context.clients), redemptionEndpoints: endpoints)
         return ServiceParts(
-            rpcServices: [EntitlementService(store: store)],
+            rpcServices: [service],
             interceptors: [APIKeyAuthenticator(policy: Self.accessPolicy, store: store, hasher: hasher)])
     }
 
-    /// Operator methods for the `skyport` identity; developer methods public with API keys.
+    /// Operator methods for the `skyport` identity; every developer method public with API keys.
     public static var accessPolicy: MethodAccessPolicy {
         var policy = MethodAccessPolicy()
         policy.allow(["skyport"], toCall: Skyport_Entitlement_V1_EntitlementMethods.createDeveloper)
         policy.allow(["skyport"], toCall: Skyport_Entitlement_V1_EntitlementMethods.getDeveloper)
-        policy.makePublic(Skyport_Entitlement_V1_EntitlementMethods.whoAmI, authentication: .apiKey)
-        policy.makePublic(Skyport_Entitlement_V1_EntitlementMethods.requestSession, authentication: .apiKey)
+        for method in [
+            Skyport_Entitlement_V1_EntitlementMethods.whoAmI, Skyport_Entitlement_V1_EntitlementMethods.registerApplication,
+            Skyport_Entitlement_V1_EntitlementMethods.getApplication, Skyport_Entitlement_V1_EntitlementMethods.publishVersion,
+            Skyport_Entitlement_V1_EntitlementMethods.grantEntitlement,
+            Skyport_Entitlement_V1_EntitlementMethods.revokeEntitlement,
+            Skyport_Entitlement_V1_EntitlementMethods.listEntitlements,
+            Skyport_Entitlement_V1_EntitlementMethods.requestSession,
+        ] {
+            policy.makePublic(method, authentication: .apiKey)
+        }
         return policy
     }
 

@@ -3,13 +3,23 @@ public import SkyportRPC
 import SkyportSecurity
 import SkyportService
 
-/// `skyport.entitlement.v1.Entitlement` over an ``EntitlementStore``.
+/// `skyport.entitlement.v1.Entitlement`: developers here; the catalogue and entitlements in
+/// `EntitlementService+Catalog.swift`; session requests in `EntitlementService+Sessions.swift`.
 public struct EntitlementService: Skyport_Entitlement_V1_EntitlementProvider {
     let store: EntitlementStore
+    let catalog: CatalogStore
+    let sessions: any SessionCreator
+    let redemptionEndpoints: [String]
 
-    /// A service over `store`.
-    public init(store: EntitlementStore) {
+    /// A service over its stores, creating sessions through `sessions` and pointing clients at
+    /// `redemptionEndpoints`.
+    public init(
+        store: EntitlementStore, catalog: CatalogStore, sessions: any SessionCreator, redemptionEndpoints: [String]
+    ) {
         self.store = store
+        self.catalog = catalog
+        self.sessions = sessions
+        self.redemptionEndpoints = redemptionEndpoints
     }
 
     /// Creates a developer and returns its first API key (once; only the hash is stored).
@@ -55,13 +65,6 @@ public struct EntitlementService: Skyport_Entitlement_V1_EntitlementProvider {
             throw RPCError(code: .notFound, message: "developer \(developerID) not found")
         }
         return Self.message(developer)
-    }
-
-    /// Not implemented yet: session requests arrive with the sessions issue.
-    public func requestSession(
-        _ request: Skyport_Entitlement_V1_RequestSessionRequest, context: ServerContext
-    ) async throws -> Skyport_Entitlement_V1_RequestSessionResponse {
-        throw ServiceSupport.unimplemented(Skyport_Entitlement_V1_EntitlementMethods.requestSession)
     }
 
     static func message(_ developer: EntitlementStore.Developer) -> Skyport_Entitlement_V1_Developer {

@@ -2,9 +2,10 @@ public import SkyportSecurity
 public import SkyportStorage
 import SkyportService
 
-/// The entitlement store: developers and their API keys (hashes only).
+/// The entitlement store: developers and their API keys (hashes only). The catalogue and entitlements,
+/// in the same database, are ``CatalogStore``'s.
 public struct EntitlementStore: APIKeyStore {
-    /// Released migrations; never edit one, add the next.
+    /// Released migrations of the whole entitlement database; never edit one, add the next.
     public static let migrations = [
         Migration(version: 1, name: "developers and API keys") { dialect in
             [
@@ -27,7 +28,46 @@ public struct EntitlementStore: APIKeyStore {
                 """,
                 "CREATE INDEX api_keys_by_developer ON api_keys (developer_id)",
             ]
-        }
+        },
+        Migration(
+            version: 2, name: "applications, versions and entitlements",
+            sql: [
+                """
+                CREATE TABLE applications (
+                    app_id TEXT PRIMARY KEY,
+                    developer_id TEXT NOT NULL REFERENCES developers (developer_id),
+                    name TEXT NOT NULL,
+                    home_datacentre TEXT NOT NULL,
+                    cpu_units BIGINT NOT NULL,
+                    memory_mib BIGINT NOT NULL,
+                    min_gpu_score BIGINT NOT NULL,
+                    sessions_per_instance BIGINT NOT NULL,
+                    created_at_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX applications_by_developer ON applications (developer_id)",
+                """
+                CREATE TABLE app_versions (
+                    app_id TEXT NOT NULL REFERENCES applications (app_id),
+                    version_id TEXT NOT NULL,
+                    launch_command TEXT NOT NULL,
+                    release_at_ms BIGINT NOT NULL,
+                    published_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (app_id, version_id)
+                )
+                """,
+                """
+                CREATE TABLE entitlements (
+                    app_id TEXT NOT NULL REFERENCES applications (app_id),
+                    user_id TEXT NOT NULL,
+                    kind BIGINT NOT NULL,
+                    expires_at_ms BIGINT NOT NULL,
+                    granted_at_ms BIGINT NOT NULL,
+                    revoked_at_ms BIGINT,
+                    PRIMARY KEY (app_id, user_id)
+                )
+                """,
+            ]),
     ]
 
     /// One developer account.

@@ -4,6 +4,46 @@ internal import CProtobufC
 public import SkyportRPC
 internal import SkyportProtoC
 
+/// The `skyport.entitlement.v1.EntitlementKind` enum.
+public enum Skyport_Entitlement_V1_EntitlementKind: Sendable, Hashable {
+    /// `ENTITLEMENT_KIND_UNSPECIFIED` (0).
+    case unspecified
+    /// `ENTITLEMENT_KIND_PURCHASE` (1).
+    case purchase
+    /// `ENTITLEMENT_KIND_SUBSCRIPTION` (2).
+    case subscription
+    /// `ENTITLEMENT_KIND_TRIAL` (3).
+    case trial
+    /// `ENTITLEMENT_KIND_PRE_ORDER` (4).
+    case preOrder
+    /// A value this version of the enum does not know.
+    case unrecognized(Int32)
+
+    /// Creates the case for a wire value.
+    public init(rawValue: Int32) {
+        switch rawValue {
+        case 0: self = .unspecified
+        case 1: self = .purchase
+        case 2: self = .subscription
+        case 3: self = .trial
+        case 4: self = .preOrder
+        default: self = .unrecognized(rawValue)
+        }
+    }
+
+    /// The wire value.
+    public var rawValue: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .purchase: 1
+        case .subscription: 2
+        case .trial: 3
+        case .preOrder: 4
+        case .unrecognized(let value): value
+        }
+    }
+}
+
 /// The `skyport.entitlement.v1.CreateDeveloperRequest` message.
 public struct Skyport_Entitlement_V1_CreateDeveloperRequest: ProtoMessage, Hashable {
     /// The fully-qualified message name.
@@ -164,6 +204,403 @@ public struct Skyport_Entitlement_V1_Developer: ProtoMessage, Hashable {
     }
 }
 
+/// What an instance of an application needs from a host.
+public struct Skyport_Entitlement_V1_ResourceProfile: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.ResourceProfile"
+
+    /// Normalised CPU units, at least 1.
+    public var cpuUnits: UInt32 = 0
+
+    /// Memory in MiB, at least 1.
+    public var memoryMib: UInt64 = 0
+
+    /// The least GPU score a host must have (0: no GPU needed).
+    public var minGpuScore: UInt32 = 0
+
+    /// Sessions one instance can serve at once (1: single-tenant).
+    public var sessionsPerInstance: UInt32 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__resource_profile__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.RegisterApplicationRequest` message.
+public struct Skyport_Entitlement_V1_RegisterApplicationRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.RegisterApplicationRequest"
+
+    /// Shown to people; 1 to 200 bytes.
+    public var name: String = ""
+
+    /// The data centre whose host management owns its sessions, e.g. "dc1".
+    public var homeDatacentre: String = ""
+
+    /// `profile` (3).
+    public var profile: Skyport_Entitlement_V1_ResourceProfile? = nil
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__register_application_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.GetApplicationRequest` message.
+public struct Skyport_Entitlement_V1_GetApplicationRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.GetApplicationRequest"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__get_application_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.Application` message.
+public struct Skyport_Entitlement_V1_Application: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.Application"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `name` (2).
+    public var name: String = ""
+
+    /// `home_datacentre` (3).
+    public var homeDatacentre: String = ""
+
+    /// `profile` (4).
+    public var profile: Skyport_Entitlement_V1_ResourceProfile? = nil
+
+    /// `created_at_unix_ms` (5).
+    public var createdAtUnixMs: Int64 = 0
+
+    /// Ordered by release date.
+    public var versions: [Skyport_Entitlement_V1_AppVersion] = []
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__application__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.PublishVersionRequest` message.
+public struct Skyport_Entitlement_V1_PublishVersionRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.PublishVersionRequest"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// 1 to 64 bytes, e.g. "1.2.0".
+    public var versionId: String = ""
+
+    /// The command inside the package that starts the application.
+    public var launchCommand: String = ""
+
+    /// When sessions may start on it; 0 means now.
+    public var releaseAtUnixMs: Int64 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__publish_version_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.AppVersion` message.
+public struct Skyport_Entitlement_V1_AppVersion: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.AppVersion"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `version_id` (2).
+    public var versionId: String = ""
+
+    /// `launch_command` (3).
+    public var launchCommand: String = ""
+
+    /// `release_at_unix_ms` (4).
+    public var releaseAtUnixMs: Int64 = 0
+
+    /// `published_at_unix_ms` (5).
+    public var publishedAtUnixMs: Int64 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__app_version__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.GrantEntitlementRequest` message.
+public struct Skyport_Entitlement_V1_GrantEntitlementRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.GrantEntitlementRequest"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `user_id` (2).
+    public var userId: String = ""
+
+    /// `kind` (3).
+    public var kind: Skyport_Entitlement_V1_EntitlementKind = .unspecified
+
+    /// 0: no expiry.
+    public var expiresAtUnixMs: Int64 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__grant_entitlement_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.RevokeEntitlementRequest` message.
+public struct Skyport_Entitlement_V1_RevokeEntitlementRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.RevokeEntitlementRequest"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `user_id` (2).
+    public var userId: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__revoke_entitlement_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.EntitlementRecord` message.
+public struct Skyport_Entitlement_V1_EntitlementRecord: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.EntitlementRecord"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `user_id` (2).
+    public var userId: String = ""
+
+    /// `kind` (3).
+    public var kind: Skyport_Entitlement_V1_EntitlementKind = .unspecified
+
+    /// `expires_at_unix_ms` (4).
+    public var expiresAtUnixMs: Int64 = 0
+
+    /// `granted_at_unix_ms` (5).
+    public var grantedAtUnixMs: Int64 = 0
+
+    /// 0 while in force.
+    public var revokedAtUnixMs: Int64 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__entitlement_record__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.ListEntitlementsRequest` message.
+public struct Skyport_Entitlement_V1_ListEntitlementsRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.ListEntitlementsRequest"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__list_entitlements_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.ListEntitlementsResponse` message.
+public struct Skyport_Entitlement_V1_ListEntitlementsResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.ListEntitlementsResponse"
+
+    /// `entitlements` (1).
+    public var entitlements: [Skyport_Entitlement_V1_EntitlementRecord] = []
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__list_entitlements_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
 /// The `skyport.entitlement.v1.RequestSessionRequest` message.
 public struct Skyport_Entitlement_V1_RequestSessionRequest: ProtoMessage, Hashable {
     /// The fully-qualified message name.
@@ -175,11 +612,17 @@ public struct Skyport_Entitlement_V1_RequestSessionRequest: ProtoMessage, Hashab
     /// `user_id` (2).
     public var userId: String = ""
 
-    /// `client_address` (3).
+    /// The client's address as the developer's backend saw it.
     public var clientAddress: String = ""
 
-    /// `group_id` (4).
+    /// Sessions with the same group id are placed together.
     public var groupId: String = ""
+
+    /// Token validity, 1 to 604,800 seconds; 0 means 60.
+    public var tokenValiditySeconds: UInt32 = 0
+
+    /// When set, only clients inside this CIDR block may redeem the token.
+    public var clientCidr: String = ""
 
     /// Creates a message with every field at its default.
     public init() {}
@@ -207,17 +650,23 @@ public struct Skyport_Entitlement_V1_RequestSessionResponse: ProtoMessage, Hasha
     /// The fully-qualified message name.
     public static let protoMessageName = "skyport.entitlement.v1.RequestSessionResponse"
 
-    /// `redeem_url` (1).
+    /// skyport://<redemption endpoint>/redeem?token=<token_text>
     public var redeemUrl: String = ""
 
-    /// `token` (2).
+    /// The token's raw bytes (a serialized skyport.token.v1.SignedToken).
     public var token: [UInt8] = []
 
     /// `expires_at_unix_ms` (3).
     public var expiresAtUnixMs: Int64 = 0
 
-    /// `redemption_endpoints` (4).
+    /// host:port of the redemption nodes, nearest first when known.
     public var redemptionEndpoints: [String] = []
+
+    /// `session_id` (5).
+    public var sessionId: String = ""
+
+    /// "skt1." + base64url(token).
+    public var tokenText: String = ""
 
     /// Creates a message with every field at its default.
     public init() {}
@@ -332,6 +781,243 @@ extension Skyport_Entitlement_V1_Developer {
     }
 }
 
+extension Skyport_Entitlement_V1_ResourceProfile {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__ResourceProfile` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__ResourceProfile>) {
+        self.init()
+        let c = cMessage.pointee
+        self.cpuUnits = c.cpu_units
+        self.memoryMib = c.memory_mib
+        self.minGpuScore = c.min_gpu_score
+        self.sessionsPerInstance = c.sessions_per_instance
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__ResourceProfile> {
+        let c = arena.message(skyport__entitlement__v1__resource_profile__init)
+        c.pointee.cpu_units = self.cpuUnits
+        c.pointee.memory_mib = self.memoryMib
+        c.pointee.min_gpu_score = self.minGpuScore
+        c.pointee.sessions_per_instance = self.sessionsPerInstance
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_RegisterApplicationRequest {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__RegisterApplicationRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__RegisterApplicationRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.name = protoString(c.name)
+        self.homeDatacentre = protoString(c.home_datacentre)
+        self.profile = c.profile.map { .init(cMessage: $0) }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__RegisterApplicationRequest> {
+        let c = arena.message(skyport__entitlement__v1__register_application_request__init)
+        if !self.name.isEmpty { c.pointee.name = arena.string(self.name) }
+        if !self.homeDatacentre.isEmpty { c.pointee.home_datacentre = arena.string(self.homeDatacentre) }
+        c.pointee.profile = self.profile.map { $0.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_GetApplicationRequest {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__GetApplicationRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__GetApplicationRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__GetApplicationRequest> {
+        let c = arena.message(skyport__entitlement__v1__get_application_request__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_Application {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__Application` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__Application>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.name = protoString(c.name)
+        self.homeDatacentre = protoString(c.home_datacentre)
+        self.profile = c.profile.map { .init(cMessage: $0) }
+        self.createdAtUnixMs = c.created_at_unix_ms
+        self.versions = protoMessages(c.n_versions, c.versions) { Skyport_Entitlement_V1_AppVersion(cMessage: $0) }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__Application> {
+        let c = arena.message(skyport__entitlement__v1__application__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.name.isEmpty { c.pointee.name = arena.string(self.name) }
+        if !self.homeDatacentre.isEmpty { c.pointee.home_datacentre = arena.string(self.homeDatacentre) }
+        c.pointee.profile = self.profile.map { $0.cMessage(in: arena) }
+        c.pointee.created_at_unix_ms = self.createdAtUnixMs
+        if !self.versions.isEmpty {
+            c.pointee.n_versions = self.versions.count
+            c.pointee.versions = arena.array(self.versions) { $0.cMessage(in: arena) }
+        }
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_PublishVersionRequest {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__PublishVersionRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__PublishVersionRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.launchCommand = protoString(c.launch_command)
+        self.releaseAtUnixMs = c.release_at_unix_ms
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__PublishVersionRequest> {
+        let c = arena.message(skyport__entitlement__v1__publish_version_request__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        if !self.launchCommand.isEmpty { c.pointee.launch_command = arena.string(self.launchCommand) }
+        c.pointee.release_at_unix_ms = self.releaseAtUnixMs
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_AppVersion {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__AppVersion` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__AppVersion>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.launchCommand = protoString(c.launch_command)
+        self.releaseAtUnixMs = c.release_at_unix_ms
+        self.publishedAtUnixMs = c.published_at_unix_ms
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__AppVersion> {
+        let c = arena.message(skyport__entitlement__v1__app_version__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        if !self.launchCommand.isEmpty { c.pointee.launch_command = arena.string(self.launchCommand) }
+        c.pointee.release_at_unix_ms = self.releaseAtUnixMs
+        c.pointee.published_at_unix_ms = self.publishedAtUnixMs
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_GrantEntitlementRequest {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__GrantEntitlementRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__GrantEntitlementRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.userId = protoString(c.user_id)
+        self.kind = .init(rawValue: Int32(truncatingIfNeeded: c.kind.rawValue))
+        self.expiresAtUnixMs = c.expires_at_unix_ms
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__GrantEntitlementRequest> {
+        let c = arena.message(skyport__entitlement__v1__grant_entitlement_request__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.userId.isEmpty { c.pointee.user_id = arena.string(self.userId) }
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.expires_at_unix_ms = self.expiresAtUnixMs
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_RevokeEntitlementRequest {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__RevokeEntitlementRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__RevokeEntitlementRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.userId = protoString(c.user_id)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__RevokeEntitlementRequest> {
+        let c = arena.message(skyport__entitlement__v1__revoke_entitlement_request__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.userId.isEmpty { c.pointee.user_id = arena.string(self.userId) }
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_EntitlementRecord {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__EntitlementRecord` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__EntitlementRecord>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.userId = protoString(c.user_id)
+        self.kind = .init(rawValue: Int32(truncatingIfNeeded: c.kind.rawValue))
+        self.expiresAtUnixMs = c.expires_at_unix_ms
+        self.grantedAtUnixMs = c.granted_at_unix_ms
+        self.revokedAtUnixMs = c.revoked_at_unix_ms
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__EntitlementRecord> {
+        let c = arena.message(skyport__entitlement__v1__entitlement_record__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.userId.isEmpty { c.pointee.user_id = arena.string(self.userId) }
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.expires_at_unix_ms = self.expiresAtUnixMs
+        c.pointee.granted_at_unix_ms = self.grantedAtUnixMs
+        c.pointee.revoked_at_unix_ms = self.revokedAtUnixMs
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_ListEntitlementsRequest {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__ListEntitlementsRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__ListEntitlementsRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__ListEntitlementsRequest> {
+        let c = arena.message(skyport__entitlement__v1__list_entitlements_request__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_ListEntitlementsResponse {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__ListEntitlementsResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__ListEntitlementsResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.entitlements = protoMessages(
+            c.n_entitlements,
+            c.entitlements
+        ) { Skyport_Entitlement_V1_EntitlementRecord(cMessage: $0) }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__ListEntitlementsResponse> {
+        let c = arena.message(skyport__entitlement__v1__list_entitlements_response__init)
+        if !self.entitlements.isEmpty {
+            c.pointee.n_entitlements = self.entitlements.count
+            c.pointee.entitlements = arena.array(self.entitlements) { $0.cMessage(in: arena) }
+        }
+        return c
+    }
+}
+
 extension Skyport_Entitlement_V1_RequestSessionRequest {
     /// Copies a protobuf-c `Skyport__Entitlement__V1__RequestSessionRequest` into a Swift value.
     init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__RequestSessionRequest>) {
@@ -341,6 +1027,8 @@ extension Skyport_Entitlement_V1_RequestSessionRequest {
         self.userId = protoString(c.user_id)
         self.clientAddress = protoString(c.client_address)
         self.groupId = protoString(c.group_id)
+        self.tokenValiditySeconds = c.token_validity_seconds
+        self.clientCidr = protoString(c.client_cidr)
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -350,6 +1038,8 @@ extension Skyport_Entitlement_V1_RequestSessionRequest {
         if !self.userId.isEmpty { c.pointee.user_id = arena.string(self.userId) }
         if !self.clientAddress.isEmpty { c.pointee.client_address = arena.string(self.clientAddress) }
         if !self.groupId.isEmpty { c.pointee.group_id = arena.string(self.groupId) }
+        c.pointee.token_validity_seconds = self.tokenValiditySeconds
+        if !self.clientCidr.isEmpty { c.pointee.client_cidr = arena.string(self.clientCidr) }
         return c
     }
 }
@@ -363,6 +1053,8 @@ extension Skyport_Entitlement_V1_RequestSessionResponse {
         self.token = protoBytes(c.token)
         self.expiresAtUnixMs = c.expires_at_unix_ms
         self.redemptionEndpoints = protoArray(c.n_redemption_endpoints, c.redemption_endpoints) { protoString($0) }
+        self.sessionId = protoString(c.session_id)
+        self.tokenText = protoString(c.token_text)
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -375,6 +1067,8 @@ extension Skyport_Entitlement_V1_RequestSessionResponse {
             c.pointee.n_redemption_endpoints = self.redemptionEndpoints.count
             c.pointee.redemption_endpoints = arena.array(self.redemptionEndpoints) { arena.string($0) }
         }
+        if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
+        if !self.tokenText.isEmpty { c.pointee.token_text = arena.string(self.tokenText) }
         return c
     }
 }
@@ -393,6 +1087,36 @@ public enum Skyport_Entitlement_V1_EntitlementMethods {
     )
     /// `/skyport.entitlement.v1.Entitlement/WhoAmI`.
     public static let whoAmI = MethodDescriptor(service: "skyport.entitlement.v1.Entitlement", method: "WhoAmI")
+    /// `/skyport.entitlement.v1.Entitlement/RegisterApplication`.
+    public static let registerApplication = MethodDescriptor(
+        service: "skyport.entitlement.v1.Entitlement",
+        method: "RegisterApplication"
+    )
+    /// `/skyport.entitlement.v1.Entitlement/GetApplication`.
+    public static let getApplication = MethodDescriptor(
+        service: "skyport.entitlement.v1.Entitlement",
+        method: "GetApplication"
+    )
+    /// `/skyport.entitlement.v1.Entitlement/PublishVersion`.
+    public static let publishVersion = MethodDescriptor(
+        service: "skyport.entitlement.v1.Entitlement",
+        method: "PublishVersion"
+    )
+    /// `/skyport.entitlement.v1.Entitlement/GrantEntitlement`.
+    public static let grantEntitlement = MethodDescriptor(
+        service: "skyport.entitlement.v1.Entitlement",
+        method: "GrantEntitlement"
+    )
+    /// `/skyport.entitlement.v1.Entitlement/RevokeEntitlement`.
+    public static let revokeEntitlement = MethodDescriptor(
+        service: "skyport.entitlement.v1.Entitlement",
+        method: "RevokeEntitlement"
+    )
+    /// `/skyport.entitlement.v1.Entitlement/ListEntitlements`.
+    public static let listEntitlements = MethodDescriptor(
+        service: "skyport.entitlement.v1.Entitlement",
+        method: "ListEntitlements"
+    )
     /// `/skyport.entitlement.v1.Entitlement/RequestSession`.
     public static let requestSession = MethodDescriptor(
         service: "skyport.entitlement.v1.Entitlement",
@@ -400,12 +1124,14 @@ public enum Skyport_Entitlement_V1_EntitlementMethods {
     )
 }
 
-/// The developer integration endpoint: developer accounts and their API keys now; the application
-/// catalogue, entitlements and session requests arrive with the sessions issue.
+/// The developer integration endpoint: developer accounts and API keys, the application catalogue
+/// (applications with a resource profile and a home data centre, and their versions), entitlements
+/// (which user may use which application), and session requests that return a one-time token.
 ///
 /// Access: CreateDeveloper and GetDeveloper are operator methods (the `skyport` identity over mutual
-/// TLS). WhoAmI and RequestSession are public and authenticate the developer by API key
-/// (`authorization: Bearer sk_...`).
+/// TLS). Every other method is public and authenticates the developer by API key
+/// (`authorization: Bearer sk_...`); a developer sees only its own applications (another developer's
+/// application is NOT_FOUND).
 public protocol Skyport_Entitlement_V1_EntitlementProvider: RPCService {
     /// Creates a developer account and its first API key. The key is returned once and stored hashed.
     func createDeveloper(
@@ -425,7 +1151,45 @@ public protocol Skyport_Entitlement_V1_EntitlementProvider: RPCService {
         context: ServerContext
     ) async throws -> Skyport_Entitlement_V1_Developer
 
-    /// Returns a one-time session token for a user of an application. Not implemented yet (UNIMPLEMENTED).
+    /// Registers an application of the calling developer.
+    func registerApplication(
+        _ request: Skyport_Entitlement_V1_RegisterApplicationRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_Application
+
+    /// One of the developer's applications with its versions.
+    func getApplication(
+        _ request: Skyport_Entitlement_V1_GetApplicationRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_Application
+
+    /// Publishes a version of an application; ALREADY_EXISTS when the version id is taken.
+    func publishVersion(
+        _ request: Skyport_Entitlement_V1_PublishVersionRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_AppVersion
+
+    /// Grants (or replaces) a user's entitlement to an application.
+    func grantEntitlement(
+        _ request: Skyport_Entitlement_V1_GrantEntitlementRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_EntitlementRecord
+
+    /// Revokes a user's entitlement; NOT_FOUND when there is none.
+    func revokeEntitlement(
+        _ request: Skyport_Entitlement_V1_RevokeEntitlementRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_EntitlementRecord
+
+    /// The entitlements of an application, revoked ones included, ordered by user (at most 1,000).
+    func listEntitlements(
+        _ request: Skyport_Entitlement_V1_ListEntitlementsRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_ListEntitlementsResponse
+
+    /// Checks the user's entitlement, asks the application's home host management to create a session,
+    /// and returns its one-time token. PERMISSION_DENIED without a valid entitlement; FAILED_PRECONDITION
+    /// for a pre-order before the release date (naming it) or an application with no released version.
     func requestSession(
         _ request: Skyport_Entitlement_V1_RequestSessionRequest,
         context: ServerContext
@@ -456,6 +1220,48 @@ extension Skyport_Entitlement_V1_EntitlementProvider {
                 Skyport_Entitlement_V1_Developer.self
             ) {
                 try await self.whoAmI($0, context: $1)
+            },
+            .unary(
+                Skyport_Entitlement_V1_EntitlementMethods.registerApplication,
+                Skyport_Entitlement_V1_RegisterApplicationRequest.self,
+                Skyport_Entitlement_V1_Application.self
+            ) {
+                try await self.registerApplication($0, context: $1)
+            },
+            .unary(
+                Skyport_Entitlement_V1_EntitlementMethods.getApplication,
+                Skyport_Entitlement_V1_GetApplicationRequest.self,
+                Skyport_Entitlement_V1_Application.self
+            ) {
+                try await self.getApplication($0, context: $1)
+            },
+            .unary(
+                Skyport_Entitlement_V1_EntitlementMethods.publishVersion,
+                Skyport_Entitlement_V1_PublishVersionRequest.self,
+                Skyport_Entitlement_V1_AppVersion.self
+            ) {
+                try await self.publishVersion($0, context: $1)
+            },
+            .unary(
+                Skyport_Entitlement_V1_EntitlementMethods.grantEntitlement,
+                Skyport_Entitlement_V1_GrantEntitlementRequest.self,
+                Skyport_Entitlement_V1_EntitlementRecord.self
+            ) {
+                try await self.grantEntitlement($0, context: $1)
+            },
+            .unary(
+                Skyport_Entitlement_V1_EntitlementMethods.revokeEntitlement,
+                Skyport_Entitlement_V1_RevokeEntitlementRequest.self,
+                Skyport_Entitlement_V1_EntitlementRecord.self
+            ) {
+                try await self.revokeEntitlement($0, context: $1)
+            },
+            .unary(
+                Skyport_Entitlement_V1_EntitlementMethods.listEntitlements,
+                Skyport_Entitlement_V1_ListEntitlementsRequest.self,
+                Skyport_Entitlement_V1_ListEntitlementsResponse.self
+            ) {
+                try await self.listEntitlements($0, context: $1)
             },
             .unary(
                 Skyport_Entitlement_V1_EntitlementMethods.requestSession,
@@ -523,7 +1329,99 @@ public struct Skyport_Entitlement_V1_EntitlementClient: Sendable {
         ).message
     }
 
-    /// Returns a one-time session token for a user of an application. Not implemented yet (UNIMPLEMENTED).
+    /// Registers an application of the calling developer.
+    public func registerApplication(
+        _ request: Skyport_Entitlement_V1_RegisterApplicationRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Entitlement_V1_Application {
+        try await self.client.unary(
+            Skyport_Entitlement_V1_EntitlementMethods.registerApplication,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Entitlement_V1_Application.self
+        ).message
+    }
+
+    /// One of the developer's applications with its versions.
+    public func getApplication(
+        _ request: Skyport_Entitlement_V1_GetApplicationRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Entitlement_V1_Application {
+        try await self.client.unary(
+            Skyport_Entitlement_V1_EntitlementMethods.getApplication,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Entitlement_V1_Application.self
+        ).message
+    }
+
+    /// Publishes a version of an application; ALREADY_EXISTS when the version id is taken.
+    public func publishVersion(
+        _ request: Skyport_Entitlement_V1_PublishVersionRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Entitlement_V1_AppVersion {
+        try await self.client.unary(
+            Skyport_Entitlement_V1_EntitlementMethods.publishVersion,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Entitlement_V1_AppVersion.self
+        ).message
+    }
+
+    /// Grants (or replaces) a user's entitlement to an application.
+    public func grantEntitlement(
+        _ request: Skyport_Entitlement_V1_GrantEntitlementRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Entitlement_V1_EntitlementRecord {
+        try await self.client.unary(
+            Skyport_Entitlement_V1_EntitlementMethods.grantEntitlement,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Entitlement_V1_EntitlementRecord.self
+        ).message
+    }
+
+    /// Revokes a user's entitlement; NOT_FOUND when there is none.
+    public func revokeEntitlement(
+        _ request: Skyport_Entitlement_V1_RevokeEntitlementRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Entitlement_V1_EntitlementRecord {
+        try await self.client.unary(
+            Skyport_Entitlement_V1_EntitlementMethods.revokeEntitlement,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Entitlement_V1_EntitlementRecord.self
+        ).message
+    }
+
+    /// The entitlements of an application, revoked ones included, ordered by user (at most 1,000).
+    public func listEntitlements(
+        _ request: Skyport_Entitlement_V1_ListEntitlementsRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Entitlement_V1_ListEntitlementsResponse {
+        try await self.client.unary(
+            Skyport_Entitlement_V1_EntitlementMethods.listEntitlements,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Entitlement_V1_ListEntitlementsResponse.self
+        ).message
+    }
+
+    /// Checks the user's entitlement, asks the application's home host management to create a session,
+    /// and returns its one-time token. PERMISSION_DENIED without a valid entitlement; FAILED_PRECONDITION
+    /// for a pre-order before the release date (naming it) or an application with no released version.
     public func requestSession(
         _ request: Skyport_Entitlement_V1_RequestSessionRequest,
         metadata: Metadata = [:],

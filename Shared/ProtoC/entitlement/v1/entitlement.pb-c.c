@@ -232,6 +232,501 @@ void   skyport__entitlement__v1__developer__free_unpacked
   assert(message->base.descriptor == &skyport__entitlement__v1__developer__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   skyport__entitlement__v1__resource_profile__init
+                     (Skyport__Entitlement__V1__ResourceProfile         *message)
+{
+  static const Skyport__Entitlement__V1__ResourceProfile init_value = SKYPORT__ENTITLEMENT__V1__RESOURCE_PROFILE__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__resource_profile__get_packed_size
+                     (const Skyport__Entitlement__V1__ResourceProfile *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__resource_profile__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__resource_profile__pack
+                     (const Skyport__Entitlement__V1__ResourceProfile *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__resource_profile__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__resource_profile__pack_to_buffer
+                     (const Skyport__Entitlement__V1__ResourceProfile *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__resource_profile__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__ResourceProfile *
+       skyport__entitlement__v1__resource_profile__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__ResourceProfile *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__resource_profile__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__resource_profile__free_unpacked
+                     (Skyport__Entitlement__V1__ResourceProfile *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__resource_profile__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__register_application_request__init
+                     (Skyport__Entitlement__V1__RegisterApplicationRequest         *message)
+{
+  static const Skyport__Entitlement__V1__RegisterApplicationRequest init_value = SKYPORT__ENTITLEMENT__V1__REGISTER_APPLICATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__register_application_request__get_packed_size
+                     (const Skyport__Entitlement__V1__RegisterApplicationRequest *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__register_application_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__register_application_request__pack
+                     (const Skyport__Entitlement__V1__RegisterApplicationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__register_application_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__register_application_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__RegisterApplicationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__register_application_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__RegisterApplicationRequest *
+       skyport__entitlement__v1__register_application_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__RegisterApplicationRequest *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__register_application_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__register_application_request__free_unpacked
+                     (Skyport__Entitlement__V1__RegisterApplicationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__register_application_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__get_application_request__init
+                     (Skyport__Entitlement__V1__GetApplicationRequest         *message)
+{
+  static const Skyport__Entitlement__V1__GetApplicationRequest init_value = SKYPORT__ENTITLEMENT__V1__GET_APPLICATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__get_application_request__get_packed_size
+                     (const Skyport__Entitlement__V1__GetApplicationRequest *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__get_application_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__get_application_request__pack
+                     (const Skyport__Entitlement__V1__GetApplicationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__get_application_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__get_application_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__GetApplicationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__get_application_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__GetApplicationRequest *
+       skyport__entitlement__v1__get_application_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__GetApplicationRequest *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__get_application_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__get_application_request__free_unpacked
+                     (Skyport__Entitlement__V1__GetApplicationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__get_application_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__application__init
+                     (Skyport__Entitlement__V1__Application         *message)
+{
+  static const Skyport__Entitlement__V1__Application init_value = SKYPORT__ENTITLEMENT__V1__APPLICATION__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__application__get_packed_size
+                     (const Skyport__Entitlement__V1__Application *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__application__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__application__pack
+                     (const Skyport__Entitlement__V1__Application *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__application__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__application__pack_to_buffer
+                     (const Skyport__Entitlement__V1__Application *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__application__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__Application *
+       skyport__entitlement__v1__application__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__Application *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__application__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__application__free_unpacked
+                     (Skyport__Entitlement__V1__Application *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__application__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__publish_version_request__init
+                     (Skyport__Entitlement__V1__PublishVersionRequest         *message)
+{
+  static const Skyport__Entitlement__V1__PublishVersionRequest init_value = SKYPORT__ENTITLEMENT__V1__PUBLISH_VERSION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__publish_version_request__get_packed_size
+                     (const Skyport__Entitlement__V1__PublishVersionRequest *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__publish_version_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__publish_version_request__pack
+                     (const Skyport__Entitlement__V1__PublishVersionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__publish_version_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__publish_version_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__PublishVersionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__publish_version_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__PublishVersionRequest *
+       skyport__entitlement__v1__publish_version_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__PublishVersionRequest *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__publish_version_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__publish_version_request__free_unpacked
+                     (Skyport__Entitlement__V1__PublishVersionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__publish_version_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__app_version__init
+                     (Skyport__Entitlement__V1__AppVersion         *message)
+{
+  static const Skyport__Entitlement__V1__AppVersion init_value = SKYPORT__ENTITLEMENT__V1__APP_VERSION__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__app_version__get_packed_size
+                     (const Skyport__Entitlement__V1__AppVersion *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__app_version__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__app_version__pack
+                     (const Skyport__Entitlement__V1__AppVersion *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__app_version__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__app_version__pack_to_buffer
+                     (const Skyport__Entitlement__V1__AppVersion *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__app_version__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__AppVersion *
+       skyport__entitlement__v1__app_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__AppVersion *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__app_version__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__app_version__free_unpacked
+                     (Skyport__Entitlement__V1__AppVersion *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__app_version__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__grant_entitlement_request__init
+                     (Skyport__Entitlement__V1__GrantEntitlementRequest         *message)
+{
+  static const Skyport__Entitlement__V1__GrantEntitlementRequest init_value = SKYPORT__ENTITLEMENT__V1__GRANT_ENTITLEMENT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__grant_entitlement_request__get_packed_size
+                     (const Skyport__Entitlement__V1__GrantEntitlementRequest *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__grant_entitlement_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__grant_entitlement_request__pack
+                     (const Skyport__Entitlement__V1__GrantEntitlementRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__grant_entitlement_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__grant_entitlement_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__GrantEntitlementRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__grant_entitlement_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__GrantEntitlementRequest *
+       skyport__entitlement__v1__grant_entitlement_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__GrantEntitlementRequest *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__grant_entitlement_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__grant_entitlement_request__free_unpacked
+                     (Skyport__Entitlement__V1__GrantEntitlementRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__grant_entitlement_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__revoke_entitlement_request__init
+                     (Skyport__Entitlement__V1__RevokeEntitlementRequest         *message)
+{
+  static const Skyport__Entitlement__V1__RevokeEntitlementRequest init_value = SKYPORT__ENTITLEMENT__V1__REVOKE_ENTITLEMENT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__revoke_entitlement_request__get_packed_size
+                     (const Skyport__Entitlement__V1__RevokeEntitlementRequest *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__revoke_entitlement_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__revoke_entitlement_request__pack
+                     (const Skyport__Entitlement__V1__RevokeEntitlementRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__revoke_entitlement_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__revoke_entitlement_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__RevokeEntitlementRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__revoke_entitlement_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__RevokeEntitlementRequest *
+       skyport__entitlement__v1__revoke_entitlement_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__RevokeEntitlementRequest *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__revoke_entitlement_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__revoke_entitlement_request__free_unpacked
+                     (Skyport__Entitlement__V1__RevokeEntitlementRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__revoke_entitlement_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__entitlement_record__init
+                     (Skyport__Entitlement__V1__EntitlementRecord         *message)
+{
+  static const Skyport__Entitlement__V1__EntitlementRecord init_value = SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_RECORD__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__entitlement_record__get_packed_size
+                     (const Skyport__Entitlement__V1__EntitlementRecord *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__entitlement_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__entitlement_record__pack
+                     (const Skyport__Entitlement__V1__EntitlementRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__entitlement_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__entitlement_record__pack_to_buffer
+                     (const Skyport__Entitlement__V1__EntitlementRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__entitlement_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__EntitlementRecord *
+       skyport__entitlement__v1__entitlement_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__EntitlementRecord *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__entitlement_record__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__entitlement_record__free_unpacked
+                     (Skyport__Entitlement__V1__EntitlementRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__entitlement_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__list_entitlements_request__init
+                     (Skyport__Entitlement__V1__ListEntitlementsRequest         *message)
+{
+  static const Skyport__Entitlement__V1__ListEntitlementsRequest init_value = SKYPORT__ENTITLEMENT__V1__LIST_ENTITLEMENTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__list_entitlements_request__get_packed_size
+                     (const Skyport__Entitlement__V1__ListEntitlementsRequest *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__list_entitlements_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__list_entitlements_request__pack
+                     (const Skyport__Entitlement__V1__ListEntitlementsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__list_entitlements_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__list_entitlements_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__ListEntitlementsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__list_entitlements_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__ListEntitlementsRequest *
+       skyport__entitlement__v1__list_entitlements_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__ListEntitlementsRequest *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__list_entitlements_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__list_entitlements_request__free_unpacked
+                     (Skyport__Entitlement__V1__ListEntitlementsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__list_entitlements_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__list_entitlements_response__init
+                     (Skyport__Entitlement__V1__ListEntitlementsResponse         *message)
+{
+  static const Skyport__Entitlement__V1__ListEntitlementsResponse init_value = SKYPORT__ENTITLEMENT__V1__LIST_ENTITLEMENTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__list_entitlements_response__get_packed_size
+                     (const Skyport__Entitlement__V1__ListEntitlementsResponse *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__list_entitlements_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__list_entitlements_response__pack
+                     (const Skyport__Entitlement__V1__ListEntitlementsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__list_entitlements_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__list_entitlements_response__pack_to_buffer
+                     (const Skyport__Entitlement__V1__ListEntitlementsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__list_entitlements_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__ListEntitlementsResponse *
+       skyport__entitlement__v1__list_entitlements_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__ListEntitlementsResponse *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__list_entitlements_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__list_entitlements_response__free_unpacked
+                     (Skyport__Entitlement__V1__ListEntitlementsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__list_entitlements_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   skyport__entitlement__v1__request_session_request__init
                      (Skyport__Entitlement__V1__RequestSessionRequest         *message)
 {
@@ -570,7 +1065,763 @@ const ProtobufCMessageDescriptor skyport__entitlement__v1__developer__descriptor
   (ProtobufCMessageInit) skyport__entitlement__v1__developer__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__entitlement__v1__request_session_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__resource_profile__field_descriptors[4] =
+{
+  {
+    "cpu_units",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__ResourceProfile, cpu_units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "memory_mib",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__ResourceProfile, memory_mib),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_gpu_score",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__ResourceProfile, min_gpu_score),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sessions_per_instance",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__ResourceProfile, sessions_per_instance),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__resource_profile__field_indices_by_name[] = {
+  0,   /* field[0] = cpu_units */
+  1,   /* field[1] = memory_mib */
+  2,   /* field[2] = min_gpu_score */
+  3,   /* field[3] = sessions_per_instance */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__resource_profile__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__resource_profile__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.ResourceProfile",
+  "ResourceProfile",
+  "Skyport__Entitlement__V1__ResourceProfile",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__ResourceProfile),
+  4,
+  skyport__entitlement__v1__resource_profile__field_descriptors,
+  skyport__entitlement__v1__resource_profile__field_indices_by_name,
+  1,  skyport__entitlement__v1__resource_profile__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__resource_profile__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__register_application_request__field_descriptors[3] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RegisterApplicationRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "home_datacentre",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RegisterApplicationRequest, home_datacentre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "profile",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RegisterApplicationRequest, profile),
+    &skyport__entitlement__v1__resource_profile__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__register_application_request__field_indices_by_name[] = {
+  1,   /* field[1] = home_datacentre */
+  0,   /* field[0] = name */
+  2,   /* field[2] = profile */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__register_application_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__register_application_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.RegisterApplicationRequest",
+  "RegisterApplicationRequest",
+  "Skyport__Entitlement__V1__RegisterApplicationRequest",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__RegisterApplicationRequest),
+  3,
+  skyport__entitlement__v1__register_application_request__field_descriptors,
+  skyport__entitlement__v1__register_application_request__field_indices_by_name,
+  1,  skyport__entitlement__v1__register_application_request__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__register_application_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__get_application_request__field_descriptors[1] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__GetApplicationRequest, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__get_application_request__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__get_application_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__get_application_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.GetApplicationRequest",
+  "GetApplicationRequest",
+  "Skyport__Entitlement__V1__GetApplicationRequest",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__GetApplicationRequest),
+  1,
+  skyport__entitlement__v1__get_application_request__field_descriptors,
+  skyport__entitlement__v1__get_application_request__field_indices_by_name,
+  1,  skyport__entitlement__v1__get_application_request__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__get_application_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__application__field_descriptors[6] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__Application, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__Application, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "home_datacentre",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__Application, home_datacentre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "profile",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__Application, profile),
+    &skyport__entitlement__v1__resource_profile__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__Application, created_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "versions",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Entitlement__V1__Application, n_versions),
+    offsetof(Skyport__Entitlement__V1__Application, versions),
+    &skyport__entitlement__v1__app_version__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__application__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  4,   /* field[4] = created_at_unix_ms */
+  2,   /* field[2] = home_datacentre */
+  1,   /* field[1] = name */
+  3,   /* field[3] = profile */
+  5,   /* field[5] = versions */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__application__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__application__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.Application",
+  "Application",
+  "Skyport__Entitlement__V1__Application",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__Application),
+  6,
+  skyport__entitlement__v1__application__field_descriptors,
+  skyport__entitlement__v1__application__field_indices_by_name,
+  1,  skyport__entitlement__v1__application__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__application__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__publish_version_request__field_descriptors[4] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__PublishVersionRequest, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__PublishVersionRequest, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "launch_command",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__PublishVersionRequest, launch_command),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "release_at_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__PublishVersionRequest, release_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__publish_version_request__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  2,   /* field[2] = launch_command */
+  3,   /* field[3] = release_at_unix_ms */
+  1,   /* field[1] = version_id */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__publish_version_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__publish_version_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.PublishVersionRequest",
+  "PublishVersionRequest",
+  "Skyport__Entitlement__V1__PublishVersionRequest",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__PublishVersionRequest),
+  4,
+  skyport__entitlement__v1__publish_version_request__field_descriptors,
+  skyport__entitlement__v1__publish_version_request__field_indices_by_name,
+  1,  skyport__entitlement__v1__publish_version_request__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__publish_version_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__app_version__field_descriptors[5] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__AppVersion, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__AppVersion, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "launch_command",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__AppVersion, launch_command),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "release_at_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__AppVersion, release_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "published_at_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__AppVersion, published_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__app_version__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  2,   /* field[2] = launch_command */
+  4,   /* field[4] = published_at_unix_ms */
+  3,   /* field[3] = release_at_unix_ms */
+  1,   /* field[1] = version_id */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__app_version__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__app_version__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.AppVersion",
+  "AppVersion",
+  "Skyport__Entitlement__V1__AppVersion",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__AppVersion),
+  5,
+  skyport__entitlement__v1__app_version__field_descriptors,
+  skyport__entitlement__v1__app_version__field_indices_by_name,
+  1,  skyport__entitlement__v1__app_version__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__app_version__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__grant_entitlement_request__field_descriptors[4] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__GrantEntitlementRequest, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__GrantEntitlementRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__GrantEntitlementRequest, kind),
+    &skyport__entitlement__v1__entitlement_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_at_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__GrantEntitlementRequest, expires_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__grant_entitlement_request__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  3,   /* field[3] = expires_at_unix_ms */
+  2,   /* field[2] = kind */
+  1,   /* field[1] = user_id */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__grant_entitlement_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__grant_entitlement_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.GrantEntitlementRequest",
+  "GrantEntitlementRequest",
+  "Skyport__Entitlement__V1__GrantEntitlementRequest",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__GrantEntitlementRequest),
+  4,
+  skyport__entitlement__v1__grant_entitlement_request__field_descriptors,
+  skyport__entitlement__v1__grant_entitlement_request__field_indices_by_name,
+  1,  skyport__entitlement__v1__grant_entitlement_request__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__grant_entitlement_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__revoke_entitlement_request__field_descriptors[2] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RevokeEntitlementRequest, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RevokeEntitlementRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__revoke_entitlement_request__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  1,   /* field[1] = user_id */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__revoke_entitlement_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__revoke_entitlement_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.RevokeEntitlementRequest",
+  "RevokeEntitlementRequest",
+  "Skyport__Entitlement__V1__RevokeEntitlementRequest",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__RevokeEntitlementRequest),
+  2,
+  skyport__entitlement__v1__revoke_entitlement_request__field_descriptors,
+  skyport__entitlement__v1__revoke_entitlement_request__field_indices_by_name,
+  1,  skyport__entitlement__v1__revoke_entitlement_request__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__revoke_entitlement_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__entitlement_record__field_descriptors[6] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__EntitlementRecord, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__EntitlementRecord, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__EntitlementRecord, kind),
+    &skyport__entitlement__v1__entitlement_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_at_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__EntitlementRecord, expires_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "granted_at_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__EntitlementRecord, granted_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "revoked_at_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__EntitlementRecord, revoked_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__entitlement_record__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  3,   /* field[3] = expires_at_unix_ms */
+  4,   /* field[4] = granted_at_unix_ms */
+  2,   /* field[2] = kind */
+  5,   /* field[5] = revoked_at_unix_ms */
+  1,   /* field[1] = user_id */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__entitlement_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__entitlement_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.EntitlementRecord",
+  "EntitlementRecord",
+  "Skyport__Entitlement__V1__EntitlementRecord",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__EntitlementRecord),
+  6,
+  skyport__entitlement__v1__entitlement_record__field_descriptors,
+  skyport__entitlement__v1__entitlement_record__field_indices_by_name,
+  1,  skyport__entitlement__v1__entitlement_record__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__entitlement_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__list_entitlements_request__field_descriptors[1] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__ListEntitlementsRequest, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__list_entitlements_request__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__list_entitlements_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__list_entitlements_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.ListEntitlementsRequest",
+  "ListEntitlementsRequest",
+  "Skyport__Entitlement__V1__ListEntitlementsRequest",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__ListEntitlementsRequest),
+  1,
+  skyport__entitlement__v1__list_entitlements_request__field_descriptors,
+  skyport__entitlement__v1__list_entitlements_request__field_indices_by_name,
+  1,  skyport__entitlement__v1__list_entitlements_request__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__list_entitlements_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__list_entitlements_response__field_descriptors[1] =
+{
+  {
+    "entitlements",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Entitlement__V1__ListEntitlementsResponse, n_entitlements),
+    offsetof(Skyport__Entitlement__V1__ListEntitlementsResponse, entitlements),
+    &skyport__entitlement__v1__entitlement_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__list_entitlements_response__field_indices_by_name[] = {
+  0,   /* field[0] = entitlements */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__list_entitlements_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__list_entitlements_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.ListEntitlementsResponse",
+  "ListEntitlementsResponse",
+  "Skyport__Entitlement__V1__ListEntitlementsResponse",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__ListEntitlementsResponse),
+  1,
+  skyport__entitlement__v1__list_entitlements_response__field_descriptors,
+  skyport__entitlement__v1__list_entitlements_response__field_indices_by_name,
+  1,  skyport__entitlement__v1__list_entitlements_response__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__list_entitlements_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__request_session_request__field_descriptors[6] =
 {
   {
     "app_id",
@@ -620,17 +1871,43 @@ static const ProtobufCFieldDescriptor skyport__entitlement__v1__request_session_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "token_validity_seconds",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RequestSessionRequest, token_validity_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_cidr",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RequestSessionRequest, client_cidr),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__entitlement__v1__request_session_request__field_indices_by_name[] = {
   0,   /* field[0] = app_id */
   2,   /* field[2] = client_address */
+  5,   /* field[5] = client_cidr */
   3,   /* field[3] = group_id */
+  4,   /* field[4] = token_validity_seconds */
   1,   /* field[1] = user_id */
 };
 static const ProtobufCIntRange skyport__entitlement__v1__request_session_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_request__descriptor =
 {
@@ -640,14 +1917,14 @@ const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_reque
   "Skyport__Entitlement__V1__RequestSessionRequest",
   "skyport.entitlement.v1",
   sizeof(Skyport__Entitlement__V1__RequestSessionRequest),
-  4,
+  6,
   skyport__entitlement__v1__request_session_request__field_descriptors,
   skyport__entitlement__v1__request_session_request__field_indices_by_name,
   1,  skyport__entitlement__v1__request_session_request__number_ranges,
   (ProtobufCMessageInit) skyport__entitlement__v1__request_session_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__entitlement__v1__request_session_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__request_session_response__field_descriptors[6] =
 {
   {
     "redeem_url",
@@ -697,17 +1974,43 @@ static const ProtobufCFieldDescriptor skyport__entitlement__v1__request_session_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "session_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RequestSessionResponse, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token_text",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RequestSessionResponse, token_text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__entitlement__v1__request_session_response__field_indices_by_name[] = {
   2,   /* field[2] = expires_at_unix_ms */
   0,   /* field[0] = redeem_url */
   3,   /* field[3] = redemption_endpoints */
+  4,   /* field[4] = session_id */
   1,   /* field[1] = token */
+  5,   /* field[5] = token_text */
 };
 static const ProtobufCIntRange skyport__entitlement__v1__request_session_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_response__descriptor =
 {
@@ -717,24 +2020,70 @@ const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_respo
   "Skyport__Entitlement__V1__RequestSessionResponse",
   "skyport.entitlement.v1",
   sizeof(Skyport__Entitlement__V1__RequestSessionResponse),
-  4,
+  6,
   skyport__entitlement__v1__request_session_response__field_descriptors,
   skyport__entitlement__v1__request_session_response__field_indices_by_name,
   1,  skyport__entitlement__v1__request_session_response__number_ranges,
   (ProtobufCMessageInit) skyport__entitlement__v1__request_session_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor skyport__entitlement__v1__entitlement__method_descriptors[4] =
+static const ProtobufCEnumValue skyport__entitlement__v1__entitlement_kind__enum_values_by_number[5] =
+{
+  { "ENTITLEMENT_KIND_UNSPECIFIED", "SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_UNSPECIFIED", 0 },
+  { "ENTITLEMENT_KIND_PURCHASE", "SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_PURCHASE", 1 },
+  { "ENTITLEMENT_KIND_SUBSCRIPTION", "SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_SUBSCRIPTION", 2 },
+  { "ENTITLEMENT_KIND_TRIAL", "SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_TRIAL", 3 },
+  { "ENTITLEMENT_KIND_PRE_ORDER", "SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_PRE_ORDER", 4 },
+};
+static const ProtobufCIntRange skyport__entitlement__v1__entitlement_kind__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex skyport__entitlement__v1__entitlement_kind__enum_values_by_name[5] =
+{
+  { "ENTITLEMENT_KIND_PRE_ORDER", 4 },
+  { "ENTITLEMENT_KIND_PURCHASE", 1 },
+  { "ENTITLEMENT_KIND_SUBSCRIPTION", 2 },
+  { "ENTITLEMENT_KIND_TRIAL", 3 },
+  { "ENTITLEMENT_KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor skyport__entitlement__v1__entitlement_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.EntitlementKind",
+  "EntitlementKind",
+  "Skyport__Entitlement__V1__EntitlementKind",
+  "skyport.entitlement.v1",
+  5,
+  skyport__entitlement__v1__entitlement_kind__enum_values_by_number,
+  5,
+  skyport__entitlement__v1__entitlement_kind__enum_values_by_name,
+  1,
+  skyport__entitlement__v1__entitlement_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor skyport__entitlement__v1__entitlement__method_descriptors[10] =
 {
   { "CreateDeveloper", &skyport__entitlement__v1__create_developer_request__descriptor, &skyport__entitlement__v1__create_developer_response__descriptor },
   { "GetDeveloper", &skyport__entitlement__v1__get_developer_request__descriptor, &skyport__entitlement__v1__developer__descriptor },
   { "WhoAmI", &skyport__entitlement__v1__who_am_irequest__descriptor, &skyport__entitlement__v1__developer__descriptor },
+  { "RegisterApplication", &skyport__entitlement__v1__register_application_request__descriptor, &skyport__entitlement__v1__application__descriptor },
+  { "GetApplication", &skyport__entitlement__v1__get_application_request__descriptor, &skyport__entitlement__v1__application__descriptor },
+  { "PublishVersion", &skyport__entitlement__v1__publish_version_request__descriptor, &skyport__entitlement__v1__app_version__descriptor },
+  { "GrantEntitlement", &skyport__entitlement__v1__grant_entitlement_request__descriptor, &skyport__entitlement__v1__entitlement_record__descriptor },
+  { "RevokeEntitlement", &skyport__entitlement__v1__revoke_entitlement_request__descriptor, &skyport__entitlement__v1__entitlement_record__descriptor },
+  { "ListEntitlements", &skyport__entitlement__v1__list_entitlements_request__descriptor, &skyport__entitlement__v1__list_entitlements_response__descriptor },
   { "RequestSession", &skyport__entitlement__v1__request_session_request__descriptor, &skyport__entitlement__v1__request_session_response__descriptor },
 };
 const unsigned skyport__entitlement__v1__entitlement__method_indices_by_name[] = {
   0,        /* CreateDeveloper */
+  4,        /* GetApplication */
   1,        /* GetDeveloper */
-  3,        /* RequestSession */
+  6,        /* GrantEntitlement */
+  8,        /* ListEntitlements */
+  5,        /* PublishVersion */
+  3,        /* RegisterApplication */
+  9,        /* RequestSession */
+  7,        /* RevokeEntitlement */
   2         /* WhoAmI */
 };
 const ProtobufCServiceDescriptor skyport__entitlement__v1__entitlement__descriptor =
@@ -744,7 +2093,7 @@ const ProtobufCServiceDescriptor skyport__entitlement__v1__entitlement__descript
   "Entitlement",
   "Skyport__Entitlement__V1__Entitlement",
   "skyport.entitlement.v1",
-  4,
+  10,
   skyport__entitlement__v1__entitlement__method_descriptors,
   skyport__entitlement__v1__entitlement__method_indices_by_name
 };
@@ -772,13 +2121,61 @@ void skyport__entitlement__v1__entitlement__who_am_i(ProtobufCService *service,
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void skyport__entitlement__v1__entitlement__register_application(ProtobufCService *service,
+                                                                 const Skyport__Entitlement__V1__RegisterApplicationRequest *input,
+                                                                 Skyport__Entitlement__V1__Application_Closure closure,
+                                                                 void *closure_data)
+{
+  assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__entitlement__v1__entitlement__get_application(ProtobufCService *service,
+                                                            const Skyport__Entitlement__V1__GetApplicationRequest *input,
+                                                            Skyport__Entitlement__V1__Application_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__entitlement__v1__entitlement__publish_version(ProtobufCService *service,
+                                                            const Skyport__Entitlement__V1__PublishVersionRequest *input,
+                                                            Skyport__Entitlement__V1__AppVersion_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__entitlement__v1__entitlement__grant_entitlement(ProtobufCService *service,
+                                                              const Skyport__Entitlement__V1__GrantEntitlementRequest *input,
+                                                              Skyport__Entitlement__V1__EntitlementRecord_Closure closure,
+                                                              void *closure_data)
+{
+  assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__entitlement__v1__entitlement__revoke_entitlement(ProtobufCService *service,
+                                                               const Skyport__Entitlement__V1__RevokeEntitlementRequest *input,
+                                                               Skyport__Entitlement__V1__EntitlementRecord_Closure closure,
+                                                               void *closure_data)
+{
+  assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__entitlement__v1__entitlement__list_entitlements(ProtobufCService *service,
+                                                              const Skyport__Entitlement__V1__ListEntitlementsRequest *input,
+                                                              Skyport__Entitlement__V1__ListEntitlementsResponse_Closure closure,
+                                                              void *closure_data)
+{
+  assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void skyport__entitlement__v1__entitlement__request_session(ProtobufCService *service,
                                                             const Skyport__Entitlement__V1__RequestSessionRequest *input,
                                                             Skyport__Entitlement__V1__RequestSessionResponse_Closure closure,
                                                             void *closure_data)
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__init (Skyport__Entitlement__V1__Entitlement_Service *service,
                                                   Skyport__Entitlement__V1__Entitlement_ServiceDestroy destroy)

@@ -20,12 +20,31 @@ typedef struct Skyport__Entitlement__V1__CreateDeveloperResponse Skyport__Entitl
 typedef struct Skyport__Entitlement__V1__GetDeveloperRequest Skyport__Entitlement__V1__GetDeveloperRequest;
 typedef struct Skyport__Entitlement__V1__WhoAmIRequest Skyport__Entitlement__V1__WhoAmIRequest;
 typedef struct Skyport__Entitlement__V1__Developer Skyport__Entitlement__V1__Developer;
+typedef struct Skyport__Entitlement__V1__ResourceProfile Skyport__Entitlement__V1__ResourceProfile;
+typedef struct Skyport__Entitlement__V1__RegisterApplicationRequest Skyport__Entitlement__V1__RegisterApplicationRequest;
+typedef struct Skyport__Entitlement__V1__GetApplicationRequest Skyport__Entitlement__V1__GetApplicationRequest;
+typedef struct Skyport__Entitlement__V1__Application Skyport__Entitlement__V1__Application;
+typedef struct Skyport__Entitlement__V1__PublishVersionRequest Skyport__Entitlement__V1__PublishVersionRequest;
+typedef struct Skyport__Entitlement__V1__AppVersion Skyport__Entitlement__V1__AppVersion;
+typedef struct Skyport__Entitlement__V1__GrantEntitlementRequest Skyport__Entitlement__V1__GrantEntitlementRequest;
+typedef struct Skyport__Entitlement__V1__RevokeEntitlementRequest Skyport__Entitlement__V1__RevokeEntitlementRequest;
+typedef struct Skyport__Entitlement__V1__EntitlementRecord Skyport__Entitlement__V1__EntitlementRecord;
+typedef struct Skyport__Entitlement__V1__ListEntitlementsRequest Skyport__Entitlement__V1__ListEntitlementsRequest;
+typedef struct Skyport__Entitlement__V1__ListEntitlementsResponse Skyport__Entitlement__V1__ListEntitlementsResponse;
 typedef struct Skyport__Entitlement__V1__RequestSessionRequest Skyport__Entitlement__V1__RequestSessionRequest;
 typedef struct Skyport__Entitlement__V1__RequestSessionResponse Skyport__Entitlement__V1__RequestSessionResponse;
 
 
 /* --- enums --- */
 
+typedef enum _Skyport__Entitlement__V1__EntitlementKind {
+  SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_UNSPECIFIED = 0,
+  SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_PURCHASE = 1,
+  SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_SUBSCRIPTION = 2,
+  SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_TRIAL = 3,
+  SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_PRE_ORDER = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND)
+} Skyport__Entitlement__V1__EntitlementKind;
 
 /* --- messages --- */
 
@@ -100,31 +119,236 @@ struct  Skyport__Entitlement__V1__Developer
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL }
 
 
+/*
+ * What an instance of an application needs from a host.
+ */
+struct  Skyport__Entitlement__V1__ResourceProfile
+{
+  ProtobufCMessage base;
+  /*
+   * Normalised CPU units, at least 1.
+   */
+  uint32_t cpu_units;
+  /*
+   * Memory in MiB, at least 1.
+   */
+  uint64_t memory_mib;
+  /*
+   * The least GPU score a host must have (0: no GPU needed).
+   */
+  uint32_t min_gpu_score;
+  /*
+   * Sessions one instance can serve at once (1: single-tenant).
+   */
+  uint32_t sessions_per_instance;
+};
+#define SKYPORT__ENTITLEMENT__V1__RESOURCE_PROFILE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__resource_profile__descriptor) \
+    , 0, 0, 0, 0 }
+
+
+struct  Skyport__Entitlement__V1__RegisterApplicationRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Shown to people; 1 to 200 bytes.
+   */
+  char *name;
+  /*
+   * The data centre whose host management owns its sessions, e.g. "dc1".
+   */
+  char *home_datacentre;
+  Skyport__Entitlement__V1__ResourceProfile *profile;
+};
+#define SKYPORT__ENTITLEMENT__V1__REGISTER_APPLICATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__register_application_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+
+
+struct  Skyport__Entitlement__V1__GetApplicationRequest
+{
+  ProtobufCMessage base;
+  char *app_id;
+};
+#define SKYPORT__ENTITLEMENT__V1__GET_APPLICATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__get_application_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Entitlement__V1__Application
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *name;
+  char *home_datacentre;
+  Skyport__Entitlement__V1__ResourceProfile *profile;
+  int64_t created_at_unix_ms;
+  /*
+   * Ordered by release date.
+   */
+  size_t n_versions;
+  Skyport__Entitlement__V1__AppVersion **versions;
+};
+#define SKYPORT__ENTITLEMENT__V1__APPLICATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__application__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, 0,NULL }
+
+
+struct  Skyport__Entitlement__V1__PublishVersionRequest
+{
+  ProtobufCMessage base;
+  char *app_id;
+  /*
+   * 1 to 64 bytes, e.g. "1.2.0".
+   */
+  char *version_id;
+  /*
+   * The command inside the package that starts the application.
+   */
+  char *launch_command;
+  /*
+   * When sessions may start on it; 0 means now.
+   */
+  int64_t release_at_unix_ms;
+};
+#define SKYPORT__ENTITLEMENT__V1__PUBLISH_VERSION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__publish_version_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Skyport__Entitlement__V1__AppVersion
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *version_id;
+  char *launch_command;
+  int64_t release_at_unix_ms;
+  int64_t published_at_unix_ms;
+};
+#define SKYPORT__ENTITLEMENT__V1__APP_VERSION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__app_version__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Skyport__Entitlement__V1__GrantEntitlementRequest
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *user_id;
+  Skyport__Entitlement__V1__EntitlementKind kind;
+  /*
+   * 0: no expiry.
+   */
+  int64_t expires_at_unix_ms;
+};
+#define SKYPORT__ENTITLEMENT__V1__GRANT_ENTITLEMENT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__grant_entitlement_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_UNSPECIFIED, 0 }
+
+
+struct  Skyport__Entitlement__V1__RevokeEntitlementRequest
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *user_id;
+};
+#define SKYPORT__ENTITLEMENT__V1__REVOKE_ENTITLEMENT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__revoke_entitlement_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Entitlement__V1__EntitlementRecord
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *user_id;
+  Skyport__Entitlement__V1__EntitlementKind kind;
+  int64_t expires_at_unix_ms;
+  int64_t granted_at_unix_ms;
+  /*
+   * 0 while in force.
+   */
+  int64_t revoked_at_unix_ms;
+};
+#define SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__entitlement_record__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SKYPORT__ENTITLEMENT__V1__ENTITLEMENT_KIND__ENTITLEMENT_KIND_UNSPECIFIED, 0, 0, 0 }
+
+
+struct  Skyport__Entitlement__V1__ListEntitlementsRequest
+{
+  ProtobufCMessage base;
+  char *app_id;
+};
+#define SKYPORT__ENTITLEMENT__V1__LIST_ENTITLEMENTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__list_entitlements_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Entitlement__V1__ListEntitlementsResponse
+{
+  ProtobufCMessage base;
+  size_t n_entitlements;
+  Skyport__Entitlement__V1__EntitlementRecord **entitlements;
+};
+#define SKYPORT__ENTITLEMENT__V1__LIST_ENTITLEMENTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__list_entitlements_response__descriptor) \
+    , 0,NULL }
+
+
 struct  Skyport__Entitlement__V1__RequestSessionRequest
 {
   ProtobufCMessage base;
   char *app_id;
   char *user_id;
+  /*
+   * The client's address as the developer's backend saw it.
+   */
   char *client_address;
+  /*
+   * Sessions with the same group id are placed together.
+   */
   char *group_id;
+  /*
+   * Token validity, 1 to 604,800 seconds; 0 means 60.
+   */
+  uint32_t token_validity_seconds;
+  /*
+   * When set, only clients inside this CIDR block may redeem the token.
+   */
+  char *client_cidr;
 };
 #define SKYPORT__ENTITLEMENT__V1__REQUEST_SESSION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__request_session_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Skyport__Entitlement__V1__RequestSessionResponse
 {
   ProtobufCMessage base;
+  /*
+   * skyport://<redemption endpoint>/redeem?token=<token_text>
+   */
   char *redeem_url;
+  /*
+   * The token's raw bytes (a serialized skyport.token.v1.SignedToken).
+   */
   ProtobufCBinaryData token;
   int64_t expires_at_unix_ms;
+  /*
+   * host:port of the redemption nodes, nearest first when known.
+   */
   size_t n_redemption_endpoints;
   char **redemption_endpoints;
+  char *session_id;
+  /*
+   * "skt1." + base64url(token).
+   */
+  char *token_text;
 };
 #define SKYPORT__ENTITLEMENT__V1__REQUEST_SESSION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__request_session_response__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, {0,NULL}, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /* Skyport__Entitlement__V1__CreateDeveloperRequest methods */
@@ -222,6 +446,215 @@ Skyport__Entitlement__V1__Developer *
 void   skyport__entitlement__v1__developer__free_unpacked
                      (Skyport__Entitlement__V1__Developer *message,
                       ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__ResourceProfile methods */
+void   skyport__entitlement__v1__resource_profile__init
+                     (Skyport__Entitlement__V1__ResourceProfile         *message);
+size_t skyport__entitlement__v1__resource_profile__get_packed_size
+                     (const Skyport__Entitlement__V1__ResourceProfile   *message);
+size_t skyport__entitlement__v1__resource_profile__pack
+                     (const Skyport__Entitlement__V1__ResourceProfile   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__resource_profile__pack_to_buffer
+                     (const Skyport__Entitlement__V1__ResourceProfile   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__ResourceProfile *
+       skyport__entitlement__v1__resource_profile__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__resource_profile__free_unpacked
+                     (Skyport__Entitlement__V1__ResourceProfile *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__RegisterApplicationRequest methods */
+void   skyport__entitlement__v1__register_application_request__init
+                     (Skyport__Entitlement__V1__RegisterApplicationRequest         *message);
+size_t skyport__entitlement__v1__register_application_request__get_packed_size
+                     (const Skyport__Entitlement__V1__RegisterApplicationRequest   *message);
+size_t skyport__entitlement__v1__register_application_request__pack
+                     (const Skyport__Entitlement__V1__RegisterApplicationRequest   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__register_application_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__RegisterApplicationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__RegisterApplicationRequest *
+       skyport__entitlement__v1__register_application_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__register_application_request__free_unpacked
+                     (Skyport__Entitlement__V1__RegisterApplicationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__GetApplicationRequest methods */
+void   skyport__entitlement__v1__get_application_request__init
+                     (Skyport__Entitlement__V1__GetApplicationRequest         *message);
+size_t skyport__entitlement__v1__get_application_request__get_packed_size
+                     (const Skyport__Entitlement__V1__GetApplicationRequest   *message);
+size_t skyport__entitlement__v1__get_application_request__pack
+                     (const Skyport__Entitlement__V1__GetApplicationRequest   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__get_application_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__GetApplicationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__GetApplicationRequest *
+       skyport__entitlement__v1__get_application_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__get_application_request__free_unpacked
+                     (Skyport__Entitlement__V1__GetApplicationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__Application methods */
+void   skyport__entitlement__v1__application__init
+                     (Skyport__Entitlement__V1__Application         *message);
+size_t skyport__entitlement__v1__application__get_packed_size
+                     (const Skyport__Entitlement__V1__Application   *message);
+size_t skyport__entitlement__v1__application__pack
+                     (const Skyport__Entitlement__V1__Application   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__application__pack_to_buffer
+                     (const Skyport__Entitlement__V1__Application   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__Application *
+       skyport__entitlement__v1__application__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__application__free_unpacked
+                     (Skyport__Entitlement__V1__Application *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__PublishVersionRequest methods */
+void   skyport__entitlement__v1__publish_version_request__init
+                     (Skyport__Entitlement__V1__PublishVersionRequest         *message);
+size_t skyport__entitlement__v1__publish_version_request__get_packed_size
+                     (const Skyport__Entitlement__V1__PublishVersionRequest   *message);
+size_t skyport__entitlement__v1__publish_version_request__pack
+                     (const Skyport__Entitlement__V1__PublishVersionRequest   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__publish_version_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__PublishVersionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__PublishVersionRequest *
+       skyport__entitlement__v1__publish_version_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__publish_version_request__free_unpacked
+                     (Skyport__Entitlement__V1__PublishVersionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__AppVersion methods */
+void   skyport__entitlement__v1__app_version__init
+                     (Skyport__Entitlement__V1__AppVersion         *message);
+size_t skyport__entitlement__v1__app_version__get_packed_size
+                     (const Skyport__Entitlement__V1__AppVersion   *message);
+size_t skyport__entitlement__v1__app_version__pack
+                     (const Skyport__Entitlement__V1__AppVersion   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__app_version__pack_to_buffer
+                     (const Skyport__Entitlement__V1__AppVersion   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__AppVersion *
+       skyport__entitlement__v1__app_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__app_version__free_unpacked
+                     (Skyport__Entitlement__V1__AppVersion *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__GrantEntitlementRequest methods */
+void   skyport__entitlement__v1__grant_entitlement_request__init
+                     (Skyport__Entitlement__V1__GrantEntitlementRequest         *message);
+size_t skyport__entitlement__v1__grant_entitlement_request__get_packed_size
+                     (const Skyport__Entitlement__V1__GrantEntitlementRequest   *message);
+size_t skyport__entitlement__v1__grant_entitlement_request__pack
+                     (const Skyport__Entitlement__V1__GrantEntitlementRequest   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__grant_entitlement_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__GrantEntitlementRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__GrantEntitlementRequest *
+       skyport__entitlement__v1__grant_entitlement_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__grant_entitlement_request__free_unpacked
+                     (Skyport__Entitlement__V1__GrantEntitlementRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__RevokeEntitlementRequest methods */
+void   skyport__entitlement__v1__revoke_entitlement_request__init
+                     (Skyport__Entitlement__V1__RevokeEntitlementRequest         *message);
+size_t skyport__entitlement__v1__revoke_entitlement_request__get_packed_size
+                     (const Skyport__Entitlement__V1__RevokeEntitlementRequest   *message);
+size_t skyport__entitlement__v1__revoke_entitlement_request__pack
+                     (const Skyport__Entitlement__V1__RevokeEntitlementRequest   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__revoke_entitlement_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__RevokeEntitlementRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__RevokeEntitlementRequest *
+       skyport__entitlement__v1__revoke_entitlement_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__revoke_entitlement_request__free_unpacked
+                     (Skyport__Entitlement__V1__RevokeEntitlementRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__EntitlementRecord methods */
+void   skyport__entitlement__v1__entitlement_record__init
+                     (Skyport__Entitlement__V1__EntitlementRecord         *message);
+size_t skyport__entitlement__v1__entitlement_record__get_packed_size
+                     (const Skyport__Entitlement__V1__EntitlementRecord   *message);
+size_t skyport__entitlement__v1__entitlement_record__pack
+                     (const Skyport__Entitlement__V1__EntitlementRecord   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__entitlement_record__pack_to_buffer
+                     (const Skyport__Entitlement__V1__EntitlementRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__EntitlementRecord *
+       skyport__entitlement__v1__entitlement_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__entitlement_record__free_unpacked
+                     (Skyport__Entitlement__V1__EntitlementRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__ListEntitlementsRequest methods */
+void   skyport__entitlement__v1__list_entitlements_request__init
+                     (Skyport__Entitlement__V1__ListEntitlementsRequest         *message);
+size_t skyport__entitlement__v1__list_entitlements_request__get_packed_size
+                     (const Skyport__Entitlement__V1__ListEntitlementsRequest   *message);
+size_t skyport__entitlement__v1__list_entitlements_request__pack
+                     (const Skyport__Entitlement__V1__ListEntitlementsRequest   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__list_entitlements_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__ListEntitlementsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__ListEntitlementsRequest *
+       skyport__entitlement__v1__list_entitlements_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__list_entitlements_request__free_unpacked
+                     (Skyport__Entitlement__V1__ListEntitlementsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__ListEntitlementsResponse methods */
+void   skyport__entitlement__v1__list_entitlements_response__init
+                     (Skyport__Entitlement__V1__ListEntitlementsResponse         *message);
+size_t skyport__entitlement__v1__list_entitlements_response__get_packed_size
+                     (const Skyport__Entitlement__V1__ListEntitlementsResponse   *message);
+size_t skyport__entitlement__v1__list_entitlements_response__pack
+                     (const Skyport__Entitlement__V1__ListEntitlementsResponse   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__list_entitlements_response__pack_to_buffer
+                     (const Skyport__Entitlement__V1__ListEntitlementsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__ListEntitlementsResponse *
+       skyport__entitlement__v1__list_entitlements_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__list_entitlements_response__free_unpacked
+                     (Skyport__Entitlement__V1__ListEntitlementsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Skyport__Entitlement__V1__RequestSessionRequest methods */
 void   skyport__entitlement__v1__request_session_request__init
                      (Skyport__Entitlement__V1__RequestSessionRequest         *message);
@@ -277,6 +710,39 @@ typedef void (*Skyport__Entitlement__V1__WhoAmIRequest_Closure)
 typedef void (*Skyport__Entitlement__V1__Developer_Closure)
                  (const Skyport__Entitlement__V1__Developer *message,
                   void *closure_data);
+typedef void (*Skyport__Entitlement__V1__ResourceProfile_Closure)
+                 (const Skyport__Entitlement__V1__ResourceProfile *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__RegisterApplicationRequest_Closure)
+                 (const Skyport__Entitlement__V1__RegisterApplicationRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__GetApplicationRequest_Closure)
+                 (const Skyport__Entitlement__V1__GetApplicationRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__Application_Closure)
+                 (const Skyport__Entitlement__V1__Application *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__PublishVersionRequest_Closure)
+                 (const Skyport__Entitlement__V1__PublishVersionRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__AppVersion_Closure)
+                 (const Skyport__Entitlement__V1__AppVersion *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__GrantEntitlementRequest_Closure)
+                 (const Skyport__Entitlement__V1__GrantEntitlementRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__RevokeEntitlementRequest_Closure)
+                 (const Skyport__Entitlement__V1__RevokeEntitlementRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__EntitlementRecord_Closure)
+                 (const Skyport__Entitlement__V1__EntitlementRecord *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__ListEntitlementsRequest_Closure)
+                 (const Skyport__Entitlement__V1__ListEntitlementsRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__ListEntitlementsResponse_Closure)
+                 (const Skyport__Entitlement__V1__ListEntitlementsResponse *message,
+                  void *closure_data);
 typedef void (*Skyport__Entitlement__V1__RequestSessionRequest_Closure)
                  (const Skyport__Entitlement__V1__RequestSessionRequest *message,
                   void *closure_data);
@@ -302,6 +768,30 @@ struct Skyport__Entitlement__V1__Entitlement_Service
                    const Skyport__Entitlement__V1__WhoAmIRequest *input,
                    Skyport__Entitlement__V1__Developer_Closure closure,
                    void *closure_data);
+  void (*register_application)(Skyport__Entitlement__V1__Entitlement_Service *service,
+                               const Skyport__Entitlement__V1__RegisterApplicationRequest *input,
+                               Skyport__Entitlement__V1__Application_Closure closure,
+                               void *closure_data);
+  void (*get_application)(Skyport__Entitlement__V1__Entitlement_Service *service,
+                          const Skyport__Entitlement__V1__GetApplicationRequest *input,
+                          Skyport__Entitlement__V1__Application_Closure closure,
+                          void *closure_data);
+  void (*publish_version)(Skyport__Entitlement__V1__Entitlement_Service *service,
+                          const Skyport__Entitlement__V1__PublishVersionRequest *input,
+                          Skyport__Entitlement__V1__AppVersion_Closure closure,
+                          void *closure_data);
+  void (*grant_entitlement)(Skyport__Entitlement__V1__Entitlement_Service *service,
+                            const Skyport__Entitlement__V1__GrantEntitlementRequest *input,
+                            Skyport__Entitlement__V1__EntitlementRecord_Closure closure,
+                            void *closure_data);
+  void (*revoke_entitlement)(Skyport__Entitlement__V1__Entitlement_Service *service,
+                             const Skyport__Entitlement__V1__RevokeEntitlementRequest *input,
+                             Skyport__Entitlement__V1__EntitlementRecord_Closure closure,
+                             void *closure_data);
+  void (*list_entitlements)(Skyport__Entitlement__V1__Entitlement_Service *service,
+                            const Skyport__Entitlement__V1__ListEntitlementsRequest *input,
+                            Skyport__Entitlement__V1__ListEntitlementsResponse_Closure closure,
+                            void *closure_data);
   void (*request_session)(Skyport__Entitlement__V1__Entitlement_Service *service,
                           const Skyport__Entitlement__V1__RequestSessionRequest *input,
                           Skyport__Entitlement__V1__RequestSessionResponse_Closure closure,
@@ -317,6 +807,12 @@ void skyport__entitlement__v1__entitlement__init (Skyport__Entitlement__V1__Enti
       function_prefix__ ## create_developer,\
       function_prefix__ ## get_developer,\
       function_prefix__ ## who_am_i,\
+      function_prefix__ ## register_application,\
+      function_prefix__ ## get_application,\
+      function_prefix__ ## publish_version,\
+      function_prefix__ ## grant_entitlement,\
+      function_prefix__ ## revoke_entitlement,\
+      function_prefix__ ## list_entitlements,\
       function_prefix__ ## request_session  }
 void skyport__entitlement__v1__entitlement__create_developer(ProtobufCService *service,
                                                              const Skyport__Entitlement__V1__CreateDeveloperRequest *input,
@@ -330,6 +826,30 @@ void skyport__entitlement__v1__entitlement__who_am_i(ProtobufCService *service,
                                                      const Skyport__Entitlement__V1__WhoAmIRequest *input,
                                                      Skyport__Entitlement__V1__Developer_Closure closure,
                                                      void *closure_data);
+void skyport__entitlement__v1__entitlement__register_application(ProtobufCService *service,
+                                                                 const Skyport__Entitlement__V1__RegisterApplicationRequest *input,
+                                                                 Skyport__Entitlement__V1__Application_Closure closure,
+                                                                 void *closure_data);
+void skyport__entitlement__v1__entitlement__get_application(ProtobufCService *service,
+                                                            const Skyport__Entitlement__V1__GetApplicationRequest *input,
+                                                            Skyport__Entitlement__V1__Application_Closure closure,
+                                                            void *closure_data);
+void skyport__entitlement__v1__entitlement__publish_version(ProtobufCService *service,
+                                                            const Skyport__Entitlement__V1__PublishVersionRequest *input,
+                                                            Skyport__Entitlement__V1__AppVersion_Closure closure,
+                                                            void *closure_data);
+void skyport__entitlement__v1__entitlement__grant_entitlement(ProtobufCService *service,
+                                                              const Skyport__Entitlement__V1__GrantEntitlementRequest *input,
+                                                              Skyport__Entitlement__V1__EntitlementRecord_Closure closure,
+                                                              void *closure_data);
+void skyport__entitlement__v1__entitlement__revoke_entitlement(ProtobufCService *service,
+                                                               const Skyport__Entitlement__V1__RevokeEntitlementRequest *input,
+                                                               Skyport__Entitlement__V1__EntitlementRecord_Closure closure,
+                                                               void *closure_data);
+void skyport__entitlement__v1__entitlement__list_entitlements(ProtobufCService *service,
+                                                              const Skyport__Entitlement__V1__ListEntitlementsRequest *input,
+                                                              Skyport__Entitlement__V1__ListEntitlementsResponse_Closure closure,
+                                                              void *closure_data);
 void skyport__entitlement__v1__entitlement__request_session(ProtobufCService *service,
                                                             const Skyport__Entitlement__V1__RequestSessionRequest *input,
                                                             Skyport__Entitlement__V1__RequestSessionResponse_Closure closure,
@@ -337,11 +857,23 @@ void skyport__entitlement__v1__entitlement__request_session(ProtobufCService *se
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    skyport__entitlement__v1__entitlement_kind__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__create_developer_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__create_developer_response__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__get_developer_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__who_am_irequest__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__developer__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__resource_profile__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__register_application_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__get_application_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__application__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__publish_version_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__app_version__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__grant_entitlement_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__revoke_entitlement_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__entitlement_record__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__list_entitlements_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__list_entitlements_response__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_response__descriptor;
 extern const ProtobufCServiceDescriptor skyport__entitlement__v1__entitlement__descriptor;
