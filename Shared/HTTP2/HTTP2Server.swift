@@ -24,6 +24,7 @@ public final class HTTP2Server: Sendable {
     private let group: any EventLoopGroup
     private let state = Mutex(State())
     private let stopped: EventLoopPromise<Void>
+    private let handlerTasks = HandlerTaskCount()
 
     /// Creates a server; nothing listens until `bind`.
     ///
@@ -83,7 +84,7 @@ public final class HTTP2Server: Sendable {
         }
         try handlers.addHandler(
             ServerConnectionHandler(
-                router: self.router, configuration: self.configuration,
+                router: self.router, configuration: self.configuration, handlerTasks: self.handlerTasks,
                 logger: self.logger))
     }
 
@@ -108,6 +109,12 @@ public final class HTTP2Server: Sendable {
         }
         for connection in connections {
             try? await connection.closeFuture.get()
+        }
+        // Handlers cancelled at the end of the grace period may still be unwinding (a store write in
+        // flight): let them return, within bounds, before callers close what they use.
+        let unwinding = ContinuousClock.now + .seconds(5)
+        while self.handlerTasks.running > 0 && ContinuousClock.now < unwinding {
+            try? await Task.sleep(for: .milliseconds(10))
         }
         self.markStopped()
     }

@@ -70,8 +70,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// reads it).
     static let liveCount = Atomic<Int>(0)
 
-    init(router: Router, configuration: HTTP2ServerConfiguration, logger: Logger) throws {
+    /// Counts this server's handler tasks until they have returned.
+    private let handlerTasks: HandlerTaskCount
+
+    init(router: Router, configuration: HTTP2ServerConfiguration, handlerTasks: HandlerTaskCount, logger: Logger) throws {
         self.session = try NGHTTP2Session(role: .server, settings: configuration.session)
+        self.handlerTasks = handlerTasks
         self.router = router
         self.configuration = configuration
         self.logger = logger
@@ -255,7 +259,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let callContext = ServerContext(
             method: method.descriptor, requestMetadata: head.metadata, peer: self.peer, deadline: deadline)
         let router = self.router
+        let handlerTasks = self.handlerTasks
+        handlerTasks.started()
         entry.task = Task(executorPreference: self.executor) {
+            defer { handlerTasks.finished() }
             await router.run(method, stream: stream, context: callContext)
         }
     }

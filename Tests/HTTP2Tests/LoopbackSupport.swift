@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 @testable import SkyportHTTP2
 import SkyportInterop
@@ -12,6 +13,7 @@ enum Loop {
     static let count = MethodDescriptor(service: "loop.Svc", method: "Count")
     static let upper = MethodDescriptor(service: "loop.Svc", method: "Upper")
     static let whoami = MethodDescriptor(service: "loop.Svc", method: "WhoAmI")
+    static let linger = MethodDescriptor(service: "loop.Svc", method: "Linger")
 }
 
 /// What the loopback handlers saw.
@@ -19,6 +21,7 @@ final class Seen: Sendable {
     let sleepers = Atomic<Int>(0)
     let cancellations = Atomic<Int>(0)
     let floodWrites = Atomic<Int>(0)
+    let lingerersFinished = Atomic<Int>(0)
 }
 
 struct LoopbackService: RPCService {
@@ -58,6 +61,14 @@ struct LoopbackService: RPCService {
             },
             .bidirectional(Loop.upper, Blob.self, Blob.self) { requests, responses, _ in
                 for try await request in requests { try await responses.write(Blob(request.text.uppercased())) }
+            },
+            // Works on for 300 ms whatever happens, like a handler inside a store write when it is cancelled.
+            .unary(Loop.linger, Blob.self, Blob.self) { _, _ in
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { continuation.resume() }
+                }
+                seen.lingerersFinished.add(1, ordering: .relaxed)
+                return Blob()
             },
             .unary(Loop.whoami, Blob.self, Blob.self) { _, context in
                 Blob(context.peer.identity?.commonName ?? "anonymous")

@@ -212,6 +212,18 @@ import Testing
         await loop.transport.close()
     }
 
+    @Test func shutdownReturnsOnlyAfterCancelledHandlersHaveUnwound() async throws {
+        let loop = try await Loopback.start()
+        let client = loop.client
+        let call = Task { try await client.unary(Loop.linger, request: Blob(), responseType: Blob.self) }
+        try await Task.sleep(for: .milliseconds(50))
+        // The grace period ends long before the handler does; shutdown still waits for it to return.
+        await loop.server.shutdown(gracePeriod: .milliseconds(20))
+        #expect(loop.seen.lingerersFinished.load(ordering: .relaxed) == 1)
+        _ = try? await call.value
+        await loop.transport.close()
+    }
+
     @Test func idleConnectionsAreClosedAndBusyOnesKept() async throws {
         var configuration = HTTP2ServerConfiguration()
         configuration.idleTimeout = .milliseconds(300)
