@@ -7,6 +7,6 @@ struct SkyportCommand: AsyncParsableCommand {
         commandName: "skyport", abstract: "Work with a local Skyport suite.",
         subcommands: [
             UpCommand.self, DownCommand.self, StatusCommand.self, CallCommand.self, HealthCommand.self,
-            DevCACommand.self,
+            DevCACommand.self, DeveloperCommand.self, AppCommand.self, EntitlementCommand.self, SessionCommand.self,
         ])
 }

@@ -47,9 +47,10 @@ def check(name, condition, detail=""):
     return condition
 
 
-def skyport(*args, timeout=120):
+def skyport(*args, timeout=120, env=None):
     return subprocess.run(
-        [SKYPORT, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        [SKYPORT, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env=None if env is None else {**os.environ, **env})
 
 
 def up():
@@ -161,24 +162,32 @@ def test_one_real_method_per_service():
         check("entitlement WhoAmI with a wrong key is UNAUTHENTICATED", code == 64 + 16, f"{code} {err}")
         logs = open(os.path.join(STATE, "logs", "entitlement.log")).read()
         check("the API key never reaches a log", key not in logs and key.split("_")[2] not in logs)
-        auth = [f"authorization: Bearer {key}"]
-        code, app, err = call("entitlement", "skyport.entitlement.v1.Entitlement/RegisterApplication",
-                              '{"name": "Demo", "homeDatacentre": "dc2", '
-                              '"profile": {"cpuUnits": 2, "memoryMib": "2048", "sessionsPerInstance": 1}}', headers=auth)
-        app_id = app["appId"] if code == 0 and app else "missing"
-        code2, _, err2 = call("entitlement", "skyport.entitlement.v1.Entitlement/PublishVersion",
-                              json.dumps({"appId": app_id, "versionId": "1.0.0", "launchCommand": "bin/demo"}), headers=auth)
-        code3, _, err3 = call("entitlement", "skyport.entitlement.v1.Entitlement/GrantEntitlement",
-                              json.dumps({"appId": app_id, "userId": "user-1", "kind": "ENTITLEMENT_KIND_PURCHASE"}),
-                              headers=auth)
-        code4, session, err4 = call("entitlement", "skyport.entitlement.v1.Entitlement/RequestSession",
-                                    json.dumps({"appId": app_id, "userId": "user-1"}), headers=auth)
+        # The developer's side through the tool's own commands (the API key from the environment).
+        developer_env = {"SKYPORT_API_KEY": key}
+        registered = skyport("app", "register", "--state-dir", STATE, "--name", "Demo", "--home", "dc2", "--cpu", "2",
+                             "--memory-mib", "2048", env=developer_env)
+        app_id = registered.stdout.strip()
+        published = skyport("app", "publish", "--state-dir", STATE, app_id, "--version", "1.0.0", "--command", "bin/demo",
+                            env=developer_env)
+        granted = skyport("entitlement", "grant", "--state-dir", STATE, app_id, "user-1", env=developer_env)
+        requested = skyport("session", "request", "--state-dir", STATE, app_id, "user-1", env=developer_env)
+        token = re.search(r"^token:\s+(skt1\.\S+)$", requested.stdout, re.M)
+        url = re.search(r"^redeem url:\s+(\S+)$", requested.stdout, re.M)
         redemption_port = 7102 + OFFSET
+        code4 = requested.returncode
         check("a developer registers an app homed in dc2, publishes, grants, and gets a one-time token for a user",
-              code == 0 and code2 == 0 and code3 == 0 and code4 == 0 and session
-              and session.get("tokenText", "").startswith("skt1.")
-              and session.get("redeemUrl", "").startswith(f"skyport://127.0.0.1:{redemption_port}/redeem?token=skt1."),
-              f"{code} {err} {code2} {err2} {code3} {err3} {code4} {session} {err4}")
+              registered.returncode == 0 and app_id.startswith("app_") and published.returncode == 0
+              and granted.returncode == 0 and code4 == 0 and token is not None and url is not None
+              and url.group(1).startswith(f"skyport://127.0.0.1:{redemption_port}/redeem?token=skt1."),
+              "\n".join(r.stdout + r.stderr for r in (registered, published, granted, requested)))
+        session = {"tokenText": token.group(1)} if token else None
+        wrong = skyport("session", "request", "--state-dir", STATE, app_id, "user-1",
+                        env={"SKYPORT_API_KEY": "sk_0123456789abcdef_" + "A" * 43})
+        check("a wrong API key is refused with UNAUTHENTICATED", wrong.returncode != 0 and "UNAUTHENTICATED" in wrong.stderr,
+              wrong.stdout + wrong.stderr)
+        denied = skyport("session", "request", "--state-dir", STATE, app_id, "user-without-entitlement", env=developer_env)
+        check("a user without an entitlement is refused with PERMISSION_DENIED",
+              denied.returncode != 0 and "PERMISSION_DENIED" in denied.stderr, denied.stdout + denied.stderr)
         if code4 == 0 and session:
             dc2_log = open(os.path.join(STATE, "logs", "hostmgr-dc2.log")).read()
             check("the session was created by the home data centre's host management, over mutual TLS",
