@@ -207,7 +207,10 @@ let package = Package(
                 path: "Tests/ServicesTests", swiftSettings: swiftSettings),
             .testTarget(
                 name: "ToolTests", dependencies: ["SkyportTool"], path: "Tests/ToolTests",
-            swiftSettings: swiftSettings),
+                swiftSettings: swiftSettings),
+            .testTarget(
+                name: "TokenTests", dependencies: ["SkyportTokens", "SkyportInterop", "SkyportRPC"],
+                path: "Tests/TokenTests", swiftSettings: swiftSettings),
             .testTarget(
                 name: "ReflectionTests",
                 dependencies: ["SkyportReflection", "SkyportProto", "SkyportRPC", "SkyportTestSupport"],

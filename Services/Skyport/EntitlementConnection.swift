@@ -14,8 +14,10 @@ struct EntitlementConnection: ParsableArguments {
     @Option(name: .long, help: "host:port of entitlement; default: the running suite's instance.")
     var entitlement: String?
 
-    @Option(name: .long, help: "The developer's API key; default: $SKYPORT_API_KEY. Never printed.")
-    var apiKey: String?
+    @Option(
+        name: .customLong("api-key-file"),
+        help: "A file holding the developer's API key; default: $SKYPORT_API_KEY. (Not a flag value: argv is visible to others.)")
+    var apiKeyFile: String?
 
     /// A client of entitlement and the TLS transport under it (close it when done).
     func client() throws -> (Skyport_Entitlement_V1_EntitlementClient, HTTP2ClientTransport) {
@@ -43,10 +45,18 @@ struct EntitlementConnection: ParsableArguments {
         return (Skyport_Entitlement_V1_EntitlementClient(RPCClient(transport: transport)), transport)
     }
 
-    /// `authorization: Bearer <key>` from `--api-key` or `$SKYPORT_API_KEY`.
+    /// `authorization: Bearer <key>` from `--api-key-file` or `$SKYPORT_API_KEY`.
     func developerMetadata() throws -> Metadata {
-        guard let key = self.apiKey ?? ProcessInfo.processInfo.environment["SKYPORT_API_KEY"], !key.isEmpty else {
-            throw ValidationError("an API key is needed: --api-key or SKYPORT_API_KEY (skyport developer create prints one)")
+        var key = ProcessInfo.processInfo.environment["SKYPORT_API_KEY"]
+        if let file = self.apiKeyFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("cannot read --api-key-file \(file)")
+            }
+            key = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let key, !key.isEmpty else {
+            throw ValidationError(
+                "an API key is needed: SKYPORT_API_KEY or --api-key-file (skyport developer create prints one)")
         }
         return ["authorization": .string("Bearer \(key)")]
     }

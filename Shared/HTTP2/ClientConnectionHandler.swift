@@ -86,12 +86,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Whether `identity` names the service `expected`: as its common name, or as the last path
-    /// segment of a `spiffe://` URI SAN.
-    static func names(_ identity: TLSIdentity?, _ expected: String) -> Bool {
+    /// Whether `identity` names the service `expected`: as its common name, or as the URI SAN
+    /// `spiffe://<trustDomain>/<expected>` exactly (the form the server-side access policy accepts).
+    static func names(_ identity: TLSIdentity?, _ expected: String, trustDomain: String) -> Bool {
         guard let identity else { return false }
         if identity.commonName == expected { return true }
-        return identity.uris.contains { $0.hasPrefix("spiffe://") && $0.hasSuffix("/" + expected) }
+        return identity.uris.contains("spiffe://\(trustDomain)/\(expected)")
     }
 
     /// A PING still unanswered one interval later means the peer is gone.
@@ -109,7 +109,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let handshake = event as? TLSHandshakeCompleted {
             if let expected = self.configuration.tls?.expectedServerIdentity,
-                !Self.names(handshake.peerIdentity, expected)
+                !Self.names(handshake.peerIdentity, expected, trustDomain: self.configuration.tls?.trustDomain ?? "")
             {
                 let presented = handshake.peerIdentity.map { "\($0)" } ?? "no certificate"
                 self.logger.warning(

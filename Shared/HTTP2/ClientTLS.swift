@@ -9,6 +9,8 @@ public struct ClientTLS: Sendable {
     /// SAN `spiffe://<trust domain>/<name>`); otherwise the connection is closed and calls fail with
     /// UNAVAILABLE. Internal clients set it, so one service's key cannot pose as another service.
     public var expectedServerIdentity: String?
+    /// The SPIFFE trust domain of ``expectedServerIdentity``'s URI form.
+    public var trustDomain = "skyport.local"
 
     /// TLS from PEM files. `serverHostname` overrides the name checked against the certificate (and
     /// sent as SNI); by default the target host is used.

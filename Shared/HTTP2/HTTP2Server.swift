@@ -114,7 +114,8 @@ public final class HTTP2Server: Sendable {
         // flight): let them return, within bounds, before callers close what they use.
         let unwinding = ContinuousClock.now + .seconds(5)
         while self.handlerTasks.running > 0 && ContinuousClock.now < unwinding {
-            try? await Task.sleep(for: .milliseconds(10))
+            // A cancelled shutdown stops waiting instead of spinning.
+            guard (try? await Task.sleep(for: .milliseconds(10))) != nil else { break }
         }
         self.markStopped()
     }

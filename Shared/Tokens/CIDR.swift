@@ -44,7 +44,8 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         let family = self.network.count == 4 ? AF_INET : AF_INET6
         _ = self.network.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) }
-        return String(cString: text) + "/\(self.prefixLength)"
+        let bytes = text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self) + "/\(self.prefixLength)"
     }
 
     /// The 4 or 16 bytes of an IPv4 or IPv6 address.

@@ -1,6 +1,6 @@
 import SkyportInterop
 internal import SkyportProto
-public import SkyportRPC
+import SkyportRPC
 
 /// The wire form of a session token: `skt1.` followed by the base64url of a `skyport.token.v1.SignedToken`
 /// (the claims exactly as signed, and an Ed25519 signature over `skyport-token-v1` + those bytes).
@@ -16,8 +16,14 @@ public enum SessionToken {
     /// Tokens longer than this are refused before any decoding (a real one is about 250 characters).
     public static let maximumLength = 2048
 
-    /// Encodes and signs `claims` with `key`.
+    /// Encodes and signs `claims` with `key`; returns the token's text.
     public static func sign(_ claims: SessionTokenClaims, with key: TokenSigningKey) throws -> String {
+        Self.prefix + Base64.encodeURL(try Self.signedBytes(claims, with: key))
+    }
+
+    /// Encodes and signs `claims` with `key`; returns the serialized `SignedToken` (the text form without
+    /// its prefix and base64url).
+    public static func signedBytes(_ claims: SessionTokenClaims, with key: TokenSigningKey) throws -> [UInt8] {
         var message = Skyport_Token_V1_TokenClaims()
         message.sessionId = claims.sessionID
         message.appId = claims.appID
@@ -31,7 +37,7 @@ public enum SessionToken {
         var signed = Skyport_Token_V1_SignedToken()
         signed.claims = claimBytes
         signed.signature = try key.privateKey.signature(for: Self.signatureContext + claimBytes)
-        return Self.prefix + Base64.encodeURL(signed.serializedBytes())
+        return signed.serializedBytes()
     }
 
     /// Splits a token into its claims, the exact signed bytes and the signature, checking its form only
@@ -39,8 +45,11 @@ public enum SessionToken {
     static func parse(_ token: String) throws(TokenError) -> (claims: SessionTokenClaims, signed: [UInt8], signature: [UInt8]) {
         guard token.utf8.count <= Self.maximumLength else { throw .malformed("longer than \(Self.maximumLength) bytes") }
         guard token.hasPrefix(Self.prefix) else { throw .malformed("it does not start with \(Self.prefix)") }
-        guard let bytes = Base64.decodeURL(String(token.dropFirst(Self.prefix.count))) else {
-            throw .malformed("not base64url")
+        let body = String(token.dropFirst(Self.prefix.count))
+        // Canonical only: one token has exactly one text (and so one hash), not variants that differ in
+        // unused trailing bits.
+        guard let bytes = Base64.decodeURL(body), Base64.encodeURL(bytes) == body else {
+            throw .malformed("not canonical base64url")
         }
         let signed: Skyport_Token_V1_SignedToken
         let message: Skyport_Token_V1_TokenClaims

@@ -21,7 +21,7 @@ public enum TokenError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .malformed(let reason): "malformed token: \(reason)"
-        case .unknownKey(let keyID): "token signed by unknown key \(keyID)"
+        case .unknownKey(let keyID): "token signed by unknown key \(keyID.prefix(64))"
         case .badSignature: "token signature is invalid"
         case .expired(let time): "token expired at \(time) ms since the epoch"
         case .notYetValid: "token is not valid yet"

@@ -1,4 +1,5 @@
-public import SkyportInterop
+import SkyportInterop
+import SkyportRPC
 
 /// Mints session tokens with one signing key (host management's current one).
 public struct TokenIssuer: Sendable {
@@ -18,10 +19,12 @@ public struct TokenIssuer: Sendable {
         self.homeDatacentre = homeDatacentre
     }
 
-    /// A minted token: its text and the claims it carries.
+    /// A minted token: its text, its bytes and the claims it carries.
     public struct Issued: Sendable {
         /// The token (secret: give it to the client, store only ``SessionToken/hash(_:)``).
         public var token: String
+        /// The same token as bytes (a serialized `SignedToken`).
+        public var bytes: [UInt8]
         /// What it asserts.
         public var claims: SessionTokenClaims
     }
@@ -42,7 +45,8 @@ public struct TokenIssuer: Sendable {
             sessionID: sessionID, appID: appID, homeDatacentre: self.homeDatacentre, issuedAtMilliseconds: nowMilliseconds,
             expiresAtMilliseconds: nowMilliseconds + milliseconds, clientCIDR: clientCIDR,
             nonce: try SecureRandom.bytes(count: 32), keyID: self.key.keyID)
-        return Issued(token: try SessionToken.sign(claims, with: self.key), claims: claims)
+        let bytes = try SessionToken.signedBytes(claims, with: self.key)
+        return Issued(token: SessionToken.prefix + Base64.encodeURL(bytes), bytes: bytes, claims: claims)
     }
 }
 

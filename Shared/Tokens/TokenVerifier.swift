@@ -8,24 +8,35 @@ public protocol TokenKeySource: Sendable {
 }
 
 /// Verifies session tokens without any database: form, signature (Ed25519, by key id), time (with a
-/// clock-skew allowance) and client binding. Public keys are cached; an unknown key id refreshes the
-/// cache from the source, at most once per `refreshInterval`, so forged key ids cannot make it hammer
-/// the source.
+/// clock-skew allowance) and client binding. Public keys are cached for `maximumKeyAge` (so a retired
+/// key stops verifying); an unknown key id refreshes the cache from the source, at most once per
+/// `refreshInterval` however many requests race, so forged key ids cannot make it hammer the source.
 public final class TokenVerifier: Sendable {
     private let source: any TokenKeySource
     private let clockSkewMilliseconds: Int64
     private let refreshIntervalMilliseconds: Int64
-    private let cache = Mutex<(keys: [String: Ed25519.PublicKey], refreshedAt: Int64?)>(([:], nil))
+    private let maximumKeyAgeMilliseconds: Int64
+    private let cache = Mutex<(keys: [String: Ed25519.PublicKey], fetchedAt: Int64?, attemptedAt: Int64?)>(
+        ([:], nil, nil))
+
+    /// The clock skew verifiers allow by default, and the grace host management gives a claim after
+    /// the token's expiry: one number, so a token that verifies can still be claimed.
+    public static let defaultClockSkew: Duration = .seconds(5)
 
     /// A verifier over `source`.
     ///
     /// - Parameters:
     ///   - clockSkew: how far the issuer's clock may be ahead or behind (default 5 s).
     ///   - refreshInterval: the least time between two refreshes of the keys for an unknown key id.
-    public init(source: any TokenKeySource, clockSkew: Duration = .seconds(5), refreshInterval: Duration = .seconds(1)) {
+    ///   - maximumKeyAge: how long fetched keys are trusted before they are fetched again.
+    public init(
+        source: any TokenKeySource, clockSkew: Duration = TokenVerifier.defaultClockSkew,
+        refreshInterval: Duration = .seconds(1), maximumKeyAge: Duration = .seconds(60)
+    ) {
         self.source = source
         self.clockSkewMilliseconds = Self.milliseconds(clockSkew)
         self.refreshIntervalMilliseconds = Self.milliseconds(refreshInterval)
+        self.maximumKeyAgeMilliseconds = Self.milliseconds(maximumKeyAge)
     }
 
     /// The claims of `token` when it is well-formed, signed by a published key, current at `now`, and
@@ -49,10 +60,21 @@ public final class TokenVerifier: Sendable {
     }
 
     private func key(_ keyID: String, nowMilliseconds: Int64) async throws(TokenError) -> Ed25519.PublicKey {
-        let (cached, refreshedAt) = self.cache.withLock { ($0.keys[keyID], $0.refreshedAt) }
-        if let cached { return cached }
-        if let refreshedAt, nowMilliseconds - refreshedAt < self.refreshIntervalMilliseconds {
-            throw .unknownKey(keyID)
+        enum Next { case use(Ed25519.PublicKey), refuse, fetch }
+        // Decide and reserve the fetch under one lock, so racing requests fetch once.
+        let next = self.cache.withLock { cache -> Next in
+            let fresh = cache.fetchedAt.map { nowMilliseconds - $0 < self.maximumKeyAgeMilliseconds } ?? false
+            if fresh, let key = cache.keys[keyID] { return .use(key) }
+            if let attempted = cache.attemptedAt, nowMilliseconds - attempted < self.refreshIntervalMilliseconds {
+                return fresh ? .refuse : (cache.keys[keyID].map { .use($0) } ?? .refuse)
+            }
+            cache.attemptedAt = nowMilliseconds
+            return .fetch
+        }
+        switch next {
+        case .use(let key): return key
+        case .refuse: throw .unknownKey(keyID)
+        case .fetch: break
         }
         let keys: [String: Ed25519.PublicKey]
         do {
@@ -60,7 +82,7 @@ public final class TokenVerifier: Sendable {
         } catch {
             throw .keysUnavailable("\(error)")
         }
-        self.cache.withLock { $0 = (keys, nowMilliseconds) }
+        self.cache.withLock { $0.keys = keys; $0.fetchedAt = nowMilliseconds }
         guard let key = keys[keyID] else { throw .unknownKey(keyID) }
         return key
     }

@@ -171,12 +171,16 @@ struct HostManagerServiceTests {
             #expect(claims.homeDatacentre == "dc1")
             #expect(claims.expiresAtMilliseconds == session.expiresAtUnixMs)
             #expect(claims.expiresAtMilliseconds - claims.issuedAtMilliseconds == 60_000)
-            // Only the token's hash is stored.
+            // Only the token's hash is stored: the hash matches, and neither the text nor the bytes appear.
             let rows = try await db.query("SELECT * FROM sessions")
             #expect(rows.count == 1)
+            #expect(try rows[0].decode([UInt8].self, "token_hash") == SessionToken.hash(session.tokenText))
             for value in rows[0].values {
-                if case .text(let text) = value { #expect(!text.contains(session.tokenText.dropFirst(5).prefix(40))) }
-                if case .bytes(let bytes) = value { #expect(bytes != session.token) }
+                if case .text(let text) = value { #expect(!text.contains(String(session.tokenText.dropFirst(5)))) }
+                if case .bytes(let bytes) = value {
+                    #expect(!EntitlementServiceTests.contains(bytes, session.token))
+                    #expect(!EntitlementServiceTests.contains(bytes, Array(session.tokenText.utf8)))
+                }
             }
             // The key persists: the same key id signs after a restart (a new service over the same store).
             let again = HostManagerService(database: db, datacentre: "dc1")
@@ -238,8 +242,10 @@ struct HostManagerServiceTests {
             noUser.userId = ""
             await expectStatus(.invalidArgument) { try await entitlement.createSession(noUser) }
             _ = try await entitlement.createSession(Self.sessionRequest(validity: 604_800))
-            let streamhost = Client(fixture.server.client(as: "streamhost"))
-            await expectStatus(.permissionDenied) { try await streamhost.createSession(Self.sessionRequest()) }
+            for identity in ["streamhost", "skyport"] {
+                let other = Client(fixture.server.client(as: identity))
+                await expectStatus(.permissionDenied) { try await other.createSession(Self.sessionRequest()) }
+            }
             await expectStatus(.permissionDenied) {
                 try await Client(fixture.server.client(as: "entitlement")).claimSession(Self.claim("ses_1", token: "t"))
             }

@@ -10,6 +10,8 @@ import SkyportStorage
 struct InProcessHostManagers: SessionCreator {
     let server: InProcessServer
 
+    func knows(_ datacentre: String) -> Bool { datacentre == "dc1" }
+
     /// Runs `body` with a host management for `dc1` whose store lives as long as `body`.
     static func withDC1<T: Sendable>(_ body: (InProcessHostManagers) async throws -> T) async throws -> T {
         try await Database.withDatabase(
@@ -34,6 +36,8 @@ struct InProcessHostManagers: SessionCreator {
 
 /// Session creation that is never reached (tests of everything before it).
 struct UnreachableHostManagers: SessionCreator {
+    func knows(_ datacentre: String) -> Bool { true }
+
     func createSession(
         in datacentre: String, _ request: Skyport_Hostmgr_V1_CreateSessionRequest
     ) async throws -> Skyport_Hostmgr_V1_CreateSessionResponse {

@@ -16,6 +16,10 @@ final class StaticKeys: TokenKeySource {
         self.state.withLock { $0.keys[key.keyID] = key.publicKey }
     }
 
+    func retire(_ keyID: String) {
+        self.state.withLock { _ = $0.keys.removeValue(forKey: keyID) }
+    }
+
     var fetches: Int { self.state.withLock { $0.fetches } }
 
     func publishedKeys() async throws -> [String: Ed25519.PublicKey] {
@@ -36,12 +40,16 @@ final class StaticKeys: TokenKeySource {
             sessionID: "ses_1", appID: "app-1", validity: validity, clientCIDR: cidr, nowMilliseconds: time)
     }
 
-    static func code(_ body: () async throws(TokenError) -> Void) async -> Status.Code? {
+    /// The status a verification ends with: `nil` for success, the token error's status, or UNKNOWN for
+    /// anything that is not a `TokenError` (which fails the tests that expect a status).
+    static func code(_ body: () async throws -> Void) async -> Status.Code? {
         do {
             try await body()
             return nil
-        } catch {
+        } catch let error as TokenError {
             return error.rpcError.status.code
+        } catch {
+            return .unknown
         }
     }
 
@@ -122,6 +130,49 @@ final class StaticKeys: TokenKeySource {
         } catch {
             #expect(error == .badSignature)
         }
+    }
+
+    @Test func aRetiredKeyStopsVerifyingOnceTheCacheAges() async throws {
+        let key = try TokenSigningKey.generate(keyID: "dc1-1")
+        let keys = StaticKeys([key])
+        let verifier = TokenVerifier(source: keys, maximumKeyAge: .seconds(60))
+        let token = try Self.issue(key, validity: .seconds(3600)).token
+        _ = try await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now)
+        keys.retire("dc1-1")
+        // Still cached within the age...
+        _ = try await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now + 59_000)
+        // ...and refused once the cache is refetched.
+        let code = await Self.code { _ = try await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now + 61_000) }
+        #expect(code == .unauthenticated)
+    }
+
+    @Test func racingUnknownKeysFetchOnce() async throws {
+        let key = try TokenSigningKey.generate(keyID: "dc1-1")
+        let keys = StaticKeys([key])
+        let verifier = TokenVerifier(source: keys)
+        let forged = try (0..<50).map { try Self.issue(TokenSigningKey.generate(keyID: "evil-\($0)")).token }
+        await withTaskGroup(of: Void.self) { group in
+            for token in forged {
+                group.addTask { _ = try? await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now) }
+            }
+        }
+        #expect(keys.fetches == 1)
+    }
+
+    @Test func onlyTheCanonicalTextOfATokenVerifies() async throws {
+        let key = try TokenSigningKey.generate(keyID: "dc1-1")
+        let verifier = TokenVerifier(source: StaticKeys([key]))
+        let token = try Self.issue(key).token
+        // Change the unused low bits of the last character: same bytes, another text.
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let last = token.last!
+        let index = alphabet.firstIndex(of: last)!
+        let variant = String(token.dropLast()) + String(alphabet[index ^ 1])
+        if Base64.decodeURL(String(variant.dropFirst(5))) == Base64.decodeURL(String(token.dropFirst(5))) {
+            let code = await Self.code { _ = try await verifier.verify(variant, clientAddress: nil, nowMilliseconds: Self.now) }
+            #expect(code == .invalidArgument)
+        }
+        _ = try await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now)
     }
 
     @Test func boundTokensOnlyVerifyFromTheirClients() async throws {

@@ -40,7 +40,8 @@ public enum Entitlement {
         }
         let service = EntitlementService(
             store: store, catalog: CatalogStore(database: context.database),
-            sessions: HostManagerDirectory(addresses: addresses, clients: context.clients), redemptionEndpoints: endpoints)
+            sessions: HostManagerDirectory(addresses: addresses, clients: context.clients, logger: context.logger),
+            redemptionEndpoints: endpoints)
         return ServiceParts(
             rpcServices: [service],
             interceptors: [APIKeyAuthenticator(policy: Self.accessPolicy, store: store, hasher: hasher)])

@@ -32,6 +32,10 @@ extension EntitlementService {
         let developerID = try Self.callingDeveloper()
         try ServiceSupport.requireText(request.name, field: "name", maxLength: 200)
         try ServiceSupport.requireName(request.homeDatacentre, field: "home_datacentre")
+        guard self.sessions.knows(request.homeDatacentre) else {
+            throw RPCError(
+                code: .invalidArgument, message: "home_datacentre \(request.homeDatacentre) is not a data centre of this platform")
+        }
         let profile = request.profile ?? Skyport_Entitlement_V1_ResourceProfile()
         guard profile.cpuUnits >= 1, profile.memoryMib >= 1, profile.memoryMib <= 1 << 40,
             profile.sessionsPerInstance >= 1

@@ -36,7 +36,7 @@ public enum HostManager {
         policy.allow(
             ["skyport", "entitlement", "redemption", "hostmgr"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.listHosts
         )
-        policy.allow(["entitlement", "skyport"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.createSession)
+        policy.allow(["entitlement"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.createSession)
         policy.allow(["redemption", "hostmgr", "skyport"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.getTokenKeys)
         policy.allow(["redemption", "hostmgr"], toCall: Skyport_Hostmgr_V1_HostManagerMethods.claimSession)
         return policy

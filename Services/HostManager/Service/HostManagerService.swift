@@ -1,6 +1,7 @@
 import SkyportInterop
 public import SkyportProto
 public import SkyportRPC
+import SkyportSecurity
 import SkyportService
 public import SkyportStorage
 import SkyportTokens
@@ -9,7 +10,7 @@ import SkyportTokens
 /// (``SessionStore``) and the token signing keys (``TokenKeyStore``).
 public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
     /// How long after a token's expiry a claim is still accepted: the clock skew redemption nodes allow.
-    public static let claimGraceMilliseconds: Int64 = 5000
+    public static let claimGraceMilliseconds = TokenVerifier.defaultClockSkew.components.seconds * 1000
 
     let store: HostStore
     let sessions: SessionStore
@@ -108,7 +109,7 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         var response = Skyport_Hostmgr_V1_CreateSessionResponse()
         response.sessionId = sessionID
         response.tokenText = issued.token
-        response.token = Base64.decodeURL(String(issued.token.dropFirst(SessionToken.prefix.count))) ?? []
+        response.token = issued.bytes
         response.expiresAtUnixMs = issued.claims.expiresAtMilliseconds
         return response
     }
@@ -139,9 +140,12 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
             throw RPCError(code: .invalidArgument, message: "token_hash must be the 32-byte SHA-256 of the token")
         }
         try ServiceSupport.requireName(request.claimingDatacentre, field: "claiming_datacentre")
+        // Recorded as the authenticated caller, with the data centre it names (not a name it could forge).
+        let caller = AuthenticatedCaller.current.map { "\($0)" } ?? "unknown"
+        let claimant = "\(caller)@\(request.claimingDatacentre)"
         let outcome = try await ServiceSupport.store {
             try await self.sessions.claim(
-                sessionID: request.sessionId, tokenHash: request.tokenHash, by: request.claimingDatacentre,
+                sessionID: request.sessionId, tokenHash: request.tokenHash, by: claimant,
                 now: ServiceSupport.nowUnixMilliseconds(), graceMilliseconds: Self.claimGraceMilliseconds)
         }
         switch outcome {

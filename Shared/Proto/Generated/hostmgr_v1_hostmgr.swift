@@ -684,7 +684,7 @@ public enum Skyport_Hostmgr_V1_HostManagerMethods {
 /// register here; sessions are created with a signed one-time token and claimed exactly once.
 ///
 /// Access: RegisterHost is for stream hosts; ListHosts for the operator (`skyport`), entitlement,
-/// redemption and peer host managements; CreateSession for entitlement (and the operator);
+/// redemption and peer host managements; CreateSession for entitlement only (which checks entitlements);
 /// GetTokenKeys for redemption nodes, peers and the operator; ClaimSession for redemption nodes and peers.
 public protocol Skyport_Hostmgr_V1_HostManagerProvider: RPCService {
     /// Records (or refreshes) a stream host of this data centre and its capacity.
