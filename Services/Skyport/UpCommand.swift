@@ -1,3 +1,4 @@
+import SkyportRPC
 import ArgumentParser
 import Foundation
 
@@ -94,7 +95,7 @@ struct UpCommand: AsyncParsableCommand {
                 plan: plan, binDirectory: binDirectory, stateDirectory: stateDirectory, state: &state,
                 startedHere: &startedHere, probes: &probes)
             for probe in probes.values { await probe.close() }
-            let total = LocalSuite.milliseconds(clock.now - suiteStart)
+            let total = Int((clock.now - suiteStart).wholeMilliseconds)
             print("")
             print(
                 Table.render(
@@ -169,7 +170,7 @@ struct UpCommand: AsyncParsableCommand {
                 if await probes[instance.name]!.check(timeout: .milliseconds(500)).isServing {
                     servingNames.insert(instance.name)
                     if startedHere.contains(where: { $0.name == instance.name }) {
-                        let elapsed = LocalSuite.milliseconds(clock.now - startedAt[instance.name]!)
+                        let elapsed = Int((clock.now - startedAt[instance.name]!).wholeMilliseconds)
                         serving[instance.name] = elapsed
                         print("  \(instance.name): SERVING on \(instance.address) after \(elapsed) ms")
                     }

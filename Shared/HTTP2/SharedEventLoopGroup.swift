@@ -1,5 +1,5 @@
 internal import NIOCore
-public import NIOPosix
+internal import NIOPosix
 #if canImport(Glibc)
     internal import Glibc
 #endif
@@ -11,9 +11,9 @@ public import NIOPosix
 /// so a server pinned with `taskset -c 1` would run two loops on one CPU and pay for switching
 /// between them. This group counts the affinity mask as well. Other NIO servers of a Skyport process
 /// (the Prometheus endpoint) use it too.
-public enum SharedEventLoopGroup {
+enum SharedEventLoopGroup {
     /// The group.
-    public static let group = MultiThreadedEventLoopGroup(numberOfThreads: usableCPUCount())
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: usableCPUCount())
 
     /// The CPUs this process may run on: the affinity mask, capped by NIO's count (cgroup quota).
     static func usableCPUCount() -> Int {

@@ -43,3 +43,10 @@ public enum GRPCTimeout {
         return "\(maxAmount)H"
     }
 }
+
+extension Duration {
+    /// The duration in whole milliseconds, rounded toward zero.
+    public var wholeMilliseconds: Int64 {
+        self.components.seconds * 1000 + self.components.attoseconds / 1_000_000_000_000_000
+    }
+}

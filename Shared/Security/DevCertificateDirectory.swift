@@ -99,8 +99,8 @@ public struct DevCertificateDirectory: Sendable {
             } else {
                 let issued = try ca.issue(
                     commonName: service, dnsNames: dnsNames, ipAddresses: ipAddresses, uris: [self.spiffeID(for: service)])
-                try Self.writeFile(issued.privateKeyPEM, to: keyPath, mode: 0o600)
-                try Self.writeFile(issued.certificatePEM, to: certificatePath, mode: 0o644)
+                try SecretFile.write(issued.privateKeyPEM, to: keyPath, mode: 0o600)
+                try SecretFile.write(issued.certificatePEM, to: certificatePath, mode: 0o644)
                 action = certificateExists || keyExists ? .replaced : .created
             }
             entries.append(Entry(name: service, certificatePath: certificatePath, keyPath: keyPath, action: action))
@@ -121,8 +121,8 @@ public struct DevCertificateDirectory: Sendable {
             let ca = try CertificateAuthority.create(commonName: "Skyport Development CA")
             // Key first: a crash in between leaves a key without a certificate, which is refused below,
             // never a certificate whose key is lost.
-            try Self.writeFile(ca.privateKeyPEM, to: self.caKeyPath, mode: 0o600)
-            try Self.writeFile(ca.certificatePEM, to: self.caCertificatePath, mode: 0o644)
+            try SecretFile.write(ca.privateKeyPEM, to: self.caKeyPath, mode: 0o600)
+            try SecretFile.write(ca.certificatePEM, to: self.caCertificatePath, mode: 0o644)
             return (ca, .created)
         default:
             // Never overwrite half a CA silently: certificates issued by it may be in use elsewhere.
@@ -150,49 +150,16 @@ public struct DevCertificateDirectory: Sendable {
     private static func exists(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: path)
     }
-
-    /// Writes through a temporary file created with `mode` (so a key is never readable by others, not even
-    /// briefly), then renames it over `path`.
-    private static func writeFile(_ text: String, to path: String, mode: mode_t) throws {
-        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard descriptor >= 0 else { throw DevCertificateDirectoryError(errno: errno, doing: "create \(temporary)") }
-        var succeeded = false
-        defer {
-            if !succeeded { unlink(temporary) }
-        }
-        do {
-            defer { close(descriptor) }
-            // The umask may have narrowed `mode`; set it exactly.
-            guard fchmod(descriptor, mode) == 0 else { throw DevCertificateDirectoryError(errno: errno, doing: "chmod \(temporary)") }
-            let bytes = Array(text.utf8)
-            var written = 0
-            while written < bytes.count {
-                let result = bytes[written...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw DevCertificateDirectoryError(errno: errno, doing: "write \(temporary)")
-                }
-                written += result
-            }
-            guard fsync(descriptor) == 0 else { throw DevCertificateDirectoryError(errno: errno, doing: "sync \(temporary)") }
-        }
-        guard rename(temporary, path) == 0 else { throw DevCertificateDirectoryError(errno: errno, doing: "rename to \(path)") }
-        succeeded = true
-    }
 }
 
-/// `DevCertificateDirectory` could not do its work: a bad service name, a half-present CA, or a file error.
+/// `DevCertificateDirectory` could not do its work: a bad service name or a half-present CA. (File
+/// errors are `SecretFileError`.)
 public struct DevCertificateDirectoryError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, naming the file or argument.
     public var message: String
 
     init(_ message: String) {
         self.message = message
-    }
-
-    init(errno code: Int32, doing operation: String) {
-        self.message = "\(operation): \(String(cString: strerror(code)))"
     }
 
     /// The message.

@@ -1,5 +1,6 @@
 import Foundation
 public import SkyportRPC
+import SkyportConfig
 import SkyportStorage
 
 /// Small helpers every service handler uses: identifiers, time, argument checks and store errors.
@@ -46,19 +47,14 @@ public enum ServiceSupport {
         return value
     }
 
-    /// INVALID_ARGUMENT naming `field` unless `value` is `host:port` (a port of 1 to 65535 digits only, a
-    /// non-empty host, `[v6]:port` for IPv6); returns the value.
+    /// INVALID_ARGUMENT naming `field` unless `value` is `host:port` or `[v6]:port` as configuration reads
+    /// it (`HostAndPort`), with a port of 1 to 65535; returns the value.
     @discardableResult
     public static func requireAddress(_ value: String, field: String) throws(RPCError) -> String {
         try Self.requireText(value, field: field, maxLength: 255)
-        let invalid = RPCError(code: .invalidArgument, message: "\(field) must be host:port")
-        guard let colon = value.lastIndex(of: ":") else { throw invalid }
-        let host = value[..<colon]
-        let port = value[value.index(after: colon)...]
-        guard !host.isEmpty, !host.contains(" "), !port.isEmpty, port.count <= 5,
-            port.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let number = Int(port), (1...65535).contains(number)
-        else { throw invalid }
-        if host.contains(":") && !(host.hasPrefix("[") && host.hasSuffix("]")) { throw invalid }
+        guard let address = HostAndPort.parse(configText: value), address.port >= 1 else {
+            throw RPCError(code: .invalidArgument, message: "\(field) must be host:port")
+        }
         return value
     }
 

@@ -39,8 +39,7 @@ public struct TokenIssuer: Sendable {
         guard Self.validityRange.contains(validity) else {
             throw TokenIssuerError("validity must be between 1 s and 7 days, not \(validity)")
         }
-        let (seconds, attoseconds) = validity.components
-        let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        let milliseconds = validity.wholeMilliseconds
         let claims = SessionTokenClaims(
             sessionID: sessionID, appID: appID, homeDatacentre: self.homeDatacentre, issuedAtMilliseconds: nowMilliseconds,
             expiresAtMilliseconds: nowMilliseconds + milliseconds, clientCIDR: clientCIDR,

@@ -1,4 +1,5 @@
 public import SkyportInterop
+import SkyportRPC
 import Synchronization
 
 /// Where a verifier gets the public keys host managements publish: key id → key.
@@ -34,9 +35,9 @@ public final class TokenVerifier: Sendable {
         refreshInterval: Duration = .seconds(1), maximumKeyAge: Duration = .seconds(60)
     ) {
         self.source = source
-        self.clockSkewMilliseconds = Self.milliseconds(clockSkew)
-        self.refreshIntervalMilliseconds = Self.milliseconds(refreshInterval)
-        self.maximumKeyAgeMilliseconds = Self.milliseconds(maximumKeyAge)
+        self.clockSkewMilliseconds = clockSkew.wholeMilliseconds
+        self.refreshIntervalMilliseconds = refreshInterval.wholeMilliseconds
+        self.maximumKeyAgeMilliseconds = maximumKeyAge.wholeMilliseconds
     }
 
     /// The claims of `token` when it is well-formed, signed by a published key, current at `now`, and
@@ -85,10 +86,5 @@ public final class TokenVerifier: Sendable {
         self.cache.withLock { $0.keys = keys; $0.fetchedAt = nowMilliseconds }
         guard let key = keys[keyID] else { throw .unknownKey(keyID) }
         return key
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

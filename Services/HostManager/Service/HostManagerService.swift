@@ -10,7 +10,7 @@ import SkyportTokens
 /// (``SessionStore``) and the token signing keys (``TokenKeyStore``).
 public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
     /// How long after a token's expiry a claim is still accepted: the clock skew redemption nodes allow.
-    public static let claimGraceMilliseconds = TokenVerifier.defaultClockSkew.components.seconds * 1000
+    public static let claimGraceMilliseconds = TokenVerifier.defaultClockSkew.wholeMilliseconds
 
     let store: HostStore
     let sessions: SessionStore
