@@ -206,6 +206,21 @@ let package = Package(
                 ],
                 path: "Tests/ServicesTests", swiftSettings: swiftSettings),
             .testTarget(
+                name: "StreamHostTests",
+                dependencies: [
+                    "StreamHostService", "SkyportService", "SkyportStorage", "SkyportProto", "SkyportRPC",
+                    "SkyportSecurity", "SkyportHTTP2", "SkyportInterop", "SkyportConfig", "SkyportTestSupport", logging,
+                ],
+                path: "Tests/StreamHostTests", swiftSettings: swiftSettings),
+            .testTarget(
+                name: "RedemptionTests",
+                dependencies: [
+                    "RedemptionService", "SkyportService", "SkyportStorage", "SkyportProto", "SkyportRPC",
+                    "SkyportSecurity", "SkyportHTTP2", "SkyportInterop", "SkyportConfig", "SkyportTokens",
+                    "SkyportTestSupport", logging,
+                ],
+                path: "Tests/RedemptionTests", swiftSettings: swiftSettings),
+            .testTarget(
                 name: "ToolTests", dependencies: ["SkyportTool"], path: "Tests/ToolTests",
                 swiftSettings: swiftSettings),
             .testTarget(

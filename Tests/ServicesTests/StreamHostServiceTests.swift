@@ -95,19 +95,6 @@ struct StreamHostServiceTests {
         }
     }
 
-    @Test("Provision is UNIMPLEMENTED", arguments: ServiceBackend.all)
-    func provisionIsUnimplemented(backend: ServiceBackend) async throws {
-        try await Self.withStreamHost(backend) { store, server in
-            try await store.recordStart(now: 1)
-            var request = Skyport_Streamhost_V1_ProvisionRequest()
-            request.sessionId = "ses_1"
-            request.appId = "app-1"
-            request.version = "1.0.0"
-            let hostmgr = Client(server.client(as: "hostmgr"))
-            await expectStatus(.unimplemented) { try await hostmgr.provision(request) }
-        }
-    }
-
     @Test("capacity comes from configuration, and zero slots are refused")
     func capacityFromConfiguration() throws {
         let defaults = try Self.capacity([])

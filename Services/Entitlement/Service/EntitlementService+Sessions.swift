@@ -66,6 +66,12 @@ extension EntitlementService {
         return response
     }
 
+    public func rollOutVersion(
+        _ request: Skyport_Entitlement_V1_RollOutVersionRequest, context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_RollOutVersionResponse {
+        throw ServiceSupport.unimplemented(Skyport_Entitlement_V1_EntitlementMethods.rollOutVersion)
+    }
+
     /// RFC 3339 UTC, for messages people read.
     static func date(_ milliseconds: Int64) -> String {
         let formatter = ISO8601DateFormatter()

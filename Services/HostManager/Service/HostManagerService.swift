@@ -180,4 +180,44 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         message.lastSeenUnixMs = host.lastSeenMilliseconds
         return message
     }
+    public func redeemSession(_ request: Skyport_Hostmgr_V1_RedeemSessionRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
+        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.redeemSession)
+    }
+
+    public func placeSession(_ request: Skyport_Hostmgr_V1_PlaceSessionRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
+        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.placeSession)
+    }
+
+    public func getCapacity(_ request: Skyport_Hostmgr_V1_GetCapacityRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_CapacitySummary {
+        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.getCapacity)
+    }
+
+    public func heartbeat(_ request: Skyport_Hostmgr_V1_HeartbeatRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_HeartbeatResponse {
+        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.heartbeat)
+    }
+
+    public func reportEvents(_ request: Skyport_Hostmgr_V1_ReportEventsRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_ReportEventsResponse {
+        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.reportEvents)
+    }
+
+    public func saveSessionState(_ request: Skyport_Hostmgr_V1_SaveSessionStateRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_SaveSessionStateResponse {
+        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.saveSessionState)
+    }
+
+    public func setBufferTarget(_ request: Skyport_Hostmgr_V1_BufferTarget, context: ServerContext) async throws -> Skyport_Hostmgr_V1_BufferTarget {
+        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.setBufferTarget)
+    }
+
+    public func listBufferTargets(_ request: Skyport_Hostmgr_V1_ListBufferTargetsRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_ListBufferTargetsResponse {
+        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.listBufferTargets)
+    }
+
+    public func deployVersion(_ request: Skyport_Hostmgr_V1_DeployVersionRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_DeployVersionResponse {
+        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.deployVersion)
+    }
+
+    public func listSessions(_ request: Skyport_Hostmgr_V1_ListSessionsRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_ListSessionsResponse {
+        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.listSessions)
+    }
+
 }

@@ -56,4 +56,8 @@ public struct RedemptionService: Skyport_Redemption_V1_RedemptionProvider {
         message.updatedAtUnixMs = datacentre.updatedAtMilliseconds
         return message
     }
+    public func explainRoute(_ request: Skyport_Redemption_V1_ExplainRouteRequest, context: ServerContext) async throws -> Skyport_Redemption_V1_RouteDecision {
+        throw ServiceSupport.unimplemented(Skyport_Redemption_V1_RedemptionMethods.explainRoute)
+    }
+
 }

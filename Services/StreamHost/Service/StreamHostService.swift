@@ -36,4 +36,16 @@ public struct StreamHostService: Skyport_Streamhost_V1_StreamHostProvider {
     ) async throws -> Skyport_Streamhost_V1_ProvisionResponse {
         throw ServiceSupport.unimplemented(Skyport_Streamhost_V1_StreamHostMethods.provision)
     }
+    public func startInstance(_ request: Skyport_Streamhost_V1_StartInstanceRequest, context: ServerContext) async throws -> Skyport_Streamhost_V1_Instance {
+        throw ServiceSupport.unimplemented(Skyport_Streamhost_V1_StreamHostMethods.startInstance)
+    }
+
+    public func stopInstance(_ request: Skyport_Streamhost_V1_StopInstanceRequest, context: ServerContext) async throws -> Skyport_Streamhost_V1_Instance {
+        throw ServiceSupport.unimplemented(Skyport_Streamhost_V1_StreamHostMethods.stopInstance)
+    }
+
+    public func listInstances(_ request: Skyport_Streamhost_V1_ListInstancesRequest, context: ServerContext) async throws -> Skyport_Streamhost_V1_ListInstancesResponse {
+        throw ServiceSupport.unimplemented(Skyport_Streamhost_V1_StreamHostMethods.listInstances)
+    }
+
 }

@@ -668,6 +668,9 @@ public struct Skyport_Entitlement_V1_RequestSessionResponse: ProtoMessage, Hasha
     /// "skt1." + base64url(token).
     public var tokenText: String = ""
 
+    /// The application version the session will run.
+    public var versionId: String = ""
+
     /// Creates a message with every field at its default.
     public init() {}
 
@@ -679,6 +682,79 @@ public struct Skyport_Entitlement_V1_RequestSessionResponse: ProtoMessage, Hasha
             serializedBytes,
             name: Self.protoMessageName,
             initialize: skyport__entitlement__v1__request_session_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.RollOutVersionRequest` message.
+public struct Skyport_Entitlement_V1_RollOutVersionRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.RollOutVersionRequest"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `version_id` (2).
+    public var versionId: String = ""
+
+    /// Terminate sessions on older versions after a notice instead of letting them drain.
+    public var force: Bool = false
+
+    /// With force: how long applications get to save their state (1 to 300 s; 0 means 10 s).
+    public var noticeSeconds: UInt32 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__roll_out_version_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.RollOutVersionResponse` message.
+public struct Skyport_Entitlement_V1_RollOutVersionResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.RollOutVersionResponse"
+
+    /// Data centres that took the rollout.
+    public var datacentres: [String] = []
+
+    /// `instances_affected` (2).
+    public var instancesAffected: UInt32 = 0
+
+    /// `sessions_noticed` (3).
+    public var sessionsNoticed: UInt32 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__roll_out_version_response__init
         ) { Self(cMessage: $0) }
     }
 
@@ -1055,6 +1131,7 @@ extension Skyport_Entitlement_V1_RequestSessionResponse {
         self.redemptionEndpoints = protoArray(c.n_redemption_endpoints, c.redemption_endpoints) { protoString($0) }
         self.sessionId = protoString(c.session_id)
         self.tokenText = protoString(c.token_text)
+        self.versionId = protoString(c.version_id)
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -1069,6 +1146,52 @@ extension Skyport_Entitlement_V1_RequestSessionResponse {
         }
         if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
         if !self.tokenText.isEmpty { c.pointee.token_text = arena.string(self.tokenText) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_RollOutVersionRequest {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__RollOutVersionRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__RollOutVersionRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.force = c.force != 0
+        self.noticeSeconds = c.notice_seconds
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__RollOutVersionRequest> {
+        let c = arena.message(skyport__entitlement__v1__roll_out_version_request__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        c.pointee.force = self.force ? 1 : 0
+        c.pointee.notice_seconds = self.noticeSeconds
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_RollOutVersionResponse {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__RollOutVersionResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__RollOutVersionResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.datacentres = protoArray(c.n_datacentres, c.datacentres) { protoString($0) }
+        self.instancesAffected = c.instances_affected
+        self.sessionsNoticed = c.sessions_noticed
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__RollOutVersionResponse> {
+        let c = arena.message(skyport__entitlement__v1__roll_out_version_response__init)
+        if !self.datacentres.isEmpty {
+            c.pointee.n_datacentres = self.datacentres.count
+            c.pointee.datacentres = arena.array(self.datacentres) { arena.string($0) }
+        }
+        c.pointee.instances_affected = self.instancesAffected
+        c.pointee.sessions_noticed = self.sessionsNoticed
         return c
     }
 }
@@ -1121,6 +1244,11 @@ public enum Skyport_Entitlement_V1_EntitlementMethods {
     public static let requestSession = MethodDescriptor(
         service: "skyport.entitlement.v1.Entitlement",
         method: "RequestSession"
+    )
+    /// `/skyport.entitlement.v1.Entitlement/RollOutVersion`.
+    public static let rollOutVersion = MethodDescriptor(
+        service: "skyport.entitlement.v1.Entitlement",
+        method: "RollOutVersion"
     )
 }
 
@@ -1194,6 +1322,14 @@ public protocol Skyport_Entitlement_V1_EntitlementProvider: RPCService {
         _ request: Skyport_Entitlement_V1_RequestSessionRequest,
         context: ServerContext
     ) async throws -> Skyport_Entitlement_V1_RequestSessionResponse
+
+    /// Rolls a released version out to every data centre: new sessions take it; instances of older
+    /// versions drain, or with `force` their sessions get a termination notice, save their state and end.
+    /// PublishVersion already deploys a version released now; this forces, or deploys a later release.
+    func rollOutVersion(
+        _ request: Skyport_Entitlement_V1_RollOutVersionRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_RollOutVersionResponse
 }
 
 extension Skyport_Entitlement_V1_EntitlementProvider {
@@ -1269,6 +1405,13 @@ extension Skyport_Entitlement_V1_EntitlementProvider {
                 Skyport_Entitlement_V1_RequestSessionResponse.self
             ) {
                 try await self.requestSession($0, context: $1)
+            },
+            .unary(
+                Skyport_Entitlement_V1_EntitlementMethods.rollOutVersion,
+                Skyport_Entitlement_V1_RollOutVersionRequest.self,
+                Skyport_Entitlement_V1_RollOutVersionResponse.self
+            ) {
+                try await self.rollOutVersion($0, context: $1)
             },
         ]
     }
@@ -1433,6 +1576,23 @@ public struct Skyport_Entitlement_V1_EntitlementClient: Sendable {
             metadata: metadata,
             options: options,
             responseType: Skyport_Entitlement_V1_RequestSessionResponse.self
+        ).message
+    }
+
+    /// Rolls a released version out to every data centre: new sessions take it; instances of older
+    /// versions drain, or with `force` their sessions get a termination notice, save their state and end.
+    /// PublishVersion already deploys a version released now; this forces, or deploys a later release.
+    public func rollOutVersion(
+        _ request: Skyport_Entitlement_V1_RollOutVersionRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Entitlement_V1_RollOutVersionResponse {
+        try await self.client.unary(
+            Skyport_Entitlement_V1_EntitlementMethods.rollOutVersion,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Entitlement_V1_RollOutVersionResponse.self
         ).message
     }
 }

@@ -30,6 +30,9 @@ public struct Skyport_Hostmgr_V1_RegisterHostRequest: ProtoMessage, Hashable {
     /// `gpu_score` (7).
     public var gpuScore: UInt32 = 0
 
+    /// Application versions whose packages the host holds.
+    public var packages: [Skyport_Hostmgr_V1_InstalledPackage] = []
+
     /// Creates a message with every field at its default.
     public init() {}
 
@@ -41,6 +44,38 @@ public struct Skyport_Hostmgr_V1_RegisterHostRequest: ProtoMessage, Hashable {
             serializedBytes,
             name: Self.protoMessageName,
             initialize: skyport__hostmgr__v1__register_host_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.InstalledPackage` message.
+public struct Skyport_Hostmgr_V1_InstalledPackage: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.InstalledPackage"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `version_id` (2).
+    public var versionId: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__installed_package__init
         ) { Self(cMessage: $0) }
     }
 
@@ -82,6 +117,15 @@ public struct Skyport_Hostmgr_V1_Host: ProtoMessage, Hashable {
 
     /// `last_seen_unix_ms` (9).
     public var lastSeenUnixMs: Int64 = 0
+
+    /// "up", or "lost" after three missed heartbeat intervals.
+    public var state: String = ""
+
+    /// `packages` (11).
+    public var packages: [Skyport_Hostmgr_V1_InstalledPackage] = []
+
+    /// The heartbeat interval host management expects from this host.
+    public var heartbeatIntervalMs: UInt32 = 0
 
     /// Creates a message with every field at its default.
     public init() {}
@@ -188,6 +232,9 @@ public struct Skyport_Hostmgr_V1_CreateSessionRequest: ProtoMessage, Hashable {
     /// When set, only clients inside this CIDR block may redeem the token.
     public var clientCidr: String = ""
 
+    /// The application version the session runs and what it needs (entitlement picks the current one).
+    public var app: Skyport_Hostmgr_V1_AppLaunch? = nil
+
     /// Creates a message with every field at its default.
     public init() {}
 
@@ -199,6 +246,62 @@ public struct Skyport_Hostmgr_V1_CreateSessionRequest: ProtoMessage, Hashable {
             serializedBytes,
             name: Self.protoMessageName,
             initialize: skyport__hostmgr__v1__create_session_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// What host management and stream hosts need to run an application version.
+public struct Skyport_Hostmgr_V1_AppLaunch: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.AppLaunch"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `version_id` (2).
+    public var versionId: String = ""
+
+    /// `developer_id` (3).
+    public var developerId: String = ""
+
+    /// The command inside the package that starts the application.
+    public var launchCommand: String = ""
+
+    /// `cpu_units` (5).
+    public var cpuUnits: UInt32 = 0
+
+    /// `memory_mib` (6).
+    public var memoryMib: UInt64 = 0
+
+    /// `min_gpu_score` (7).
+    public var minGpuScore: UInt32 = 0
+
+    /// Sessions one instance serves at once (1: single-tenant).
+    public var sessionsPerInstance: UInt32 = 0
+
+    /// When the version may take sessions.
+    public var releaseAtUnixMs: Int64 = 0
+
+    /// The application's home data centre (where its sessions and users' saved state live).
+    public var homeDatacentre: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__app_launch__init
         ) { Self(cMessage: $0) }
     }
 
@@ -398,6 +501,15 @@ public struct Skyport_Hostmgr_V1_ClaimSessionResponse: ProtoMessage, Hashable {
     /// `claimed_at_unix_ms` (6).
     public var claimedAtUnixMs: Int64 = 0
 
+    /// `app` (7).
+    public var app: Skyport_Hostmgr_V1_AppLaunch? = nil
+
+    /// The user's state saved by the application at the end of their previous session (at most 1 MiB).
+    public var priorState: [UInt8] = []
+
+    /// `home_datacentre` (9).
+    public var homeDatacentre: String = ""
+
     /// Creates a message with every field at its default.
     public init() {}
 
@@ -409,6 +521,829 @@ public struct Skyport_Hostmgr_V1_ClaimSessionResponse: ProtoMessage, Hashable {
             serializedBytes,
             name: Self.protoMessageName,
             initialize: skyport__hostmgr__v1__claim_session_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.RedeemSessionRequest` message.
+public struct Skyport_Hostmgr_V1_RedeemSessionRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.RedeemSessionRequest"
+
+    /// `session_id` (1).
+    public var sessionId: String = ""
+
+    /// SHA-256 of the token text.
+    public var tokenHash: [UInt8] = []
+
+    /// The session's home data centre, from the verified token.
+    public var homeDatacentre: String = ""
+
+    /// The redemption node's ranking of data centres, best first, for spill-over.
+    public var preferredDatacentres: [String] = []
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__redeem_session_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.PlaceSessionRequest` message.
+public struct Skyport_Hostmgr_V1_PlaceSessionRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.PlaceSessionRequest"
+
+    /// The claimed session, as its home returned it.
+    public var session: Skyport_Hostmgr_V1_ClaimSessionResponse? = nil
+
+    /// The data centre that claimed it and asks.
+    public var fromDatacentre: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__place_session_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// Where a session runs and how its client connects.
+public struct Skyport_Hostmgr_V1_SessionPlacement: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.SessionPlacement"
+
+    /// `session_id` (1).
+    public var sessionId: String = ""
+
+    /// `datacentre` (2).
+    public var datacentre: String = ""
+
+    /// `host_id` (3).
+    public var hostId: String = ""
+
+    /// host:port the client connects to (TLS, then the first message authenticates).
+    public var clientAddress: String = ""
+
+    /// Random; the stream host stores only its hash.
+    public var sessionCredential: [UInt8] = []
+
+    /// The session is released when its client has not connected by then.
+    public var connectByUnixMs: Int64 = 0
+
+    /// `instance_id` (7).
+    public var instanceId: String = ""
+
+    /// True when the application was launched for it, false for a warm or shared instance.
+    public var launched: Bool = false
+
+    /// `app_id` (9).
+    public var appId: String = ""
+
+    /// `version_id` (10).
+    public var versionId: String = ""
+
+    /// Why it went there, for logs and the client ("warm instance", "group", "peer dc2 has capacity" ...).
+    public var reason: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__session_placement__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.GetCapacityRequest` message.
+public struct Skyport_Hostmgr_V1_GetCapacityRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.GetCapacityRequest"
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__get_capacity_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.CapacitySummary` message.
+public struct Skyport_Hostmgr_V1_CapacitySummary: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.CapacitySummary"
+
+    /// `datacentre` (1).
+    public var datacentre: String = ""
+
+    /// `hosts_up` (2).
+    public var hostsUp: UInt32 = 0
+
+    /// Session slots free across the hosts that are up.
+    public var freeSlots: UInt32 = 0
+
+    /// `total_slots` (4).
+    public var totalSlots: UInt32 = 0
+
+    /// `free_cpu_units` (5).
+    public var freeCpuUnits: UInt64 = 0
+
+    /// `free_memory_mib` (6).
+    public var freeMemoryMib: UInt64 = 0
+
+    /// `max_gpu_score` (7).
+    public var maxGpuScore: UInt32 = 0
+
+    /// `active_sessions` (8).
+    public var activeSessions: UInt32 = 0
+
+    /// `warm_instances` (9).
+    public var warmInstances: UInt32 = 0
+
+    /// Groups with active sessions here (at most 1,000).
+    public var activeGroups: [String] = []
+
+    /// `computed_at_unix_ms` (11).
+    public var computedAtUnixMs: Int64 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__capacity_summary__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.HeartbeatRequest` message.
+public struct Skyport_Hostmgr_V1_HeartbeatRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.HeartbeatRequest"
+
+    /// `host_id` (1).
+    public var hostId: String = ""
+
+    /// `instances` (2).
+    public var instances: [Skyport_Hostmgr_V1_InstanceReport] = []
+
+    /// `sent_at_unix_ms` (3).
+    public var sentAtUnixMs: Int64 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__heartbeat_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// An instance as its host sees it.
+public struct Skyport_Hostmgr_V1_InstanceReport: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.InstanceReport"
+
+    /// `instance_id` (1).
+    public var instanceId: String = ""
+
+    /// `app_id` (2).
+    public var appId: String = ""
+
+    /// `version_id` (3).
+    public var versionId: String = ""
+
+    /// `seats` (4).
+    public var seats: UInt32 = 0
+
+    /// Sessions on it now (provisioned or connected).
+    public var sessionIds: [String] = []
+
+    /// "starting", "idle", "active", "draining", "stopping".
+    public var state: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__instance_report__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.HeartbeatResponse` message.
+public struct Skyport_Hostmgr_V1_HeartbeatResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.HeartbeatResponse"
+
+    /// `interval_ms` (1).
+    public var intervalMs: UInt32 = 0
+
+    /// True when the heartbeat disagreed with the store and host management corrected its records.
+    public var reconciled: Bool = false
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__heartbeat_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.ReportEventsRequest` message.
+public struct Skyport_Hostmgr_V1_ReportEventsRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.ReportEventsRequest"
+
+    /// `host_id` (1).
+    public var hostId: String = ""
+
+    /// `events` (2).
+    public var events: [Skyport_Hostmgr_V1_HostEvent] = []
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__report_events_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.HostEvent` message.
+public struct Skyport_Hostmgr_V1_HostEvent: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.HostEvent"
+
+    /// Unique per host; a repeated event id is ignored.
+    public var eventId: String = ""
+
+    /// `kind` (2).
+    public var kind: Skyport_Hostmgr_V1_HostEvent.Kind = .unspecified
+
+    /// `instance_id` (3).
+    public var instanceId: String = ""
+
+    /// `session_id` (4).
+    public var sessionId: String = ""
+
+    /// `app_id` (5).
+    public var appId: String = ""
+
+    /// `version_id` (6).
+    public var versionId: String = ""
+
+    /// `at_unix_ms` (7).
+    public var atUnixMs: Int64 = 0
+
+    /// Session end: the state the application saved (at most 1 MiB), empty when it saved none.
+    public var savedState: [UInt8] = []
+
+    /// `state_saved` (9).
+    public var stateSaved: Bool = false
+
+    /// Why it ended: "client left", "not connected by deadline", "terminated", "exited 1" ...
+    public var reason: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__host_event__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+
+    /// The `skyport.hostmgr.v1.HostEvent.Kind` enum.
+    public enum Kind: Sendable, Hashable {
+        /// `KIND_UNSPECIFIED` (0).
+        case unspecified
+        /// `KIND_INSTANCE_STARTED` (1).
+        case instanceStarted
+        /// `KIND_INSTANCE_ENDED` (2).
+        case instanceEnded
+        /// `KIND_SESSION_CONNECTED` (3).
+        case sessionConnected
+        /// `KIND_SESSION_ENDED` (4).
+        case sessionEnded
+        /// A value this version of the enum does not know.
+        case unrecognized(Int32)
+
+        /// Creates the case for a wire value.
+        public init(rawValue: Int32) {
+            switch rawValue {
+            case 0: self = .unspecified
+            case 1: self = .instanceStarted
+            case 2: self = .instanceEnded
+            case 3: self = .sessionConnected
+            case 4: self = .sessionEnded
+            default: self = .unrecognized(rawValue)
+            }
+        }
+
+        /// The wire value.
+        public var rawValue: Int32 {
+            switch self {
+            case .unspecified: 0
+            case .instanceStarted: 1
+            case .instanceEnded: 2
+            case .sessionConnected: 3
+            case .sessionEnded: 4
+            case .unrecognized(let value): value
+            }
+        }
+    }
+}
+
+/// The `skyport.hostmgr.v1.ReportEventsResponse` message.
+public struct Skyport_Hostmgr_V1_ReportEventsResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.ReportEventsResponse"
+
+    /// `accepted` (1).
+    public var accepted: UInt32 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__report_events_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.SaveSessionStateRequest` message.
+public struct Skyport_Hostmgr_V1_SaveSessionStateRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.SaveSessionStateRequest"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `user_id` (2).
+    public var userId: String = ""
+
+    /// `state` (3).
+    public var state: [UInt8] = []
+
+    /// `session_id` (4).
+    public var sessionId: String = ""
+
+    /// `saved_at_unix_ms` (5).
+    public var savedAtUnixMs: Int64 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__save_session_state_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.SaveSessionStateResponse` message.
+public struct Skyport_Hostmgr_V1_SaveSessionStateResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.SaveSessionStateResponse"
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__save_session_state_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.BufferTarget` message.
+public struct Skyport_Hostmgr_V1_BufferTarget: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.BufferTarget"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `version_id` (2).
+    public var versionId: String = ""
+
+    /// Warm idle instances to keep in this data centre (0 to 64).
+    public var target: UInt32 = 0
+
+    /// Read only: warm idle instances now.
+    public var warm: UInt32 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__buffer_target__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.ListBufferTargetsRequest` message.
+public struct Skyport_Hostmgr_V1_ListBufferTargetsRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.ListBufferTargetsRequest"
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__list_buffer_targets_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.ListBufferTargetsResponse` message.
+public struct Skyport_Hostmgr_V1_ListBufferTargetsResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.ListBufferTargetsResponse"
+
+    /// `targets` (1).
+    public var targets: [Skyport_Hostmgr_V1_BufferTarget] = []
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__list_buffer_targets_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.DeployVersionRequest` message.
+public struct Skyport_Hostmgr_V1_DeployVersionRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.DeployVersionRequest"
+
+    /// `app` (1).
+    public var app: Skyport_Hostmgr_V1_AppLaunch? = nil
+
+    /// Terminate sessions on older versions after a notice instead of letting them drain.
+    public var force: Bool = false
+
+    /// With force: how long applications get to save their state (1 to 300 s; 0 means 10 s).
+    public var noticeSeconds: UInt32 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__deploy_version_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.DeployVersionResponse` message.
+public struct Skyport_Hostmgr_V1_DeployVersionResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.DeployVersionResponse"
+
+    /// Instances of older versions now draining, or noticed when forced.
+    public var instancesAffected: UInt32 = 0
+
+    /// `sessions_noticed` (2).
+    public var sessionsNoticed: UInt32 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__deploy_version_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.ListSessionsRequest` message.
+public struct Skyport_Hostmgr_V1_ListSessionsRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.ListSessionsRequest"
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__list_sessions_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.SessionInfo` message.
+public struct Skyport_Hostmgr_V1_SessionInfo: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.SessionInfo"
+
+    /// `session_id` (1).
+    public var sessionId: String = ""
+
+    /// `app_id` (2).
+    public var appId: String = ""
+
+    /// `user_id` (3).
+    public var userId: String = ""
+
+    /// `group_id` (4).
+    public var groupId: String = ""
+
+    /// "created", "claimed", "provisioned", "connected", "ended", "lost".
+    public var state: String = ""
+
+    /// `host_id` (6).
+    public var hostId: String = ""
+
+    /// `instance_id` (7).
+    public var instanceId: String = ""
+
+    /// `version_id` (8).
+    public var versionId: String = ""
+
+    /// `created_at_unix_ms` (9).
+    public var createdAtUnixMs: Int64 = 0
+
+    /// `ended_at_unix_ms` (10).
+    public var endedAtUnixMs: Int64 = 0
+
+    /// `end_reason` (11).
+    public var endReason: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__session_info__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.hostmgr.v1.ListSessionsResponse` message.
+public struct Skyport_Hostmgr_V1_ListSessionsResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.ListSessionsResponse"
+
+    /// `sessions` (1).
+    public var sessions: [Skyport_Hostmgr_V1_SessionInfo] = []
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__list_sessions_response__init
         ) { Self(cMessage: $0) }
     }
 
@@ -431,6 +1366,7 @@ extension Skyport_Hostmgr_V1_RegisterHostRequest {
         self.cpuUnits = c.cpu_units
         self.memoryMib = c.memory_mib
         self.gpuScore = c.gpu_score
+        self.packages = protoMessages(c.n_packages, c.packages) { Skyport_Hostmgr_V1_InstalledPackage(cMessage: $0) }
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -443,6 +1379,28 @@ extension Skyport_Hostmgr_V1_RegisterHostRequest {
         c.pointee.cpu_units = self.cpuUnits
         c.pointee.memory_mib = self.memoryMib
         c.pointee.gpu_score = self.gpuScore
+        if !self.packages.isEmpty {
+            c.pointee.n_packages = self.packages.count
+            c.pointee.packages = arena.array(self.packages) { $0.cMessage(in: arena) }
+        }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_InstalledPackage {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__InstalledPackage` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__InstalledPackage>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__InstalledPackage> {
+        let c = arena.message(skyport__hostmgr__v1__installed_package__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
         return c
     }
 }
@@ -461,6 +1419,9 @@ extension Skyport_Hostmgr_V1_Host {
         self.gpuScore = c.gpu_score
         self.registeredAtUnixMs = c.registered_at_unix_ms
         self.lastSeenUnixMs = c.last_seen_unix_ms
+        self.state = protoString(c.state)
+        self.packages = protoMessages(c.n_packages, c.packages) { Skyport_Hostmgr_V1_InstalledPackage(cMessage: $0) }
+        self.heartbeatIntervalMs = c.heartbeat_interval_ms
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -475,6 +1436,12 @@ extension Skyport_Hostmgr_V1_Host {
         c.pointee.gpu_score = self.gpuScore
         c.pointee.registered_at_unix_ms = self.registeredAtUnixMs
         c.pointee.last_seen_unix_ms = self.lastSeenUnixMs
+        if !self.state.isEmpty { c.pointee.state = arena.string(self.state) }
+        if !self.packages.isEmpty {
+            c.pointee.n_packages = self.packages.count
+            c.pointee.packages = arena.array(self.packages) { $0.cMessage(in: arena) }
+        }
+        c.pointee.heartbeat_interval_ms = self.heartbeatIntervalMs
         return c
     }
 }
@@ -525,6 +1492,7 @@ extension Skyport_Hostmgr_V1_CreateSessionRequest {
         self.groupId = protoString(c.group_id)
         self.tokenValiditySeconds = c.token_validity_seconds
         self.clientCidr = protoString(c.client_cidr)
+        self.app = c.app.map { .init(cMessage: $0) }
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -537,6 +1505,41 @@ extension Skyport_Hostmgr_V1_CreateSessionRequest {
         if !self.groupId.isEmpty { c.pointee.group_id = arena.string(self.groupId) }
         c.pointee.token_validity_seconds = self.tokenValiditySeconds
         if !self.clientCidr.isEmpty { c.pointee.client_cidr = arena.string(self.clientCidr) }
+        c.pointee.app = self.app.map { $0.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_AppLaunch {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__AppLaunch` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__AppLaunch>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.developerId = protoString(c.developer_id)
+        self.launchCommand = protoString(c.launch_command)
+        self.cpuUnits = c.cpu_units
+        self.memoryMib = c.memory_mib
+        self.minGpuScore = c.min_gpu_score
+        self.sessionsPerInstance = c.sessions_per_instance
+        self.releaseAtUnixMs = c.release_at_unix_ms
+        self.homeDatacentre = protoString(c.home_datacentre)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__AppLaunch> {
+        let c = arena.message(skyport__hostmgr__v1__app_launch__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        if !self.developerId.isEmpty { c.pointee.developer_id = arena.string(self.developerId) }
+        if !self.launchCommand.isEmpty { c.pointee.launch_command = arena.string(self.launchCommand) }
+        c.pointee.cpu_units = self.cpuUnits
+        c.pointee.memory_mib = self.memoryMib
+        c.pointee.min_gpu_score = self.minGpuScore
+        c.pointee.sessions_per_instance = self.sessionsPerInstance
+        c.pointee.release_at_unix_ms = self.releaseAtUnixMs
+        if !self.homeDatacentre.isEmpty { c.pointee.home_datacentre = arena.string(self.homeDatacentre) }
         return c
     }
 }
@@ -648,6 +1651,9 @@ extension Skyport_Hostmgr_V1_ClaimSessionResponse {
         self.developerId = protoString(c.developer_id)
         self.groupId = protoString(c.group_id)
         self.claimedAtUnixMs = c.claimed_at_unix_ms
+        self.app = c.app.map { .init(cMessage: $0) }
+        self.priorState = protoBytes(c.prior_state)
+        self.homeDatacentre = protoString(c.home_datacentre)
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -659,6 +1665,478 @@ extension Skyport_Hostmgr_V1_ClaimSessionResponse {
         if !self.developerId.isEmpty { c.pointee.developer_id = arena.string(self.developerId) }
         if !self.groupId.isEmpty { c.pointee.group_id = arena.string(self.groupId) }
         c.pointee.claimed_at_unix_ms = self.claimedAtUnixMs
+        c.pointee.app = self.app.map { $0.cMessage(in: arena) }
+        if !self.priorState.isEmpty { c.pointee.prior_state = arena.bytes(self.priorState) }
+        if !self.homeDatacentre.isEmpty { c.pointee.home_datacentre = arena.string(self.homeDatacentre) }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_RedeemSessionRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__RedeemSessionRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__RedeemSessionRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.sessionId = protoString(c.session_id)
+        self.tokenHash = protoBytes(c.token_hash)
+        self.homeDatacentre = protoString(c.home_datacentre)
+        self.preferredDatacentres = protoArray(c.n_preferred_datacentres, c.preferred_datacentres) { protoString($0) }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__RedeemSessionRequest> {
+        let c = arena.message(skyport__hostmgr__v1__redeem_session_request__init)
+        if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
+        if !self.tokenHash.isEmpty { c.pointee.token_hash = arena.bytes(self.tokenHash) }
+        if !self.homeDatacentre.isEmpty { c.pointee.home_datacentre = arena.string(self.homeDatacentre) }
+        if !self.preferredDatacentres.isEmpty {
+            c.pointee.n_preferred_datacentres = self.preferredDatacentres.count
+            c.pointee.preferred_datacentres = arena.array(self.preferredDatacentres) { arena.string($0) }
+        }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_PlaceSessionRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__PlaceSessionRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__PlaceSessionRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.session = c.session.map { .init(cMessage: $0) }
+        self.fromDatacentre = protoString(c.from_datacentre)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__PlaceSessionRequest> {
+        let c = arena.message(skyport__hostmgr__v1__place_session_request__init)
+        c.pointee.session = self.session.map { $0.cMessage(in: arena) }
+        if !self.fromDatacentre.isEmpty { c.pointee.from_datacentre = arena.string(self.fromDatacentre) }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_SessionPlacement {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__SessionPlacement` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__SessionPlacement>) {
+        self.init()
+        let c = cMessage.pointee
+        self.sessionId = protoString(c.session_id)
+        self.datacentre = protoString(c.datacentre)
+        self.hostId = protoString(c.host_id)
+        self.clientAddress = protoString(c.client_address)
+        self.sessionCredential = protoBytes(c.session_credential)
+        self.connectByUnixMs = c.connect_by_unix_ms
+        self.instanceId = protoString(c.instance_id)
+        self.launched = c.launched != 0
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.reason = protoString(c.reason)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__SessionPlacement> {
+        let c = arena.message(skyport__hostmgr__v1__session_placement__init)
+        if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
+        if !self.datacentre.isEmpty { c.pointee.datacentre = arena.string(self.datacentre) }
+        if !self.hostId.isEmpty { c.pointee.host_id = arena.string(self.hostId) }
+        if !self.clientAddress.isEmpty { c.pointee.client_address = arena.string(self.clientAddress) }
+        if !self.sessionCredential.isEmpty { c.pointee.session_credential = arena.bytes(self.sessionCredential) }
+        c.pointee.connect_by_unix_ms = self.connectByUnixMs
+        if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
+        c.pointee.launched = self.launched ? 1 : 0
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        if !self.reason.isEmpty { c.pointee.reason = arena.string(self.reason) }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_GetCapacityRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__GetCapacityRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__GetCapacityRequest>) {
+        self.init()
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__GetCapacityRequest> {
+        let c = arena.message(skyport__hostmgr__v1__get_capacity_request__init)
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_CapacitySummary {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__CapacitySummary` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__CapacitySummary>) {
+        self.init()
+        let c = cMessage.pointee
+        self.datacentre = protoString(c.datacentre)
+        self.hostsUp = c.hosts_up
+        self.freeSlots = c.free_slots
+        self.totalSlots = c.total_slots
+        self.freeCpuUnits = c.free_cpu_units
+        self.freeMemoryMib = c.free_memory_mib
+        self.maxGpuScore = c.max_gpu_score
+        self.activeSessions = c.active_sessions
+        self.warmInstances = c.warm_instances
+        self.activeGroups = protoArray(c.n_active_groups, c.active_groups) { protoString($0) }
+        self.computedAtUnixMs = c.computed_at_unix_ms
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__CapacitySummary> {
+        let c = arena.message(skyport__hostmgr__v1__capacity_summary__init)
+        if !self.datacentre.isEmpty { c.pointee.datacentre = arena.string(self.datacentre) }
+        c.pointee.hosts_up = self.hostsUp
+        c.pointee.free_slots = self.freeSlots
+        c.pointee.total_slots = self.totalSlots
+        c.pointee.free_cpu_units = self.freeCpuUnits
+        c.pointee.free_memory_mib = self.freeMemoryMib
+        c.pointee.max_gpu_score = self.maxGpuScore
+        c.pointee.active_sessions = self.activeSessions
+        c.pointee.warm_instances = self.warmInstances
+        if !self.activeGroups.isEmpty {
+            c.pointee.n_active_groups = self.activeGroups.count
+            c.pointee.active_groups = arena.array(self.activeGroups) { arena.string($0) }
+        }
+        c.pointee.computed_at_unix_ms = self.computedAtUnixMs
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_HeartbeatRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__HeartbeatRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__HeartbeatRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.hostId = protoString(c.host_id)
+        self.instances = protoMessages(c.n_instances, c.instances) { Skyport_Hostmgr_V1_InstanceReport(cMessage: $0) }
+        self.sentAtUnixMs = c.sent_at_unix_ms
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__HeartbeatRequest> {
+        let c = arena.message(skyport__hostmgr__v1__heartbeat_request__init)
+        if !self.hostId.isEmpty { c.pointee.host_id = arena.string(self.hostId) }
+        if !self.instances.isEmpty {
+            c.pointee.n_instances = self.instances.count
+            c.pointee.instances = arena.array(self.instances) { $0.cMessage(in: arena) }
+        }
+        c.pointee.sent_at_unix_ms = self.sentAtUnixMs
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_InstanceReport {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__InstanceReport` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__InstanceReport>) {
+        self.init()
+        let c = cMessage.pointee
+        self.instanceId = protoString(c.instance_id)
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.seats = c.seats
+        self.sessionIds = protoArray(c.n_session_ids, c.session_ids) { protoString($0) }
+        self.state = protoString(c.state)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__InstanceReport> {
+        let c = arena.message(skyport__hostmgr__v1__instance_report__init)
+        if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        c.pointee.seats = self.seats
+        if !self.sessionIds.isEmpty {
+            c.pointee.n_session_ids = self.sessionIds.count
+            c.pointee.session_ids = arena.array(self.sessionIds) { arena.string($0) }
+        }
+        if !self.state.isEmpty { c.pointee.state = arena.string(self.state) }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_HeartbeatResponse {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__HeartbeatResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__HeartbeatResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.intervalMs = c.interval_ms
+        self.reconciled = c.reconciled != 0
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__HeartbeatResponse> {
+        let c = arena.message(skyport__hostmgr__v1__heartbeat_response__init)
+        c.pointee.interval_ms = self.intervalMs
+        c.pointee.reconciled = self.reconciled ? 1 : 0
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_ReportEventsRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__ReportEventsRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__ReportEventsRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.hostId = protoString(c.host_id)
+        self.events = protoMessages(c.n_events, c.events) { Skyport_Hostmgr_V1_HostEvent(cMessage: $0) }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__ReportEventsRequest> {
+        let c = arena.message(skyport__hostmgr__v1__report_events_request__init)
+        if !self.hostId.isEmpty { c.pointee.host_id = arena.string(self.hostId) }
+        if !self.events.isEmpty {
+            c.pointee.n_events = self.events.count
+            c.pointee.events = arena.array(self.events) { $0.cMessage(in: arena) }
+        }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_HostEvent {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__HostEvent` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__HostEvent>) {
+        self.init()
+        let c = cMessage.pointee
+        self.eventId = protoString(c.event_id)
+        self.kind = .init(rawValue: Int32(truncatingIfNeeded: c.kind.rawValue))
+        self.instanceId = protoString(c.instance_id)
+        self.sessionId = protoString(c.session_id)
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.atUnixMs = c.at_unix_ms
+        self.savedState = protoBytes(c.saved_state)
+        self.stateSaved = c.state_saved != 0
+        self.reason = protoString(c.reason)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__HostEvent> {
+        let c = arena.message(skyport__hostmgr__v1__host_event__init)
+        if !self.eventId.isEmpty { c.pointee.event_id = arena.string(self.eventId) }
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
+        if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        c.pointee.at_unix_ms = self.atUnixMs
+        if !self.savedState.isEmpty { c.pointee.saved_state = arena.bytes(self.savedState) }
+        c.pointee.state_saved = self.stateSaved ? 1 : 0
+        if !self.reason.isEmpty { c.pointee.reason = arena.string(self.reason) }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_ReportEventsResponse {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__ReportEventsResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__ReportEventsResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.accepted = c.accepted
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__ReportEventsResponse> {
+        let c = arena.message(skyport__hostmgr__v1__report_events_response__init)
+        c.pointee.accepted = self.accepted
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_SaveSessionStateRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__SaveSessionStateRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__SaveSessionStateRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.userId = protoString(c.user_id)
+        self.state = protoBytes(c.state)
+        self.sessionId = protoString(c.session_id)
+        self.savedAtUnixMs = c.saved_at_unix_ms
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__SaveSessionStateRequest> {
+        let c = arena.message(skyport__hostmgr__v1__save_session_state_request__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.userId.isEmpty { c.pointee.user_id = arena.string(self.userId) }
+        if !self.state.isEmpty { c.pointee.state = arena.bytes(self.state) }
+        if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
+        c.pointee.saved_at_unix_ms = self.savedAtUnixMs
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_SaveSessionStateResponse {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__SaveSessionStateResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__SaveSessionStateResponse>) {
+        self.init()
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__SaveSessionStateResponse> {
+        let c = arena.message(skyport__hostmgr__v1__save_session_state_response__init)
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_BufferTarget {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__BufferTarget` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__BufferTarget>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.target = c.target
+        self.warm = c.warm
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__BufferTarget> {
+        let c = arena.message(skyport__hostmgr__v1__buffer_target__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        c.pointee.target = self.target
+        c.pointee.warm = self.warm
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_ListBufferTargetsRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__ListBufferTargetsRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__ListBufferTargetsRequest>) {
+        self.init()
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__ListBufferTargetsRequest> {
+        let c = arena.message(skyport__hostmgr__v1__list_buffer_targets_request__init)
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_ListBufferTargetsResponse {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__ListBufferTargetsResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__ListBufferTargetsResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.targets = protoMessages(c.n_targets, c.targets) { Skyport_Hostmgr_V1_BufferTarget(cMessage: $0) }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__ListBufferTargetsResponse> {
+        let c = arena.message(skyport__hostmgr__v1__list_buffer_targets_response__init)
+        if !self.targets.isEmpty {
+            c.pointee.n_targets = self.targets.count
+            c.pointee.targets = arena.array(self.targets) { $0.cMessage(in: arena) }
+        }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_DeployVersionRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__DeployVersionRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__DeployVersionRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.app = c.app.map { .init(cMessage: $0) }
+        self.force = c.force != 0
+        self.noticeSeconds = c.notice_seconds
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__DeployVersionRequest> {
+        let c = arena.message(skyport__hostmgr__v1__deploy_version_request__init)
+        c.pointee.app = self.app.map { $0.cMessage(in: arena) }
+        c.pointee.force = self.force ? 1 : 0
+        c.pointee.notice_seconds = self.noticeSeconds
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_DeployVersionResponse {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__DeployVersionResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__DeployVersionResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.instancesAffected = c.instances_affected
+        self.sessionsNoticed = c.sessions_noticed
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__DeployVersionResponse> {
+        let c = arena.message(skyport__hostmgr__v1__deploy_version_response__init)
+        c.pointee.instances_affected = self.instancesAffected
+        c.pointee.sessions_noticed = self.sessionsNoticed
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_ListSessionsRequest {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__ListSessionsRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__ListSessionsRequest>) {
+        self.init()
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__ListSessionsRequest> {
+        let c = arena.message(skyport__hostmgr__v1__list_sessions_request__init)
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_SessionInfo {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__SessionInfo` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__SessionInfo>) {
+        self.init()
+        let c = cMessage.pointee
+        self.sessionId = protoString(c.session_id)
+        self.appId = protoString(c.app_id)
+        self.userId = protoString(c.user_id)
+        self.groupId = protoString(c.group_id)
+        self.state = protoString(c.state)
+        self.hostId = protoString(c.host_id)
+        self.instanceId = protoString(c.instance_id)
+        self.versionId = protoString(c.version_id)
+        self.createdAtUnixMs = c.created_at_unix_ms
+        self.endedAtUnixMs = c.ended_at_unix_ms
+        self.endReason = protoString(c.end_reason)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__SessionInfo> {
+        let c = arena.message(skyport__hostmgr__v1__session_info__init)
+        if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.userId.isEmpty { c.pointee.user_id = arena.string(self.userId) }
+        if !self.groupId.isEmpty { c.pointee.group_id = arena.string(self.groupId) }
+        if !self.state.isEmpty { c.pointee.state = arena.string(self.state) }
+        if !self.hostId.isEmpty { c.pointee.host_id = arena.string(self.hostId) }
+        if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        c.pointee.created_at_unix_ms = self.createdAtUnixMs
+        c.pointee.ended_at_unix_ms = self.endedAtUnixMs
+        if !self.endReason.isEmpty { c.pointee.end_reason = arena.string(self.endReason) }
+        return c
+    }
+}
+
+extension Skyport_Hostmgr_V1_ListSessionsResponse {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__ListSessionsResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__ListSessionsResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.sessions = protoMessages(c.n_sessions, c.sessions) { Skyport_Hostmgr_V1_SessionInfo(cMessage: $0) }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__ListSessionsResponse> {
+        let c = arena.message(skyport__hostmgr__v1__list_sessions_response__init)
+        if !self.sessions.isEmpty {
+            c.pointee.n_sessions = self.sessions.count
+            c.pointee.sessions = arena.array(self.sessions) { $0.cMessage(in: arena) }
+        }
         return c
     }
 }
@@ -678,16 +2156,55 @@ public enum Skyport_Hostmgr_V1_HostManagerMethods {
     public static let getTokenKeys = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "GetTokenKeys")
     /// `/skyport.hostmgr.v1.HostManager/ClaimSession`.
     public static let claimSession = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "ClaimSession")
+    /// `/skyport.hostmgr.v1.HostManager/RedeemSession`.
+    public static let redeemSession = MethodDescriptor(
+        service: "skyport.hostmgr.v1.HostManager",
+        method: "RedeemSession"
+    )
+    /// `/skyport.hostmgr.v1.HostManager/PlaceSession`.
+    public static let placeSession = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "PlaceSession")
+    /// `/skyport.hostmgr.v1.HostManager/GetCapacity`.
+    public static let getCapacity = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "GetCapacity")
+    /// `/skyport.hostmgr.v1.HostManager/Heartbeat`.
+    public static let heartbeat = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "Heartbeat")
+    /// `/skyport.hostmgr.v1.HostManager/ReportEvents`.
+    public static let reportEvents = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "ReportEvents")
+    /// `/skyport.hostmgr.v1.HostManager/SaveSessionState`.
+    public static let saveSessionState = MethodDescriptor(
+        service: "skyport.hostmgr.v1.HostManager",
+        method: "SaveSessionState"
+    )
+    /// `/skyport.hostmgr.v1.HostManager/SetBufferTarget`.
+    public static let setBufferTarget = MethodDescriptor(
+        service: "skyport.hostmgr.v1.HostManager",
+        method: "SetBufferTarget"
+    )
+    /// `/skyport.hostmgr.v1.HostManager/ListBufferTargets`.
+    public static let listBufferTargets = MethodDescriptor(
+        service: "skyport.hostmgr.v1.HostManager",
+        method: "ListBufferTargets"
+    )
+    /// `/skyport.hostmgr.v1.HostManager/DeployVersion`.
+    public static let deployVersion = MethodDescriptor(
+        service: "skyport.hostmgr.v1.HostManager",
+        method: "DeployVersion"
+    )
+    /// `/skyport.hostmgr.v1.HostManager/ListSessions`.
+    public static let listSessions = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "ListSessions")
 }
 
-/// Host management, one per data centre: owns the data centre's hosts, sessions and tokens. Hosts
-/// register here; sessions are created with a signed one-time token and claimed exactly once.
+/// Host management, one per data centre: owns the data centre's hosts, instances, sessions and tokens.
+/// Hosts register, heartbeat and report events here; sessions are created with a signed one-time token,
+/// claimed exactly once at their home, and placed on a host (here, or in a peer data centre).
 ///
-/// Access: RegisterHost is for stream hosts; ListHosts for the operator (`skyport`), entitlement,
-/// redemption and peer host managements; CreateSession for entitlement only (which checks entitlements);
-/// GetTokenKeys for redemption nodes, peers and the operator; ClaimSession for redemption nodes and peers.
+/// Access:
+/// - stream hosts: RegisterHost, Heartbeat, ReportEvents;
+/// - entitlement: CreateSession, DeployVersion;
+/// - redemption nodes: RedeemSession, GetCapacity, GetTokenKeys, ClaimSession;
+/// - peer host managements: ClaimSession, PlaceSession, GetCapacity, SaveSessionState, GetTokenKeys;
+/// - the operator (`skyport`): listing, GetTokenKeys, SetBufferTarget, DeployVersion.
 public protocol Skyport_Hostmgr_V1_HostManagerProvider: RPCService {
-    /// Records (or refreshes) a stream host of this data centre and its capacity.
+    /// Records (or refreshes) a stream host of this data centre, its capacity and installed packages.
     func registerHost(
         _ request: Skyport_Hostmgr_V1_RegisterHostRequest,
         context: ServerContext
@@ -713,11 +2230,74 @@ public protocol Skyport_Hostmgr_V1_HostManagerProvider: RPCService {
     ) async throws -> Skyport_Hostmgr_V1_GetTokenKeysResponse
 
     /// Claims a session for its redemption, atomically and once: the first claim of a token wins, every
-    /// later one fails with FAILED_PRECONDITION, wherever it comes from.
+    /// later one fails with FAILED_PRECONDITION, wherever it comes from. Returns what placement needs,
+    /// the user's prior saved state included.
     func claimSession(
         _ request: Skyport_Hostmgr_V1_ClaimSessionRequest,
         context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_ClaimSessionResponse
+
+    /// A redemption node forwards a verified token here: claim it at its home data centre, place the
+    /// session (this data centre, or a peer's), provision it on a stream host.
+    func redeemSession(
+        _ request: Skyport_Hostmgr_V1_RedeemSessionRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_SessionPlacement
+
+    /// A peer host management places a session it claimed in this data centre.
+    func placeSession(
+        _ request: Skyport_Hostmgr_V1_PlaceSessionRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_SessionPlacement
+
+    /// This data centre's spare capacity and active groups, for redemption nodes and peers.
+    func getCapacity(
+        _ request: Skyport_Hostmgr_V1_GetCapacityRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_CapacitySummary
+
+    /// Per-host heartbeat: every instance the host runs and the sessions on it.
+    func heartbeat(
+        _ request: Skyport_Hostmgr_V1_HeartbeatRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_HeartbeatResponse
+
+    /// Instance and session events (started, connected, ended with the app's saved state).
+    func reportEvents(
+        _ request: Skyport_Hostmgr_V1_ReportEventsRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_ReportEventsResponse
+
+    /// Keeps a user's saved application state at the application's home data centre.
+    func saveSessionState(
+        _ request: Skyport_Hostmgr_V1_SaveSessionStateRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_SaveSessionStateResponse
+
+    /// Sets how many warm idle instances of an application version this data centre keeps.
+    func setBufferTarget(
+        _ request: Skyport_Hostmgr_V1_BufferTarget,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_BufferTarget
+
+    /// The buffer targets with the warm instances there are now.
+    func listBufferTargets(
+        _ request: Skyport_Hostmgr_V1_ListBufferTargetsRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_ListBufferTargetsResponse
+
+    /// Makes a version known here (what to launch, its profile). A released version takes every new
+    /// session; instances of older versions drain, or with `force` get a termination notice.
+    func deployVersion(
+        _ request: Skyport_Hostmgr_V1_DeployVersionRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_DeployVersionResponse
+
+    /// Sessions of this data centre, newest first (at most 1,000).
+    func listSessions(
+        _ request: Skyport_Hostmgr_V1_ListSessionsRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_ListSessionsResponse
 }
 
 extension Skyport_Hostmgr_V1_HostManagerProvider {
@@ -759,6 +2339,76 @@ extension Skyport_Hostmgr_V1_HostManagerProvider {
             ) {
                 try await self.claimSession($0, context: $1)
             },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.redeemSession,
+                Skyport_Hostmgr_V1_RedeemSessionRequest.self,
+                Skyport_Hostmgr_V1_SessionPlacement.self
+            ) {
+                try await self.redeemSession($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.placeSession,
+                Skyport_Hostmgr_V1_PlaceSessionRequest.self,
+                Skyport_Hostmgr_V1_SessionPlacement.self
+            ) {
+                try await self.placeSession($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.getCapacity,
+                Skyport_Hostmgr_V1_GetCapacityRequest.self,
+                Skyport_Hostmgr_V1_CapacitySummary.self
+            ) {
+                try await self.getCapacity($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.heartbeat,
+                Skyport_Hostmgr_V1_HeartbeatRequest.self,
+                Skyport_Hostmgr_V1_HeartbeatResponse.self
+            ) {
+                try await self.heartbeat($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.reportEvents,
+                Skyport_Hostmgr_V1_ReportEventsRequest.self,
+                Skyport_Hostmgr_V1_ReportEventsResponse.self
+            ) {
+                try await self.reportEvents($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.saveSessionState,
+                Skyport_Hostmgr_V1_SaveSessionStateRequest.self,
+                Skyport_Hostmgr_V1_SaveSessionStateResponse.self
+            ) {
+                try await self.saveSessionState($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.setBufferTarget,
+                Skyport_Hostmgr_V1_BufferTarget.self,
+                Skyport_Hostmgr_V1_BufferTarget.self
+            ) {
+                try await self.setBufferTarget($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.listBufferTargets,
+                Skyport_Hostmgr_V1_ListBufferTargetsRequest.self,
+                Skyport_Hostmgr_V1_ListBufferTargetsResponse.self
+            ) {
+                try await self.listBufferTargets($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.deployVersion,
+                Skyport_Hostmgr_V1_DeployVersionRequest.self,
+                Skyport_Hostmgr_V1_DeployVersionResponse.self
+            ) {
+                try await self.deployVersion($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.listSessions,
+                Skyport_Hostmgr_V1_ListSessionsRequest.self,
+                Skyport_Hostmgr_V1_ListSessionsResponse.self
+            ) {
+                try await self.listSessions($0, context: $1)
+            },
         ]
     }
 }
@@ -773,7 +2423,7 @@ public struct Skyport_Hostmgr_V1_HostManagerClient: Sendable {
         self.client = client
     }
 
-    /// Records (or refreshes) a stream host of this data centre and its capacity.
+    /// Records (or refreshes) a stream host of this data centre, its capacity and installed packages.
     public func registerHost(
         _ request: Skyport_Hostmgr_V1_RegisterHostRequest,
         metadata: Metadata = [:],
@@ -835,7 +2485,8 @@ public struct Skyport_Hostmgr_V1_HostManagerClient: Sendable {
     }
 
     /// Claims a session for its redemption, atomically and once: the first claim of a token wins, every
-    /// later one fails with FAILED_PRECONDITION, wherever it comes from.
+    /// later one fails with FAILED_PRECONDITION, wherever it comes from. Returns what placement needs,
+    /// the user's prior saved state included.
     public func claimSession(
         _ request: Skyport_Hostmgr_V1_ClaimSessionRequest,
         metadata: Metadata = [:],
@@ -847,6 +2498,158 @@ public struct Skyport_Hostmgr_V1_HostManagerClient: Sendable {
             metadata: metadata,
             options: options,
             responseType: Skyport_Hostmgr_V1_ClaimSessionResponse.self
+        ).message
+    }
+
+    /// A redemption node forwards a verified token here: claim it at its home data centre, place the
+    /// session (this data centre, or a peer's), provision it on a stream host.
+    public func redeemSession(
+        _ request: Skyport_Hostmgr_V1_RedeemSessionRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.redeemSession,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_SessionPlacement.self
+        ).message
+    }
+
+    /// A peer host management places a session it claimed in this data centre.
+    public func placeSession(
+        _ request: Skyport_Hostmgr_V1_PlaceSessionRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.placeSession,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_SessionPlacement.self
+        ).message
+    }
+
+    /// This data centre's spare capacity and active groups, for redemption nodes and peers.
+    public func getCapacity(
+        _ request: Skyport_Hostmgr_V1_GetCapacityRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_CapacitySummary {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.getCapacity,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_CapacitySummary.self
+        ).message
+    }
+
+    /// Per-host heartbeat: every instance the host runs and the sessions on it.
+    public func heartbeat(
+        _ request: Skyport_Hostmgr_V1_HeartbeatRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_HeartbeatResponse {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.heartbeat,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_HeartbeatResponse.self
+        ).message
+    }
+
+    /// Instance and session events (started, connected, ended with the app's saved state).
+    public func reportEvents(
+        _ request: Skyport_Hostmgr_V1_ReportEventsRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_ReportEventsResponse {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.reportEvents,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_ReportEventsResponse.self
+        ).message
+    }
+
+    /// Keeps a user's saved application state at the application's home data centre.
+    public func saveSessionState(
+        _ request: Skyport_Hostmgr_V1_SaveSessionStateRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_SaveSessionStateResponse {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.saveSessionState,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_SaveSessionStateResponse.self
+        ).message
+    }
+
+    /// Sets how many warm idle instances of an application version this data centre keeps.
+    public func setBufferTarget(
+        _ request: Skyport_Hostmgr_V1_BufferTarget,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_BufferTarget {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.setBufferTarget,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_BufferTarget.self
+        ).message
+    }
+
+    /// The buffer targets with the warm instances there are now.
+    public func listBufferTargets(
+        _ request: Skyport_Hostmgr_V1_ListBufferTargetsRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_ListBufferTargetsResponse {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.listBufferTargets,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_ListBufferTargetsResponse.self
+        ).message
+    }
+
+    /// Makes a version known here (what to launch, its profile). A released version takes every new
+    /// session; instances of older versions drain, or with `force` get a termination notice.
+    public func deployVersion(
+        _ request: Skyport_Hostmgr_V1_DeployVersionRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_DeployVersionResponse {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.deployVersion,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_DeployVersionResponse.self
+        ).message
+    }
+
+    /// Sessions of this data centre, newest first (at most 1,000).
+    public func listSessions(
+        _ request: Skyport_Hostmgr_V1_ListSessionsRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_ListSessionsResponse {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.listSessions,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_ListSessionsResponse.self
         ).message
     }
 }

@@ -9,8 +9,11 @@ public struct Skyport_Redemption_V1_RedeemRequest: ProtoMessage, Hashable {
     /// The fully-qualified message name.
     public static let protoMessageName = "skyport.redemption.v1.RedeemRequest"
 
-    /// `token` (1).
+    /// The token's raw bytes, or (when empty) token_text.
     public var token: [UInt8] = []
+
+    /// "skt1." + base64url(token).
+    public var tokenText: String = ""
 
     /// Creates a message with every field at its default.
     public init() {}
@@ -41,17 +44,32 @@ public struct Skyport_Redemption_V1_RedeemResponse: ProtoMessage, Hashable {
     /// `session_id` (1).
     public var sessionId: String = ""
 
-    /// `host_address` (2).
-    public var hostAddress: String = ""
+    /// host:port the client connects to over TLS.
+    public var clientAddress: String = ""
 
-    /// `client_port` (3).
-    public var clientPort: UInt32 = 0
-
-    /// `session_credential` (4).
+    /// Random; present it in the first message on the client connection.
     public var sessionCredential: [UInt8] = []
 
-    /// `datacentre` (5).
+    /// `datacentre` (4).
     public var datacentre: String = ""
+
+    /// `connect_by_unix_ms` (5).
+    public var connectByUnixMs: Int64 = 0
+
+    /// `app_id` (6).
+    public var appId: String = ""
+
+    /// `version_id` (7).
+    public var versionId: String = ""
+
+    /// `instance_id` (8).
+    public var instanceId: String = ""
+
+    /// Why this data centre (the node's decision) and this host (host management's).
+    public var routeReason: String = ""
+
+    /// `placement_reason` (10).
+    public var placementReason: String = ""
 
     /// Creates a message with every field at its default.
     public init() {}
@@ -96,6 +114,22 @@ public struct Skyport_Redemption_V1_DataCentre: ProtoMessage, Hashable {
 
     /// `updated_at_unix_ms` (6).
     public var updatedAtUnixMs: Int64 = 0
+
+    /// Probe state (read only): whether the last probes reached it, their smoothed round trip, and its
+    /// spare capacity as of the last probe.
+    public var up: Bool = false
+
+    /// `latency_ms` (8).
+    public var latencyMs: Double = 0
+
+    /// `free_slots` (9).
+    public var freeSlots: UInt32 = 0
+
+    /// `total_slots` (10).
+    public var totalSlots: UInt32 = 0
+
+    /// `probed_at_unix_ms` (11).
+    public var probedAtUnixMs: Int64 = 0
 
     /// Creates a message with every field at its default.
     public init() {}
@@ -173,18 +207,140 @@ public struct Skyport_Redemption_V1_ListDataCentresResponse: ProtoMessage, Hasha
     }
 }
 
+/// The `skyport.redemption.v1.ExplainRouteRequest` message.
+public struct Skyport_Redemption_V1_ExplainRouteRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.redemption.v1.ExplainRouteRequest"
+
+    /// `client_address` (1).
+    public var clientAddress: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__redemption__v1__explain_route_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.redemption.v1.RouteCandidate` message.
+public struct Skyport_Redemption_V1_RouteCandidate: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.redemption.v1.RouteCandidate"
+
+    /// `datacentre_id` (1).
+    public var datacentreId: String = ""
+
+    /// Lower is better; absent (skipped) candidates say why in `skipped_because`.
+    public var score: Double = 0
+
+    /// `distance_km` (3).
+    public var distanceKm: Double = 0
+
+    /// `latency_ms` (4).
+    public var latencyMs: Double = 0
+
+    /// `free_slots` (5).
+    public var freeSlots: UInt32 = 0
+
+    /// `skipped_because` (6).
+    public var skippedBecause: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__redemption__v1__route_candidate__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.redemption.v1.RouteDecision` message.
+public struct Skyport_Redemption_V1_RouteDecision: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.redemption.v1.RouteDecision"
+
+    /// Where the client is, from the prefix table ("" when no prefix matched).
+    public var clientRegion: String = ""
+
+    /// `network_provider` (2).
+    public var networkProvider: String = ""
+
+    /// `client_latitude` (3).
+    public var clientLatitude: Double = 0
+
+    /// `client_longitude` (4).
+    public var clientLongitude: Double = 0
+
+    /// `client_located` (5).
+    public var clientLocated: Bool = false
+
+    /// Best first; skipped data centres last.
+    public var candidates: [Skyport_Redemption_V1_RouteCandidate] = []
+
+    /// `reason` (7).
+    public var reason: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__redemption__v1__route_decision__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
 extension Skyport_Redemption_V1_RedeemRequest {
     /// Copies a protobuf-c `Skyport__Redemption__V1__RedeemRequest` into a Swift value.
     init(cMessage: UnsafeMutablePointer<Skyport__Redemption__V1__RedeemRequest>) {
         self.init()
         let c = cMessage.pointee
         self.token = protoBytes(c.token)
+        self.tokenText = protoString(c.token_text)
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Redemption__V1__RedeemRequest> {
         let c = arena.message(skyport__redemption__v1__redeem_request__init)
         if !self.token.isEmpty { c.pointee.token = arena.bytes(self.token) }
+        if !self.tokenText.isEmpty { c.pointee.token_text = arena.string(self.tokenText) }
         return c
     }
 }
@@ -195,20 +351,30 @@ extension Skyport_Redemption_V1_RedeemResponse {
         self.init()
         let c = cMessage.pointee
         self.sessionId = protoString(c.session_id)
-        self.hostAddress = protoString(c.host_address)
-        self.clientPort = c.client_port
+        self.clientAddress = protoString(c.client_address)
         self.sessionCredential = protoBytes(c.session_credential)
         self.datacentre = protoString(c.datacentre)
+        self.connectByUnixMs = c.connect_by_unix_ms
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.instanceId = protoString(c.instance_id)
+        self.routeReason = protoString(c.route_reason)
+        self.placementReason = protoString(c.placement_reason)
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Redemption__V1__RedeemResponse> {
         let c = arena.message(skyport__redemption__v1__redeem_response__init)
         if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
-        if !self.hostAddress.isEmpty { c.pointee.host_address = arena.string(self.hostAddress) }
-        c.pointee.client_port = self.clientPort
+        if !self.clientAddress.isEmpty { c.pointee.client_address = arena.string(self.clientAddress) }
         if !self.sessionCredential.isEmpty { c.pointee.session_credential = arena.bytes(self.sessionCredential) }
         if !self.datacentre.isEmpty { c.pointee.datacentre = arena.string(self.datacentre) }
+        c.pointee.connect_by_unix_ms = self.connectByUnixMs
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
+        if !self.routeReason.isEmpty { c.pointee.route_reason = arena.string(self.routeReason) }
+        if !self.placementReason.isEmpty { c.pointee.placement_reason = arena.string(self.placementReason) }
         return c
     }
 }
@@ -224,6 +390,11 @@ extension Skyport_Redemption_V1_DataCentre {
         self.longitude = c.longitude
         self.region = protoString(c.region)
         self.updatedAtUnixMs = c.updated_at_unix_ms
+        self.up = c.up != 0
+        self.latencyMs = c.latency_ms
+        self.freeSlots = c.free_slots
+        self.totalSlots = c.total_slots
+        self.probedAtUnixMs = c.probed_at_unix_ms
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -235,6 +406,11 @@ extension Skyport_Redemption_V1_DataCentre {
         c.pointee.longitude = self.longitude
         if !self.region.isEmpty { c.pointee.region = arena.string(self.region) }
         c.pointee.updated_at_unix_ms = self.updatedAtUnixMs
+        c.pointee.up = self.up ? 1 : 0
+        c.pointee.latency_ms = self.latencyMs
+        c.pointee.free_slots = self.freeSlots
+        c.pointee.total_slots = self.totalSlots
+        c.pointee.probed_at_unix_ms = self.probedAtUnixMs
         return c
     }
 }
@@ -274,6 +450,82 @@ extension Skyport_Redemption_V1_ListDataCentresResponse {
     }
 }
 
+extension Skyport_Redemption_V1_ExplainRouteRequest {
+    /// Copies a protobuf-c `Skyport__Redemption__V1__ExplainRouteRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Redemption__V1__ExplainRouteRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.clientAddress = protoString(c.client_address)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Redemption__V1__ExplainRouteRequest> {
+        let c = arena.message(skyport__redemption__v1__explain_route_request__init)
+        if !self.clientAddress.isEmpty { c.pointee.client_address = arena.string(self.clientAddress) }
+        return c
+    }
+}
+
+extension Skyport_Redemption_V1_RouteCandidate {
+    /// Copies a protobuf-c `Skyport__Redemption__V1__RouteCandidate` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Redemption__V1__RouteCandidate>) {
+        self.init()
+        let c = cMessage.pointee
+        self.datacentreId = protoString(c.datacentre_id)
+        self.score = c.score
+        self.distanceKm = c.distance_km
+        self.latencyMs = c.latency_ms
+        self.freeSlots = c.free_slots
+        self.skippedBecause = protoString(c.skipped_because)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Redemption__V1__RouteCandidate> {
+        let c = arena.message(skyport__redemption__v1__route_candidate__init)
+        if !self.datacentreId.isEmpty { c.pointee.datacentre_id = arena.string(self.datacentreId) }
+        c.pointee.score = self.score
+        c.pointee.distance_km = self.distanceKm
+        c.pointee.latency_ms = self.latencyMs
+        c.pointee.free_slots = self.freeSlots
+        if !self.skippedBecause.isEmpty { c.pointee.skipped_because = arena.string(self.skippedBecause) }
+        return c
+    }
+}
+
+extension Skyport_Redemption_V1_RouteDecision {
+    /// Copies a protobuf-c `Skyport__Redemption__V1__RouteDecision` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Redemption__V1__RouteDecision>) {
+        self.init()
+        let c = cMessage.pointee
+        self.clientRegion = protoString(c.client_region)
+        self.networkProvider = protoString(c.network_provider)
+        self.clientLatitude = c.client_latitude
+        self.clientLongitude = c.client_longitude
+        self.clientLocated = c.client_located != 0
+        self.candidates = protoMessages(
+            c.n_candidates,
+            c.candidates
+        ) { Skyport_Redemption_V1_RouteCandidate(cMessage: $0) }
+        self.reason = protoString(c.reason)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Redemption__V1__RouteDecision> {
+        let c = arena.message(skyport__redemption__v1__route_decision__init)
+        if !self.clientRegion.isEmpty { c.pointee.client_region = arena.string(self.clientRegion) }
+        if !self.networkProvider.isEmpty { c.pointee.network_provider = arena.string(self.networkProvider) }
+        c.pointee.client_latitude = self.clientLatitude
+        c.pointee.client_longitude = self.clientLongitude
+        c.pointee.client_located = self.clientLocated ? 1 : 0
+        if !self.candidates.isEmpty {
+            c.pointee.n_candidates = self.candidates.count
+            c.pointee.candidates = arena.array(self.candidates) { $0.cMessage(in: arena) }
+        }
+        if !self.reason.isEmpty { c.pointee.reason = arena.string(self.reason) }
+        return c
+    }
+}
+
 /// The methods of `skyport.redemption.v1.Redemption`.
 public enum Skyport_Redemption_V1_RedemptionMethods {
     /// `/skyport.redemption.v1.Redemption/Redeem`.
@@ -288,15 +540,23 @@ public enum Skyport_Redemption_V1_RedemptionMethods {
         service: "skyport.redemption.v1.Redemption",
         method: "ListDataCentres"
     )
+    /// `/skyport.redemption.v1.Redemption/ExplainRoute`.
+    public static let explainRoute = MethodDescriptor(
+        service: "skyport.redemption.v1.Redemption",
+        method: "ExplainRoute"
+    )
 }
 
-/// The token-redemption node: clients redeem one-time session tokens here. The node keeps the data
-/// centres it can route to in its own store.
+/// The token-redemption node: clients redeem one-time session tokens here. The node verifies a token
+/// locally (signature with the home host management's published keys, expiry), ranks the data centres
+/// for the client (its location from the prefix table, the data centres' locations, measured latency,
+/// health and spare capacity), and forwards the redemption to the best host management that is up and
+/// has room.
 ///
-/// Access: Redeem is public (the token is the credential). UpsertDataCentre and ListDataCentres are
-/// operator methods (the `skyport` identity).
+/// Access: Redeem is public (the token is the credential). UpsertDataCentre, ListDataCentres and
+/// ExplainRoute are operator methods (the `skyport` identity).
 public protocol Skyport_Redemption_V1_RedemptionProvider: RPCService {
-    /// Redeems a session token and returns the session's host. Not implemented yet (UNIMPLEMENTED).
+    /// Redeems a session token and returns where the session runs and how to connect.
     func redeem(
         _ request: Skyport_Redemption_V1_RedeemRequest,
         context: ServerContext
@@ -308,11 +568,17 @@ public protocol Skyport_Redemption_V1_RedemptionProvider: RPCService {
         context: ServerContext
     ) async throws -> Skyport_Redemption_V1_DataCentre
 
-    /// The data centres this node knows, ordered by id (at most 1,000).
+    /// The data centres this node knows with their probe state, ordered by id (at most 1,000).
     func listDataCentres(
         _ request: Skyport_Redemption_V1_ListDataCentresRequest,
         context: ServerContext
     ) async throws -> Skyport_Redemption_V1_ListDataCentresResponse
+
+    /// How this node would rank the data centres for a client address, without redeeming anything.
+    func explainRoute(
+        _ request: Skyport_Redemption_V1_ExplainRouteRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Redemption_V1_RouteDecision
 }
 
 extension Skyport_Redemption_V1_RedemptionProvider {
@@ -340,6 +606,13 @@ extension Skyport_Redemption_V1_RedemptionProvider {
             ) {
                 try await self.listDataCentres($0, context: $1)
             },
+            .unary(
+                Skyport_Redemption_V1_RedemptionMethods.explainRoute,
+                Skyport_Redemption_V1_ExplainRouteRequest.self,
+                Skyport_Redemption_V1_RouteDecision.self
+            ) {
+                try await self.explainRoute($0, context: $1)
+            },
         ]
     }
 }
@@ -354,7 +627,7 @@ public struct Skyport_Redemption_V1_RedemptionClient: Sendable {
         self.client = client
     }
 
-    /// Redeems a session token and returns the session's host. Not implemented yet (UNIMPLEMENTED).
+    /// Redeems a session token and returns where the session runs and how to connect.
     public func redeem(
         _ request: Skyport_Redemption_V1_RedeemRequest,
         metadata: Metadata = [:],
@@ -384,7 +657,7 @@ public struct Skyport_Redemption_V1_RedemptionClient: Sendable {
         ).message
     }
 
-    /// The data centres this node knows, ordered by id (at most 1,000).
+    /// The data centres this node knows with their probe state, ordered by id (at most 1,000).
     public func listDataCentres(
         _ request: Skyport_Redemption_V1_ListDataCentresRequest,
         metadata: Metadata = [:],
@@ -396,6 +669,21 @@ public struct Skyport_Redemption_V1_RedemptionClient: Sendable {
             metadata: metadata,
             options: options,
             responseType: Skyport_Redemption_V1_ListDataCentresResponse.self
+        ).message
+    }
+
+    /// How this node would rank the data centres for a client address, without redeeming anything.
+    public func explainRoute(
+        _ request: Skyport_Redemption_V1_ExplainRouteRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Redemption_V1_RouteDecision {
+        try await self.client.unary(
+            Skyport_Redemption_V1_RedemptionMethods.explainRoute,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Redemption_V1_RouteDecision.self
         ).message
     }
 }

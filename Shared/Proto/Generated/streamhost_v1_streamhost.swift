@@ -56,6 +56,18 @@ public struct Skyport_Streamhost_V1_HostStatus: ProtoMessage, Hashable {
     /// When host management last accepted this host's registration; 0 before the first.
     public var registeredAtUnixMs: Int64 = 0
 
+    /// Where clients connect.
+    public var clientAddress: String = ""
+
+    /// `free_slots` (9).
+    public var freeSlots: UInt32 = 0
+
+    /// `free_cpu_units` (10).
+    public var freeCpuUnits: UInt32 = 0
+
+    /// `free_memory_mib` (11).
+    public var freeMemoryMib: UInt64 = 0
+
     /// Creates a message with every field at its default.
     public init() {}
 
@@ -77,6 +89,56 @@ public struct Skyport_Streamhost_V1_HostStatus: ProtoMessage, Hashable {
     }
 }
 
+/// What the host needs to run an application version (as host management knows it).
+public struct Skyport_Streamhost_V1_AppSpec: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.AppSpec"
+
+    /// `app_id` (1).
+    public var appId: String = ""
+
+    /// `version_id` (2).
+    public var versionId: String = ""
+
+    /// `developer_id` (3).
+    public var developerId: String = ""
+
+    /// `launch_command` (4).
+    public var launchCommand: String = ""
+
+    /// `cpu_units` (5).
+    public var cpuUnits: UInt32 = 0
+
+    /// `memory_mib` (6).
+    public var memoryMib: UInt64 = 0
+
+    /// `min_gpu_score` (7).
+    public var minGpuScore: UInt32 = 0
+
+    /// `sessions_per_instance` (8).
+    public var sessionsPerInstance: UInt32 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__app_spec__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
 /// The `skyport.streamhost.v1.ProvisionRequest` message.
 public struct Skyport_Streamhost_V1_ProvisionRequest: ProtoMessage, Hashable {
     /// The fully-qualified message name.
@@ -85,11 +147,23 @@ public struct Skyport_Streamhost_V1_ProvisionRequest: ProtoMessage, Hashable {
     /// `session_id` (1).
     public var sessionId: String = ""
 
-    /// `app_id` (2).
-    public var appId: String = ""
+    /// `user_id` (2).
+    public var userId: String = ""
 
-    /// `version` (3).
-    public var version: String = ""
+    /// `app` (3).
+    public var app: Skyport_Streamhost_V1_AppSpec? = nil
+
+    /// Attach to this instance; empty: any instance of the version with a free seat, else launch one.
+    public var instanceId: String = ""
+
+    /// The user's saved state from their previous session, handed to the application.
+    public var priorState: [UInt8] = []
+
+    /// How long the client has to connect (1 to 600 s; 0 means 30 s).
+    public var connectWithinSeconds: UInt32 = 0
+
+    /// `group_id` (7).
+    public var groupId: String = ""
 
     /// Creates a message with every field at its default.
     public init() {}
@@ -117,14 +191,23 @@ public struct Skyport_Streamhost_V1_ProvisionResponse: ProtoMessage, Hashable {
     /// The fully-qualified message name.
     public static let protoMessageName = "skyport.streamhost.v1.ProvisionResponse"
 
-    /// `host_address` (1).
-    public var hostAddress: String = ""
+    /// host:port of the client port (TLS).
+    public var clientAddress: String = ""
 
-    /// `client_port` (2).
-    public var clientPort: UInt32 = 0
-
-    /// `session_credential` (3).
+    /// Random, 32 bytes; only its hash is kept.
     public var sessionCredential: [UInt8] = []
+
+    /// `connect_by_unix_ms` (3).
+    public var connectByUnixMs: Int64 = 0
+
+    /// `instance_id` (4).
+    public var instanceId: String = ""
+
+    /// True when an instance was launched for this session.
+    public var launched: Bool = false
+
+    /// `host_id` (6).
+    public var hostId: String = ""
 
     /// Creates a message with every field at its default.
     public init() {}
@@ -137,6 +220,390 @@ public struct Skyport_Streamhost_V1_ProvisionResponse: ProtoMessage, Hashable {
             serializedBytes,
             name: Self.protoMessageName,
             initialize: skyport__streamhost__v1__provision_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.streamhost.v1.StartInstanceRequest` message.
+public struct Skyport_Streamhost_V1_StartInstanceRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.StartInstanceRequest"
+
+    /// `app` (1).
+    public var app: Skyport_Streamhost_V1_AppSpec? = nil
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__start_instance_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.streamhost.v1.StopInstanceRequest` message.
+public struct Skyport_Streamhost_V1_StopInstanceRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.StopInstanceRequest"
+
+    /// `instance_id` (1).
+    public var instanceId: String = ""
+
+    /// False: drain. True: terminate after a notice.
+    public var terminate: Bool = false
+
+    /// With terminate: the grace the application gets to save state (0 means 10 s, at most 300 s).
+    public var noticeSeconds: UInt32 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__stop_instance_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.streamhost.v1.Instance` message.
+public struct Skyport_Streamhost_V1_Instance: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.Instance"
+
+    /// `instance_id` (1).
+    public var instanceId: String = ""
+
+    /// `app_id` (2).
+    public var appId: String = ""
+
+    /// `version_id` (3).
+    public var versionId: String = ""
+
+    /// `seats` (4).
+    public var seats: UInt32 = 0
+
+    /// `session_ids` (5).
+    public var sessionIds: [String] = []
+
+    /// "starting", "idle", "active", "draining", "stopping".
+    public var state: String = ""
+
+    /// `pid` (7).
+    public var pid: Int32 = 0
+
+    /// `started_at_unix_ms` (8).
+    public var startedAtUnixMs: Int64 = 0
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__instance__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.streamhost.v1.ListInstancesRequest` message.
+public struct Skyport_Streamhost_V1_ListInstancesRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.ListInstancesRequest"
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__list_instances_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.streamhost.v1.ListInstancesResponse` message.
+public struct Skyport_Streamhost_V1_ListInstancesResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.ListInstancesResponse"
+
+    /// `host_id` (1).
+    public var hostId: String = ""
+
+    /// `instances` (2).
+    public var instances: [Skyport_Streamhost_V1_Instance] = []
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__list_instances_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.streamhost.v1.ClientMessage` message.
+public struct Skyport_Streamhost_V1_ClientMessage: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.ClientMessage"
+
+    /// The `kind` oneof: at most one member is set.
+    public var kind: OneOf_Kind? = nil
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__client_message__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+
+    /// The members of the `kind` oneof.
+    public enum OneOf_Kind: Sendable, Hashable {
+        /// First message, and only then.
+        case hello(Skyport_Streamhost_V1_Hello)
+        /// One input for the application (at most 64 KiB).
+        case input([UInt8])
+    }
+}
+
+/// The `skyport.streamhost.v1.Hello` message.
+public struct Skyport_Streamhost_V1_Hello: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.Hello"
+
+    /// `session_id` (1).
+    public var sessionId: String = ""
+
+    /// `session_credential` (2).
+    public var sessionCredential: [UInt8] = []
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__hello__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.streamhost.v1.ServerMessage` message.
+public struct Skyport_Streamhost_V1_ServerMessage: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.ServerMessage"
+
+    /// The `kind` oneof: at most one member is set.
+    public var kind: OneOf_Kind? = nil
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__server_message__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+
+    /// The members of the `kind` oneof.
+    public enum OneOf_Kind: Sendable, Hashable {
+        /// `welcome` (1).
+        case welcome(Skyport_Streamhost_V1_Welcome)
+        /// One output of the application.
+        case output([UInt8])
+        /// `notice` (3).
+        case notice(Skyport_Streamhost_V1_TerminationNotice)
+        /// The session is over; the stream then ends with OK.
+        case ended(Skyport_Streamhost_V1_Ended)
+    }
+}
+
+/// The `skyport.streamhost.v1.Welcome` message.
+public struct Skyport_Streamhost_V1_Welcome: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.Welcome"
+
+    /// `session_id` (1).
+    public var sessionId: String = ""
+
+    /// `app_id` (2).
+    public var appId: String = ""
+
+    /// `version_id` (3).
+    public var versionId: String = ""
+
+    /// `instance_id` (4).
+    public var instanceId: String = ""
+
+    /// True when the application received saved state from an earlier session.
+    public var resumedState: Bool = false
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__welcome__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.streamhost.v1.TerminationNotice` message.
+public struct Skyport_Streamhost_V1_TerminationNotice: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.TerminationNotice"
+
+    /// `deadline_unix_ms` (1).
+    public var deadlineUnixMs: Int64 = 0
+
+    /// `reason` (2).
+    public var reason: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__termination_notice__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.streamhost.v1.Ended` message.
+public struct Skyport_Streamhost_V1_Ended: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.streamhost.v1.Ended"
+
+    /// `reason` (1).
+    public var reason: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__streamhost__v1__ended__init
         ) { Self(cMessage: $0) }
     }
 
@@ -172,6 +639,10 @@ extension Skyport_Streamhost_V1_HostStatus {
         self.firstStartedAtUnixMs = c.first_started_at_unix_ms
         self.startCount = c.start_count
         self.registeredAtUnixMs = c.registered_at_unix_ms
+        self.clientAddress = protoString(c.client_address)
+        self.freeSlots = c.free_slots
+        self.freeCpuUnits = c.free_cpu_units
+        self.freeMemoryMib = c.free_memory_mib
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -184,6 +655,40 @@ extension Skyport_Streamhost_V1_HostStatus {
         c.pointee.first_started_at_unix_ms = self.firstStartedAtUnixMs
         c.pointee.start_count = self.startCount
         c.pointee.registered_at_unix_ms = self.registeredAtUnixMs
+        if !self.clientAddress.isEmpty { c.pointee.client_address = arena.string(self.clientAddress) }
+        c.pointee.free_slots = self.freeSlots
+        c.pointee.free_cpu_units = self.freeCpuUnits
+        c.pointee.free_memory_mib = self.freeMemoryMib
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_AppSpec {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__AppSpec` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__AppSpec>) {
+        self.init()
+        let c = cMessage.pointee
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.developerId = protoString(c.developer_id)
+        self.launchCommand = protoString(c.launch_command)
+        self.cpuUnits = c.cpu_units
+        self.memoryMib = c.memory_mib
+        self.minGpuScore = c.min_gpu_score
+        self.sessionsPerInstance = c.sessions_per_instance
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__AppSpec> {
+        let c = arena.message(skyport__streamhost__v1__app_spec__init)
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        if !self.developerId.isEmpty { c.pointee.developer_id = arena.string(self.developerId) }
+        if !self.launchCommand.isEmpty { c.pointee.launch_command = arena.string(self.launchCommand) }
+        c.pointee.cpu_units = self.cpuUnits
+        c.pointee.memory_mib = self.memoryMib
+        c.pointee.min_gpu_score = self.minGpuScore
+        c.pointee.sessions_per_instance = self.sessionsPerInstance
         return c
     }
 }
@@ -194,16 +699,24 @@ extension Skyport_Streamhost_V1_ProvisionRequest {
         self.init()
         let c = cMessage.pointee
         self.sessionId = protoString(c.session_id)
-        self.appId = protoString(c.app_id)
-        self.version = protoString(c.version)
+        self.userId = protoString(c.user_id)
+        self.app = c.app.map { .init(cMessage: $0) }
+        self.instanceId = protoString(c.instance_id)
+        self.priorState = protoBytes(c.prior_state)
+        self.connectWithinSeconds = c.connect_within_seconds
+        self.groupId = protoString(c.group_id)
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__ProvisionRequest> {
         let c = arena.message(skyport__streamhost__v1__provision_request__init)
         if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
-        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
-        if !self.version.isEmpty { c.pointee.version = arena.string(self.version) }
+        if !self.userId.isEmpty { c.pointee.user_id = arena.string(self.userId) }
+        c.pointee.app = self.app.map { $0.cMessage(in: arena) }
+        if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
+        if !self.priorState.isEmpty { c.pointee.prior_state = arena.bytes(self.priorState) }
+        c.pointee.connect_within_seconds = self.connectWithinSeconds
+        if !self.groupId.isEmpty { c.pointee.group_id = arena.string(self.groupId) }
         return c
     }
 }
@@ -213,17 +726,274 @@ extension Skyport_Streamhost_V1_ProvisionResponse {
     init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__ProvisionResponse>) {
         self.init()
         let c = cMessage.pointee
-        self.hostAddress = protoString(c.host_address)
-        self.clientPort = c.client_port
+        self.clientAddress = protoString(c.client_address)
         self.sessionCredential = protoBytes(c.session_credential)
+        self.connectByUnixMs = c.connect_by_unix_ms
+        self.instanceId = protoString(c.instance_id)
+        self.launched = c.launched != 0
+        self.hostId = protoString(c.host_id)
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
     func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__ProvisionResponse> {
         let c = arena.message(skyport__streamhost__v1__provision_response__init)
-        if !self.hostAddress.isEmpty { c.pointee.host_address = arena.string(self.hostAddress) }
-        c.pointee.client_port = self.clientPort
+        if !self.clientAddress.isEmpty { c.pointee.client_address = arena.string(self.clientAddress) }
         if !self.sessionCredential.isEmpty { c.pointee.session_credential = arena.bytes(self.sessionCredential) }
+        c.pointee.connect_by_unix_ms = self.connectByUnixMs
+        if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
+        c.pointee.launched = self.launched ? 1 : 0
+        if !self.hostId.isEmpty { c.pointee.host_id = arena.string(self.hostId) }
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_StartInstanceRequest {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__StartInstanceRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__StartInstanceRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.app = c.app.map { .init(cMessage: $0) }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__StartInstanceRequest> {
+        let c = arena.message(skyport__streamhost__v1__start_instance_request__init)
+        c.pointee.app = self.app.map { $0.cMessage(in: arena) }
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_StopInstanceRequest {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__StopInstanceRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__StopInstanceRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.instanceId = protoString(c.instance_id)
+        self.terminate = c.terminate != 0
+        self.noticeSeconds = c.notice_seconds
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__StopInstanceRequest> {
+        let c = arena.message(skyport__streamhost__v1__stop_instance_request__init)
+        if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
+        c.pointee.terminate = self.terminate ? 1 : 0
+        c.pointee.notice_seconds = self.noticeSeconds
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_Instance {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__Instance` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__Instance>) {
+        self.init()
+        let c = cMessage.pointee
+        self.instanceId = protoString(c.instance_id)
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.seats = c.seats
+        self.sessionIds = protoArray(c.n_session_ids, c.session_ids) { protoString($0) }
+        self.state = protoString(c.state)
+        self.pid = c.pid
+        self.startedAtUnixMs = c.started_at_unix_ms
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__Instance> {
+        let c = arena.message(skyport__streamhost__v1__instance__init)
+        if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        c.pointee.seats = self.seats
+        if !self.sessionIds.isEmpty {
+            c.pointee.n_session_ids = self.sessionIds.count
+            c.pointee.session_ids = arena.array(self.sessionIds) { arena.string($0) }
+        }
+        if !self.state.isEmpty { c.pointee.state = arena.string(self.state) }
+        c.pointee.pid = self.pid
+        c.pointee.started_at_unix_ms = self.startedAtUnixMs
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_ListInstancesRequest {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__ListInstancesRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__ListInstancesRequest>) {
+        self.init()
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__ListInstancesRequest> {
+        let c = arena.message(skyport__streamhost__v1__list_instances_request__init)
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_ListInstancesResponse {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__ListInstancesResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__ListInstancesResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.hostId = protoString(c.host_id)
+        self.instances = protoMessages(c.n_instances, c.instances) { Skyport_Streamhost_V1_Instance(cMessage: $0) }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__ListInstancesResponse> {
+        let c = arena.message(skyport__streamhost__v1__list_instances_response__init)
+        if !self.hostId.isEmpty { c.pointee.host_id = arena.string(self.hostId) }
+        if !self.instances.isEmpty {
+            c.pointee.n_instances = self.instances.count
+            c.pointee.instances = arena.array(self.instances) { $0.cMessage(in: arena) }
+        }
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_ClientMessage {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__ClientMessage` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__ClientMessage>) {
+        self.init()
+        let c = cMessage.pointee
+        switch c.kind_case.rawValue {
+        case 1:
+            self.kind = .hello(c.hello.map { .init(cMessage: $0) } ?? .init())
+        case 2:
+            self.kind = .input(protoBytes(c.input))
+        default: self.kind = nil
+        }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__ClientMessage> {
+        let c = arena.message(skyport__streamhost__v1__client_message__init)
+        switch self.kind {
+        case .hello(let value)?:
+            c.pointee.kind_case = .init(rawValue: 1)
+            c.pointee.hello = value.cMessage(in: arena)
+        case .input(let value)?:
+            c.pointee.kind_case = .init(rawValue: 2)
+            c.pointee.input = arena.bytes(value)
+        case nil:
+            break
+        }
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_Hello {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__Hello` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__Hello>) {
+        self.init()
+        let c = cMessage.pointee
+        self.sessionId = protoString(c.session_id)
+        self.sessionCredential = protoBytes(c.session_credential)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__Hello> {
+        let c = arena.message(skyport__streamhost__v1__hello__init)
+        if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
+        if !self.sessionCredential.isEmpty { c.pointee.session_credential = arena.bytes(self.sessionCredential) }
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_ServerMessage {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__ServerMessage` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__ServerMessage>) {
+        self.init()
+        let c = cMessage.pointee
+        switch c.kind_case.rawValue {
+        case 1:
+            self.kind = .welcome(c.welcome.map { .init(cMessage: $0) } ?? .init())
+        case 2:
+            self.kind = .output(protoBytes(c.output))
+        case 3:
+            self.kind = .notice(c.notice.map { .init(cMessage: $0) } ?? .init())
+        case 4:
+            self.kind = .ended(c.ended.map { .init(cMessage: $0) } ?? .init())
+        default: self.kind = nil
+        }
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__ServerMessage> {
+        let c = arena.message(skyport__streamhost__v1__server_message__init)
+        switch self.kind {
+        case .welcome(let value)?:
+            c.pointee.kind_case = .init(rawValue: 1)
+            c.pointee.welcome = value.cMessage(in: arena)
+        case .output(let value)?:
+            c.pointee.kind_case = .init(rawValue: 2)
+            c.pointee.output = arena.bytes(value)
+        case .notice(let value)?:
+            c.pointee.kind_case = .init(rawValue: 3)
+            c.pointee.notice = value.cMessage(in: arena)
+        case .ended(let value)?:
+            c.pointee.kind_case = .init(rawValue: 4)
+            c.pointee.ended = value.cMessage(in: arena)
+        case nil:
+            break
+        }
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_Welcome {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__Welcome` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__Welcome>) {
+        self.init()
+        let c = cMessage.pointee
+        self.sessionId = protoString(c.session_id)
+        self.appId = protoString(c.app_id)
+        self.versionId = protoString(c.version_id)
+        self.instanceId = protoString(c.instance_id)
+        self.resumedState = c.resumed_state != 0
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__Welcome> {
+        let c = arena.message(skyport__streamhost__v1__welcome__init)
+        if !self.sessionId.isEmpty { c.pointee.session_id = arena.string(self.sessionId) }
+        if !self.appId.isEmpty { c.pointee.app_id = arena.string(self.appId) }
+        if !self.versionId.isEmpty { c.pointee.version_id = arena.string(self.versionId) }
+        if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
+        c.pointee.resumed_state = self.resumedState ? 1 : 0
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_TerminationNotice {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__TerminationNotice` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__TerminationNotice>) {
+        self.init()
+        let c = cMessage.pointee
+        self.deadlineUnixMs = c.deadline_unix_ms
+        self.reason = protoString(c.reason)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__TerminationNotice> {
+        let c = arena.message(skyport__streamhost__v1__termination_notice__init)
+        c.pointee.deadline_unix_ms = self.deadlineUnixMs
+        if !self.reason.isEmpty { c.pointee.reason = arena.string(self.reason) }
+        return c
+    }
+}
+
+extension Skyport_Streamhost_V1_Ended {
+    /// Copies a protobuf-c `Skyport__Streamhost__V1__Ended` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Streamhost__V1__Ended>) {
+        self.init()
+        let c = cMessage.pointee
+        self.reason = protoString(c.reason)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Streamhost__V1__Ended> {
+        let c = arena.message(skyport__streamhost__v1__ended__init)
+        if !self.reason.isEmpty { c.pointee.reason = arena.string(self.reason) }
         return c
     }
 }
@@ -234,13 +1004,30 @@ public enum Skyport_Streamhost_V1_StreamHostMethods {
     public static let getStatus = MethodDescriptor(service: "skyport.streamhost.v1.StreamHost", method: "GetStatus")
     /// `/skyport.streamhost.v1.StreamHost/Provision`.
     public static let provision = MethodDescriptor(service: "skyport.streamhost.v1.StreamHost", method: "Provision")
+    /// `/skyport.streamhost.v1.StreamHost/StartInstance`.
+    public static let startInstance = MethodDescriptor(
+        service: "skyport.streamhost.v1.StreamHost",
+        method: "StartInstance"
+    )
+    /// `/skyport.streamhost.v1.StreamHost/StopInstance`.
+    public static let stopInstance = MethodDescriptor(
+        service: "skyport.streamhost.v1.StreamHost",
+        method: "StopInstance"
+    )
+    /// `/skyport.streamhost.v1.StreamHost/ListInstances`.
+    public static let listInstances = MethodDescriptor(
+        service: "skyport.streamhost.v1.StreamHost",
+        method: "ListInstances"
+    )
 }
 
-/// The stream host: runs application instances on one machine. It keeps its identity and capacity
-/// in its own store and registers with its data centre's host management at start; provisioning
-/// arrives with the sessions issue.
+/// The stream host: runs application instances on one machine. It keeps its identity and capacity in
+/// its own store, registers with its data centre's host management, heartbeats, reports instance and
+/// session events, launches applications from its installed packages and serves the clients of the
+/// sessions provisioned on it (the SessionChannel service, on its own client port).
 ///
-/// Access: GetStatus for host management and the operator (`skyport`); Provision for host management.
+/// Access: GetStatus and ListInstances for host management and the operator (`skyport`); Provision,
+/// StartInstance and StopInstance for host management.
 public protocol Skyport_Streamhost_V1_StreamHostProvider: RPCService {
     /// The host's identity, capacity and registration state.
     func getStatus(
@@ -248,11 +1035,32 @@ public protocol Skyport_Streamhost_V1_StreamHostProvider: RPCService {
         context: ServerContext
     ) async throws -> Skyport_Streamhost_V1_HostStatus
 
-    /// Provisions a session on this host. Not implemented yet (UNIMPLEMENTED).
+    /// Provisions a session: attaches it to a running instance with a free seat, or launches the
+    /// application. RESOURCE_EXHAUSTED when the host's free resources cannot carry the app's profile;
+    /// FAILED_PRECONDITION when the package is not installed.
     func provision(
         _ request: Skyport_Streamhost_V1_ProvisionRequest,
         context: ServerContext
     ) async throws -> Skyport_Streamhost_V1_ProvisionResponse
+
+    /// Launches a warm idle instance (for the buffer pool).
+    func startInstance(
+        _ request: Skyport_Streamhost_V1_StartInstanceRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Streamhost_V1_Instance
+
+    /// Drains an instance (no new sessions, stopped when its last session ends), or terminates it: each
+    /// session gets a termination notice, the application its grace period, then it is killed.
+    func stopInstance(
+        _ request: Skyport_Streamhost_V1_StopInstanceRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Streamhost_V1_Instance
+
+    /// What the host actually runs: instances and the sessions on them.
+    func listInstances(
+        _ request: Skyport_Streamhost_V1_ListInstancesRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Streamhost_V1_ListInstancesResponse
 }
 
 extension Skyport_Streamhost_V1_StreamHostProvider {
@@ -272,6 +1080,27 @@ extension Skyport_Streamhost_V1_StreamHostProvider {
                 Skyport_Streamhost_V1_ProvisionResponse.self
             ) {
                 try await self.provision($0, context: $1)
+            },
+            .unary(
+                Skyport_Streamhost_V1_StreamHostMethods.startInstance,
+                Skyport_Streamhost_V1_StartInstanceRequest.self,
+                Skyport_Streamhost_V1_Instance.self
+            ) {
+                try await self.startInstance($0, context: $1)
+            },
+            .unary(
+                Skyport_Streamhost_V1_StreamHostMethods.stopInstance,
+                Skyport_Streamhost_V1_StopInstanceRequest.self,
+                Skyport_Streamhost_V1_Instance.self
+            ) {
+                try await self.stopInstance($0, context: $1)
+            },
+            .unary(
+                Skyport_Streamhost_V1_StreamHostMethods.listInstances,
+                Skyport_Streamhost_V1_ListInstancesRequest.self,
+                Skyport_Streamhost_V1_ListInstancesResponse.self
+            ) {
+                try await self.listInstances($0, context: $1)
             },
         ]
     }
@@ -302,7 +1131,9 @@ public struct Skyport_Streamhost_V1_StreamHostClient: Sendable {
         ).message
     }
 
-    /// Provisions a session on this host. Not implemented yet (UNIMPLEMENTED).
+    /// Provisions a session: attaches it to a running instance with a free seat, or launches the
+    /// application. RESOURCE_EXHAUSTED when the host's free resources cannot carry the app's profile;
+    /// FAILED_PRECONDITION when the package is not installed.
     public func provision(
         _ request: Skyport_Streamhost_V1_ProvisionRequest,
         metadata: Metadata = [:],
@@ -315,5 +1146,110 @@ public struct Skyport_Streamhost_V1_StreamHostClient: Sendable {
             options: options,
             responseType: Skyport_Streamhost_V1_ProvisionResponse.self
         ).message
+    }
+
+    /// Launches a warm idle instance (for the buffer pool).
+    public func startInstance(
+        _ request: Skyport_Streamhost_V1_StartInstanceRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Streamhost_V1_Instance {
+        try await self.client.unary(
+            Skyport_Streamhost_V1_StreamHostMethods.startInstance,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Streamhost_V1_Instance.self
+        ).message
+    }
+
+    /// Drains an instance (no new sessions, stopped when its last session ends), or terminates it: each
+    /// session gets a termination notice, the application its grace period, then it is killed.
+    public func stopInstance(
+        _ request: Skyport_Streamhost_V1_StopInstanceRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Streamhost_V1_Instance {
+        try await self.client.unary(
+            Skyport_Streamhost_V1_StreamHostMethods.stopInstance,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Streamhost_V1_Instance.self
+        ).message
+    }
+
+    /// What the host actually runs: instances and the sessions on them.
+    public func listInstances(
+        _ request: Skyport_Streamhost_V1_ListInstancesRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Streamhost_V1_ListInstancesResponse {
+        try await self.client.unary(
+            Skyport_Streamhost_V1_StreamHostMethods.listInstances,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Streamhost_V1_ListInstancesResponse.self
+        ).message
+    }
+}
+
+/// The methods of `skyport.streamhost.v1.SessionChannel`.
+public enum Skyport_Streamhost_V1_SessionChannelMethods {
+    /// `/skyport.streamhost.v1.SessionChannel/Attach`.
+    public static let attach = MethodDescriptor(service: "skyport.streamhost.v1.SessionChannel", method: "Attach")
+}
+
+/// The client side of a session, served on the host's client port over TLS. Public: the first message
+/// must carry the session id and its credential, otherwise the call ends with UNAUTHENTICATED.
+public protocol Skyport_Streamhost_V1_SessionChannelProvider: RPCService {
+    /// The session's control channel: client inputs go to the application, its outputs come back.
+    func attach(
+        _ requests: RequestStream<Skyport_Streamhost_V1_ClientMessage>,
+        responses: ResponseWriter<Skyport_Streamhost_V1_ServerMessage>,
+        context: ServerContext
+    ) async throws
+}
+
+extension Skyport_Streamhost_V1_SessionChannelProvider {
+    /// The methods of `skyport.streamhost.v1.SessionChannel`, routed to this provider.
+    public var methods: [ServerMethod] {
+        [
+            .bidirectional(
+                Skyport_Streamhost_V1_SessionChannelMethods.attach,
+                Skyport_Streamhost_V1_ClientMessage.self,
+                Skyport_Streamhost_V1_ServerMessage.self
+            ) {
+                try await self.attach($0, responses: $1, context: $2)
+            },
+        ]
+    }
+}
+
+/// A client of `skyport.streamhost.v1.SessionChannel`.
+public struct Skyport_Streamhost_V1_SessionChannelClient: Sendable {
+    /// The client calls go through.
+    public let client: RPCClient
+
+    /// Creates a stub over `client`.
+    public init(_ client: RPCClient) {
+        self.client = client
+    }
+
+    /// The session's control channel: client inputs go to the application, its outputs come back.
+    public func attach<R: Sendable>(
+        metadata: Metadata = [:],
+        options: CallOptions = .init(),
+        body: (BidirectionalCall<Skyport_Streamhost_V1_ClientMessage, Skyport_Streamhost_V1_ServerMessage>) async throws -> R
+    ) async throws -> R {
+        try await self.client.bidirectional(
+            Skyport_Streamhost_V1_SessionChannelMethods.attach,
+            metadata: metadata,
+            options: options,
+            requestType: Skyport_Streamhost_V1_ClientMessage.self,
+            responseType: Skyport_Streamhost_V1_ServerMessage.self,
+            body: body
+        )
     }
 }

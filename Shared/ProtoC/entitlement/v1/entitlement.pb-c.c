@@ -817,6 +817,96 @@ void   skyport__entitlement__v1__request_session_response__free_unpacked
   assert(message->base.descriptor == &skyport__entitlement__v1__request_session_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   skyport__entitlement__v1__roll_out_version_request__init
+                     (Skyport__Entitlement__V1__RollOutVersionRequest         *message)
+{
+  static const Skyport__Entitlement__V1__RollOutVersionRequest init_value = SKYPORT__ENTITLEMENT__V1__ROLL_OUT_VERSION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__roll_out_version_request__get_packed_size
+                     (const Skyport__Entitlement__V1__RollOutVersionRequest *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__roll_out_version_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__roll_out_version_request__pack
+                     (const Skyport__Entitlement__V1__RollOutVersionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__roll_out_version_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__roll_out_version_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__RollOutVersionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__roll_out_version_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__RollOutVersionRequest *
+       skyport__entitlement__v1__roll_out_version_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__RollOutVersionRequest *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__roll_out_version_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__roll_out_version_request__free_unpacked
+                     (Skyport__Entitlement__V1__RollOutVersionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__roll_out_version_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__roll_out_version_response__init
+                     (Skyport__Entitlement__V1__RollOutVersionResponse         *message)
+{
+  static const Skyport__Entitlement__V1__RollOutVersionResponse init_value = SKYPORT__ENTITLEMENT__V1__ROLL_OUT_VERSION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__roll_out_version_response__get_packed_size
+                     (const Skyport__Entitlement__V1__RollOutVersionResponse *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__roll_out_version_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__roll_out_version_response__pack
+                     (const Skyport__Entitlement__V1__RollOutVersionResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__roll_out_version_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__roll_out_version_response__pack_to_buffer
+                     (const Skyport__Entitlement__V1__RollOutVersionResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__roll_out_version_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__RollOutVersionResponse *
+       skyport__entitlement__v1__roll_out_version_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__RollOutVersionResponse *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__roll_out_version_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__roll_out_version_response__free_unpacked
+                     (Skyport__Entitlement__V1__RollOutVersionResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__roll_out_version_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor skyport__entitlement__v1__create_developer_request__field_descriptors[2] =
 {
   {
@@ -1924,7 +2014,7 @@ const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_reque
   (ProtobufCMessageInit) skyport__entitlement__v1__request_session_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__entitlement__v1__request_session_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__request_session_response__field_descriptors[7] =
 {
   {
     "redeem_url",
@@ -1998,6 +2088,18 @@ static const ProtobufCFieldDescriptor skyport__entitlement__v1__request_session_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "version_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RequestSessionResponse, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__entitlement__v1__request_session_response__field_indices_by_name[] = {
   2,   /* field[2] = expires_at_unix_ms */
@@ -2006,11 +2108,12 @@ static const unsigned skyport__entitlement__v1__request_session_response__field_
   4,   /* field[4] = session_id */
   1,   /* field[1] = token */
   5,   /* field[5] = token_text */
+  6,   /* field[6] = version_id */
 };
 static const ProtobufCIntRange skyport__entitlement__v1__request_session_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_response__descriptor =
 {
@@ -2020,11 +2123,152 @@ const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_respo
   "Skyport__Entitlement__V1__RequestSessionResponse",
   "skyport.entitlement.v1",
   sizeof(Skyport__Entitlement__V1__RequestSessionResponse),
-  6,
+  7,
   skyport__entitlement__v1__request_session_response__field_descriptors,
   skyport__entitlement__v1__request_session_response__field_indices_by_name,
   1,  skyport__entitlement__v1__request_session_response__number_ranges,
   (ProtobufCMessageInit) skyport__entitlement__v1__request_session_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__roll_out_version_request__field_descriptors[4] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RollOutVersionRequest, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RollOutVersionRequest, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "force",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RollOutVersionRequest, force),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notice_seconds",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RollOutVersionRequest, notice_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__roll_out_version_request__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  2,   /* field[2] = force */
+  3,   /* field[3] = notice_seconds */
+  1,   /* field[1] = version_id */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__roll_out_version_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__roll_out_version_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.RollOutVersionRequest",
+  "RollOutVersionRequest",
+  "Skyport__Entitlement__V1__RollOutVersionRequest",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__RollOutVersionRequest),
+  4,
+  skyport__entitlement__v1__roll_out_version_request__field_descriptors,
+  skyport__entitlement__v1__roll_out_version_request__field_indices_by_name,
+  1,  skyport__entitlement__v1__roll_out_version_request__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__roll_out_version_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__roll_out_version_response__field_descriptors[3] =
+{
+  {
+    "datacentres",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Skyport__Entitlement__V1__RollOutVersionResponse, n_datacentres),
+    offsetof(Skyport__Entitlement__V1__RollOutVersionResponse, datacentres),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instances_affected",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RollOutVersionResponse, instances_affected),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sessions_noticed",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RollOutVersionResponse, sessions_noticed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__roll_out_version_response__field_indices_by_name[] = {
+  0,   /* field[0] = datacentres */
+  1,   /* field[1] = instances_affected */
+  2,   /* field[2] = sessions_noticed */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__roll_out_version_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__roll_out_version_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.RollOutVersionResponse",
+  "RollOutVersionResponse",
+  "Skyport__Entitlement__V1__RollOutVersionResponse",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__RollOutVersionResponse),
+  3,
+  skyport__entitlement__v1__roll_out_version_response__field_descriptors,
+  skyport__entitlement__v1__roll_out_version_response__field_indices_by_name,
+  1,  skyport__entitlement__v1__roll_out_version_response__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__roll_out_version_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue skyport__entitlement__v1__entitlement_kind__enum_values_by_number[5] =
@@ -2061,7 +2305,7 @@ const ProtobufCEnumDescriptor skyport__entitlement__v1__entitlement_kind__descri
   skyport__entitlement__v1__entitlement_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor skyport__entitlement__v1__entitlement__method_descriptors[10] =
+static const ProtobufCMethodDescriptor skyport__entitlement__v1__entitlement__method_descriptors[11] =
 {
   { "CreateDeveloper", &skyport__entitlement__v1__create_developer_request__descriptor, &skyport__entitlement__v1__create_developer_response__descriptor },
   { "GetDeveloper", &skyport__entitlement__v1__get_developer_request__descriptor, &skyport__entitlement__v1__developer__descriptor },
@@ -2073,6 +2317,7 @@ static const ProtobufCMethodDescriptor skyport__entitlement__v1__entitlement__me
   { "RevokeEntitlement", &skyport__entitlement__v1__revoke_entitlement_request__descriptor, &skyport__entitlement__v1__entitlement_record__descriptor },
   { "ListEntitlements", &skyport__entitlement__v1__list_entitlements_request__descriptor, &skyport__entitlement__v1__list_entitlements_response__descriptor },
   { "RequestSession", &skyport__entitlement__v1__request_session_request__descriptor, &skyport__entitlement__v1__request_session_response__descriptor },
+  { "RollOutVersion", &skyport__entitlement__v1__roll_out_version_request__descriptor, &skyport__entitlement__v1__roll_out_version_response__descriptor },
 };
 const unsigned skyport__entitlement__v1__entitlement__method_indices_by_name[] = {
   0,        /* CreateDeveloper */
@@ -2084,6 +2329,7 @@ const unsigned skyport__entitlement__v1__entitlement__method_indices_by_name[] =
   3,        /* RegisterApplication */
   9,        /* RequestSession */
   7,        /* RevokeEntitlement */
+  10,        /* RollOutVersion */
   2         /* WhoAmI */
 };
 const ProtobufCServiceDescriptor skyport__entitlement__v1__entitlement__descriptor =
@@ -2093,7 +2339,7 @@ const ProtobufCServiceDescriptor skyport__entitlement__v1__entitlement__descript
   "Entitlement",
   "Skyport__Entitlement__V1__Entitlement",
   "skyport.entitlement.v1",
-  10,
+  11,
   skyport__entitlement__v1__entitlement__method_descriptors,
   skyport__entitlement__v1__entitlement__method_indices_by_name
 };
@@ -2176,6 +2422,14 @@ void skyport__entitlement__v1__entitlement__request_session(ProtobufCService *se
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
   service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__entitlement__v1__entitlement__roll_out_version(ProtobufCService *service,
+                                                             const Skyport__Entitlement__V1__RollOutVersionRequest *input,
+                                                             Skyport__Entitlement__V1__RollOutVersionResponse_Closure closure,
+                                                             void *closure_data)
+{
+  assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__init (Skyport__Entitlement__V1__Entitlement_Service *service,
                                                   Skyport__Entitlement__V1__Entitlement_ServiceDestroy destroy)

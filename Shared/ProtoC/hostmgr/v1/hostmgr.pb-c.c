@@ -52,6 +52,51 @@ void   skyport__hostmgr__v1__register_host_request__free_unpacked
   assert(message->base.descriptor == &skyport__hostmgr__v1__register_host_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   skyport__hostmgr__v1__installed_package__init
+                     (Skyport__Hostmgr__V1__InstalledPackage         *message)
+{
+  static const Skyport__Hostmgr__V1__InstalledPackage init_value = SKYPORT__HOSTMGR__V1__INSTALLED_PACKAGE__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__installed_package__get_packed_size
+                     (const Skyport__Hostmgr__V1__InstalledPackage *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__installed_package__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__installed_package__pack
+                     (const Skyport__Hostmgr__V1__InstalledPackage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__installed_package__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__installed_package__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__InstalledPackage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__installed_package__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__InstalledPackage *
+       skyport__hostmgr__v1__installed_package__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__InstalledPackage *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__installed_package__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__installed_package__free_unpacked
+                     (Skyport__Hostmgr__V1__InstalledPackage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__installed_package__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   skyport__hostmgr__v1__host__init
                      (Skyport__Hostmgr__V1__Host         *message)
 {
@@ -230,6 +275,51 @@ void   skyport__hostmgr__v1__create_session_request__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &skyport__hostmgr__v1__create_session_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__app_launch__init
+                     (Skyport__Hostmgr__V1__AppLaunch         *message)
+{
+  static const Skyport__Hostmgr__V1__AppLaunch init_value = SKYPORT__HOSTMGR__V1__APP_LAUNCH__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__app_launch__get_packed_size
+                     (const Skyport__Hostmgr__V1__AppLaunch *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__app_launch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__app_launch__pack
+                     (const Skyport__Hostmgr__V1__AppLaunch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__app_launch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__app_launch__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__AppLaunch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__app_launch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__AppLaunch *
+       skyport__hostmgr__v1__app_launch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__AppLaunch *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__app_launch__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__app_launch__free_unpacked
+                     (Skyport__Hostmgr__V1__AppLaunch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__app_launch__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   skyport__hostmgr__v1__create_session_response__init
@@ -502,7 +592,952 @@ void   skyport__hostmgr__v1__claim_session_response__free_unpacked
   assert(message->base.descriptor == &skyport__hostmgr__v1__claim_session_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor skyport__hostmgr__v1__register_host_request__field_descriptors[7] =
+void   skyport__hostmgr__v1__redeem_session_request__init
+                     (Skyport__Hostmgr__V1__RedeemSessionRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__RedeemSessionRequest init_value = SKYPORT__HOSTMGR__V1__REDEEM_SESSION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__redeem_session_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__RedeemSessionRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__redeem_session_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__redeem_session_request__pack
+                     (const Skyport__Hostmgr__V1__RedeemSessionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__redeem_session_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__redeem_session_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__RedeemSessionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__redeem_session_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__RedeemSessionRequest *
+       skyport__hostmgr__v1__redeem_session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__RedeemSessionRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__redeem_session_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__redeem_session_request__free_unpacked
+                     (Skyport__Hostmgr__V1__RedeemSessionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__redeem_session_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__place_session_request__init
+                     (Skyport__Hostmgr__V1__PlaceSessionRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__PlaceSessionRequest init_value = SKYPORT__HOSTMGR__V1__PLACE_SESSION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__place_session_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__PlaceSessionRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__place_session_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__place_session_request__pack
+                     (const Skyport__Hostmgr__V1__PlaceSessionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__place_session_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__place_session_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__PlaceSessionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__place_session_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__PlaceSessionRequest *
+       skyport__hostmgr__v1__place_session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__PlaceSessionRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__place_session_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__place_session_request__free_unpacked
+                     (Skyport__Hostmgr__V1__PlaceSessionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__place_session_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__session_placement__init
+                     (Skyport__Hostmgr__V1__SessionPlacement         *message)
+{
+  static const Skyport__Hostmgr__V1__SessionPlacement init_value = SKYPORT__HOSTMGR__V1__SESSION_PLACEMENT__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__session_placement__get_packed_size
+                     (const Skyport__Hostmgr__V1__SessionPlacement *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__session_placement__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__session_placement__pack
+                     (const Skyport__Hostmgr__V1__SessionPlacement *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__session_placement__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__session_placement__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__SessionPlacement *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__session_placement__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__SessionPlacement *
+       skyport__hostmgr__v1__session_placement__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__SessionPlacement *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__session_placement__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__session_placement__free_unpacked
+                     (Skyport__Hostmgr__V1__SessionPlacement *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__session_placement__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__get_capacity_request__init
+                     (Skyport__Hostmgr__V1__GetCapacityRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__GetCapacityRequest init_value = SKYPORT__HOSTMGR__V1__GET_CAPACITY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__get_capacity_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__GetCapacityRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_capacity_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__get_capacity_request__pack
+                     (const Skyport__Hostmgr__V1__GetCapacityRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_capacity_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__get_capacity_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__GetCapacityRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_capacity_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__GetCapacityRequest *
+       skyport__hostmgr__v1__get_capacity_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__GetCapacityRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__get_capacity_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__get_capacity_request__free_unpacked
+                     (Skyport__Hostmgr__V1__GetCapacityRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__get_capacity_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__capacity_summary__init
+                     (Skyport__Hostmgr__V1__CapacitySummary         *message)
+{
+  static const Skyport__Hostmgr__V1__CapacitySummary init_value = SKYPORT__HOSTMGR__V1__CAPACITY_SUMMARY__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__capacity_summary__get_packed_size
+                     (const Skyport__Hostmgr__V1__CapacitySummary *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__capacity_summary__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__capacity_summary__pack
+                     (const Skyport__Hostmgr__V1__CapacitySummary *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__capacity_summary__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__capacity_summary__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__CapacitySummary *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__capacity_summary__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__CapacitySummary *
+       skyport__hostmgr__v1__capacity_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__CapacitySummary *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__capacity_summary__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__capacity_summary__free_unpacked
+                     (Skyport__Hostmgr__V1__CapacitySummary *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__capacity_summary__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__heartbeat_request__init
+                     (Skyport__Hostmgr__V1__HeartbeatRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__HeartbeatRequest init_value = SKYPORT__HOSTMGR__V1__HEARTBEAT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__heartbeat_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__HeartbeatRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__heartbeat_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__heartbeat_request__pack
+                     (const Skyport__Hostmgr__V1__HeartbeatRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__heartbeat_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__heartbeat_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__HeartbeatRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__heartbeat_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__HeartbeatRequest *
+       skyport__hostmgr__v1__heartbeat_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__HeartbeatRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__heartbeat_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__heartbeat_request__free_unpacked
+                     (Skyport__Hostmgr__V1__HeartbeatRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__heartbeat_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__instance_report__init
+                     (Skyport__Hostmgr__V1__InstanceReport         *message)
+{
+  static const Skyport__Hostmgr__V1__InstanceReport init_value = SKYPORT__HOSTMGR__V1__INSTANCE_REPORT__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__instance_report__get_packed_size
+                     (const Skyport__Hostmgr__V1__InstanceReport *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__instance_report__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__instance_report__pack
+                     (const Skyport__Hostmgr__V1__InstanceReport *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__instance_report__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__instance_report__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__InstanceReport *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__instance_report__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__InstanceReport *
+       skyport__hostmgr__v1__instance_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__InstanceReport *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__instance_report__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__instance_report__free_unpacked
+                     (Skyport__Hostmgr__V1__InstanceReport *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__instance_report__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__heartbeat_response__init
+                     (Skyport__Hostmgr__V1__HeartbeatResponse         *message)
+{
+  static const Skyport__Hostmgr__V1__HeartbeatResponse init_value = SKYPORT__HOSTMGR__V1__HEARTBEAT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__heartbeat_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__HeartbeatResponse *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__heartbeat_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__heartbeat_response__pack
+                     (const Skyport__Hostmgr__V1__HeartbeatResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__heartbeat_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__heartbeat_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__HeartbeatResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__heartbeat_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__HeartbeatResponse *
+       skyport__hostmgr__v1__heartbeat_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__HeartbeatResponse *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__heartbeat_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__heartbeat_response__free_unpacked
+                     (Skyport__Hostmgr__V1__HeartbeatResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__heartbeat_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__report_events_request__init
+                     (Skyport__Hostmgr__V1__ReportEventsRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__ReportEventsRequest init_value = SKYPORT__HOSTMGR__V1__REPORT_EVENTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__report_events_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__ReportEventsRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__report_events_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__report_events_request__pack
+                     (const Skyport__Hostmgr__V1__ReportEventsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__report_events_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__report_events_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ReportEventsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__report_events_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__ReportEventsRequest *
+       skyport__hostmgr__v1__report_events_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__ReportEventsRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__report_events_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__report_events_request__free_unpacked
+                     (Skyport__Hostmgr__V1__ReportEventsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__report_events_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__host_event__init
+                     (Skyport__Hostmgr__V1__HostEvent         *message)
+{
+  static const Skyport__Hostmgr__V1__HostEvent init_value = SKYPORT__HOSTMGR__V1__HOST_EVENT__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__host_event__get_packed_size
+                     (const Skyport__Hostmgr__V1__HostEvent *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__host_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__host_event__pack
+                     (const Skyport__Hostmgr__V1__HostEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__host_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__host_event__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__HostEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__host_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__HostEvent *
+       skyport__hostmgr__v1__host_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__HostEvent *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__host_event__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__host_event__free_unpacked
+                     (Skyport__Hostmgr__V1__HostEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__host_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__report_events_response__init
+                     (Skyport__Hostmgr__V1__ReportEventsResponse         *message)
+{
+  static const Skyport__Hostmgr__V1__ReportEventsResponse init_value = SKYPORT__HOSTMGR__V1__REPORT_EVENTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__report_events_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__ReportEventsResponse *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__report_events_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__report_events_response__pack
+                     (const Skyport__Hostmgr__V1__ReportEventsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__report_events_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__report_events_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ReportEventsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__report_events_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__ReportEventsResponse *
+       skyport__hostmgr__v1__report_events_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__ReportEventsResponse *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__report_events_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__report_events_response__free_unpacked
+                     (Skyport__Hostmgr__V1__ReportEventsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__report_events_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__save_session_state_request__init
+                     (Skyport__Hostmgr__V1__SaveSessionStateRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__SaveSessionStateRequest init_value = SKYPORT__HOSTMGR__V1__SAVE_SESSION_STATE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__save_session_state_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__SaveSessionStateRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__save_session_state_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__save_session_state_request__pack
+                     (const Skyport__Hostmgr__V1__SaveSessionStateRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__save_session_state_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__save_session_state_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__SaveSessionStateRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__save_session_state_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__SaveSessionStateRequest *
+       skyport__hostmgr__v1__save_session_state_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__SaveSessionStateRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__save_session_state_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__save_session_state_request__free_unpacked
+                     (Skyport__Hostmgr__V1__SaveSessionStateRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__save_session_state_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__save_session_state_response__init
+                     (Skyport__Hostmgr__V1__SaveSessionStateResponse         *message)
+{
+  static const Skyport__Hostmgr__V1__SaveSessionStateResponse init_value = SKYPORT__HOSTMGR__V1__SAVE_SESSION_STATE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__save_session_state_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__SaveSessionStateResponse *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__save_session_state_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__save_session_state_response__pack
+                     (const Skyport__Hostmgr__V1__SaveSessionStateResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__save_session_state_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__save_session_state_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__SaveSessionStateResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__save_session_state_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__SaveSessionStateResponse *
+       skyport__hostmgr__v1__save_session_state_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__SaveSessionStateResponse *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__save_session_state_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__save_session_state_response__free_unpacked
+                     (Skyport__Hostmgr__V1__SaveSessionStateResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__save_session_state_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__buffer_target__init
+                     (Skyport__Hostmgr__V1__BufferTarget         *message)
+{
+  static const Skyport__Hostmgr__V1__BufferTarget init_value = SKYPORT__HOSTMGR__V1__BUFFER_TARGET__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__buffer_target__get_packed_size
+                     (const Skyport__Hostmgr__V1__BufferTarget *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__buffer_target__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__buffer_target__pack
+                     (const Skyport__Hostmgr__V1__BufferTarget *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__buffer_target__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__buffer_target__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__BufferTarget *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__buffer_target__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__BufferTarget *
+       skyport__hostmgr__v1__buffer_target__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__BufferTarget *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__buffer_target__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__buffer_target__free_unpacked
+                     (Skyport__Hostmgr__V1__BufferTarget *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__buffer_target__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__list_buffer_targets_request__init
+                     (Skyport__Hostmgr__V1__ListBufferTargetsRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__ListBufferTargetsRequest init_value = SKYPORT__HOSTMGR__V1__LIST_BUFFER_TARGETS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__list_buffer_targets_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_buffer_targets_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__list_buffer_targets_request__pack
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_buffer_targets_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__list_buffer_targets_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_buffer_targets_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__ListBufferTargetsRequest *
+       skyport__hostmgr__v1__list_buffer_targets_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__ListBufferTargetsRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__list_buffer_targets_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__list_buffer_targets_request__free_unpacked
+                     (Skyport__Hostmgr__V1__ListBufferTargetsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_buffer_targets_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__list_buffer_targets_response__init
+                     (Skyport__Hostmgr__V1__ListBufferTargetsResponse         *message)
+{
+  static const Skyport__Hostmgr__V1__ListBufferTargetsResponse init_value = SKYPORT__HOSTMGR__V1__LIST_BUFFER_TARGETS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__list_buffer_targets_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsResponse *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_buffer_targets_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__list_buffer_targets_response__pack
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_buffer_targets_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__list_buffer_targets_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_buffer_targets_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__ListBufferTargetsResponse *
+       skyport__hostmgr__v1__list_buffer_targets_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__ListBufferTargetsResponse *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__list_buffer_targets_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__list_buffer_targets_response__free_unpacked
+                     (Skyport__Hostmgr__V1__ListBufferTargetsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_buffer_targets_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__deploy_version_request__init
+                     (Skyport__Hostmgr__V1__DeployVersionRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__DeployVersionRequest init_value = SKYPORT__HOSTMGR__V1__DEPLOY_VERSION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__deploy_version_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__DeployVersionRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__deploy_version_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__deploy_version_request__pack
+                     (const Skyport__Hostmgr__V1__DeployVersionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__deploy_version_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__deploy_version_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__DeployVersionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__deploy_version_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__DeployVersionRequest *
+       skyport__hostmgr__v1__deploy_version_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__DeployVersionRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__deploy_version_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__deploy_version_request__free_unpacked
+                     (Skyport__Hostmgr__V1__DeployVersionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__deploy_version_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__deploy_version_response__init
+                     (Skyport__Hostmgr__V1__DeployVersionResponse         *message)
+{
+  static const Skyport__Hostmgr__V1__DeployVersionResponse init_value = SKYPORT__HOSTMGR__V1__DEPLOY_VERSION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__deploy_version_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__DeployVersionResponse *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__deploy_version_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__deploy_version_response__pack
+                     (const Skyport__Hostmgr__V1__DeployVersionResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__deploy_version_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__deploy_version_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__DeployVersionResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__deploy_version_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__DeployVersionResponse *
+       skyport__hostmgr__v1__deploy_version_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__DeployVersionResponse *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__deploy_version_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__deploy_version_response__free_unpacked
+                     (Skyport__Hostmgr__V1__DeployVersionResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__deploy_version_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__list_sessions_request__init
+                     (Skyport__Hostmgr__V1__ListSessionsRequest         *message)
+{
+  static const Skyport__Hostmgr__V1__ListSessionsRequest init_value = SKYPORT__HOSTMGR__V1__LIST_SESSIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__list_sessions_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__ListSessionsRequest *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_sessions_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__list_sessions_request__pack
+                     (const Skyport__Hostmgr__V1__ListSessionsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_sessions_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__list_sessions_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ListSessionsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_sessions_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__ListSessionsRequest *
+       skyport__hostmgr__v1__list_sessions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__ListSessionsRequest *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__list_sessions_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__list_sessions_request__free_unpacked
+                     (Skyport__Hostmgr__V1__ListSessionsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_sessions_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__session_info__init
+                     (Skyport__Hostmgr__V1__SessionInfo         *message)
+{
+  static const Skyport__Hostmgr__V1__SessionInfo init_value = SKYPORT__HOSTMGR__V1__SESSION_INFO__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__session_info__get_packed_size
+                     (const Skyport__Hostmgr__V1__SessionInfo *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__session_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__session_info__pack
+                     (const Skyport__Hostmgr__V1__SessionInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__session_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__session_info__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__SessionInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__session_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__SessionInfo *
+       skyport__hostmgr__v1__session_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__SessionInfo *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__session_info__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__session_info__free_unpacked
+                     (Skyport__Hostmgr__V1__SessionInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__session_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__hostmgr__v1__list_sessions_response__init
+                     (Skyport__Hostmgr__V1__ListSessionsResponse         *message)
+{
+  static const Skyport__Hostmgr__V1__ListSessionsResponse init_value = SKYPORT__HOSTMGR__V1__LIST_SESSIONS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__list_sessions_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__ListSessionsResponse *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_sessions_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__list_sessions_response__pack
+                     (const Skyport__Hostmgr__V1__ListSessionsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_sessions_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__list_sessions_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ListSessionsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_sessions_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__ListSessionsResponse *
+       skyport__hostmgr__v1__list_sessions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__ListSessionsResponse *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__list_sessions_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__list_sessions_response__free_unpacked
+                     (Skyport__Hostmgr__V1__ListSessionsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__list_sessions_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__register_host_request__field_descriptors[8] =
 {
   {
     "host_id",
@@ -588,6 +1623,18 @@ static const ProtobufCFieldDescriptor skyport__hostmgr__v1__register_host_reques
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "packages",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Hostmgr__V1__RegisterHostRequest, n_packages),
+    offsetof(Skyport__Hostmgr__V1__RegisterHostRequest, packages),
+    &skyport__hostmgr__v1__installed_package__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__hostmgr__v1__register_host_request__field_indices_by_name[] = {
   1,   /* field[1] = address */
@@ -596,12 +1643,13 @@ static const unsigned skyport__hostmgr__v1__register_host_request__field_indices
   6,   /* field[6] = gpu_score */
   0,   /* field[0] = host_id */
   5,   /* field[5] = memory_mib */
+  7,   /* field[7] = packages */
   3,   /* field[3] = slots */
 };
 static const ProtobufCIntRange skyport__hostmgr__v1__register_host_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor skyport__hostmgr__v1__register_host_request__descriptor =
 {
@@ -611,14 +1659,65 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__register_host_request__de
   "Skyport__Hostmgr__V1__RegisterHostRequest",
   "skyport.hostmgr.v1",
   sizeof(Skyport__Hostmgr__V1__RegisterHostRequest),
-  7,
+  8,
   skyport__hostmgr__v1__register_host_request__field_descriptors,
   skyport__hostmgr__v1__register_host_request__field_indices_by_name,
   1,  skyport__hostmgr__v1__register_host_request__number_ranges,
   (ProtobufCMessageInit) skyport__hostmgr__v1__register_host_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__hostmgr__v1__host__field_descriptors[9] =
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__installed_package__field_descriptors[2] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__InstalledPackage, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__InstalledPackage, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__installed_package__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  1,   /* field[1] = version_id */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__installed_package__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__installed_package__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.InstalledPackage",
+  "InstalledPackage",
+  "Skyport__Hostmgr__V1__InstalledPackage",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__InstalledPackage),
+  2,
+  skyport__hostmgr__v1__installed_package__field_descriptors,
+  skyport__hostmgr__v1__installed_package__field_indices_by_name,
+  1,  skyport__hostmgr__v1__installed_package__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__installed_package__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__host__field_descriptors[12] =
 {
   {
     "host_id",
@@ -728,22 +1827,61 @@ static const ProtobufCFieldDescriptor skyport__hostmgr__v1__host__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "state",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__Host, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "packages",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Hostmgr__V1__Host, n_packages),
+    offsetof(Skyport__Hostmgr__V1__Host, packages),
+    &skyport__hostmgr__v1__installed_package__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "heartbeat_interval_ms",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__Host, heartbeat_interval_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__hostmgr__v1__host__field_indices_by_name[] = {
   1,   /* field[1] = address */
   4,   /* field[4] = cpu_units */
   2,   /* field[2] = datacentre */
   6,   /* field[6] = gpu_score */
+  11,   /* field[11] = heartbeat_interval_ms */
   0,   /* field[0] = host_id */
   8,   /* field[8] = last_seen_unix_ms */
   5,   /* field[5] = memory_mib */
+  10,   /* field[10] = packages */
   7,   /* field[7] = registered_at_unix_ms */
   3,   /* field[3] = slots */
+  9,   /* field[9] = state */
 };
 static const ProtobufCIntRange skyport__hostmgr__v1__host__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor skyport__hostmgr__v1__host__descriptor =
 {
@@ -753,7 +1891,7 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__host__descriptor =
   "Skyport__Hostmgr__V1__Host",
   "skyport.hostmgr.v1",
   sizeof(Skyport__Hostmgr__V1__Host),
-  9,
+  12,
   skyport__hostmgr__v1__host__field_descriptors,
   skyport__hostmgr__v1__host__field_indices_by_name,
   1,  skyport__hostmgr__v1__host__number_ranges,
@@ -829,7 +1967,7 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_hosts_response__desc
   (ProtobufCMessageInit) skyport__hostmgr__v1__list_hosts_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__hostmgr__v1__create_session_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__create_session_request__field_descriptors[8] =
 {
   {
     "app_id",
@@ -915,8 +2053,21 @@ static const ProtobufCFieldDescriptor skyport__hostmgr__v1__create_session_reque
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "app",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CreateSessionRequest, app),
+    &skyport__hostmgr__v1__app_launch__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__hostmgr__v1__create_session_request__field_indices_by_name[] = {
+  7,   /* field[7] = app */
   0,   /* field[0] = app_id */
   3,   /* field[3] = client_address */
   6,   /* field[6] = client_cidr */
@@ -928,7 +2079,7 @@ static const unsigned skyport__hostmgr__v1__create_session_request__field_indice
 static const ProtobufCIntRange skyport__hostmgr__v1__create_session_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor skyport__hostmgr__v1__create_session_request__descriptor =
 {
@@ -938,11 +2089,166 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__create_session_request__d
   "Skyport__Hostmgr__V1__CreateSessionRequest",
   "skyport.hostmgr.v1",
   sizeof(Skyport__Hostmgr__V1__CreateSessionRequest),
-  7,
+  8,
   skyport__hostmgr__v1__create_session_request__field_descriptors,
   skyport__hostmgr__v1__create_session_request__field_indices_by_name,
   1,  skyport__hostmgr__v1__create_session_request__number_ranges,
   (ProtobufCMessageInit) skyport__hostmgr__v1__create_session_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__app_launch__field_descriptors[10] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__AppLaunch, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__AppLaunch, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "developer_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__AppLaunch, developer_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "launch_command",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__AppLaunch, launch_command),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cpu_units",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__AppLaunch, cpu_units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "memory_mib",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__AppLaunch, memory_mib),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_gpu_score",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__AppLaunch, min_gpu_score),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sessions_per_instance",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__AppLaunch, sessions_per_instance),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "release_at_unix_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__AppLaunch, release_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "home_datacentre",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__AppLaunch, home_datacentre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__app_launch__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  4,   /* field[4] = cpu_units */
+  2,   /* field[2] = developer_id */
+  9,   /* field[9] = home_datacentre */
+  3,   /* field[3] = launch_command */
+  5,   /* field[5] = memory_mib */
+  6,   /* field[6] = min_gpu_score */
+  8,   /* field[8] = release_at_unix_ms */
+  7,   /* field[7] = sessions_per_instance */
+  1,   /* field[1] = version_id */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__app_launch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__app_launch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.AppLaunch",
+  "AppLaunch",
+  "Skyport__Hostmgr__V1__AppLaunch",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__AppLaunch),
+  10,
+  skyport__hostmgr__v1__app_launch__field_descriptors,
+  skyport__hostmgr__v1__app_launch__field_indices_by_name,
+  1,  skyport__hostmgr__v1__app_launch__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__app_launch__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor skyport__hostmgr__v1__create_session_response__field_descriptors[4] =
@@ -1219,7 +2525,7 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_request__de
   (ProtobufCMessageInit) skyport__hostmgr__v1__claim_session_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__hostmgr__v1__claim_session_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__claim_session_response__field_descriptors[9] =
 {
   {
     "session_id",
@@ -1293,19 +2599,58 @@ static const ProtobufCFieldDescriptor skyport__hostmgr__v1__claim_session_respon
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "app",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionResponse, app),
+    &skyport__hostmgr__v1__app_launch__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prior_state",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionResponse, prior_state),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "home_datacentre",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ClaimSessionResponse, home_datacentre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__hostmgr__v1__claim_session_response__field_indices_by_name[] = {
+  6,   /* field[6] = app */
   1,   /* field[1] = app_id */
   5,   /* field[5] = claimed_at_unix_ms */
   3,   /* field[3] = developer_id */
   4,   /* field[4] = group_id */
+  8,   /* field[8] = home_datacentre */
+  7,   /* field[7] = prior_state */
   0,   /* field[0] = session_id */
   2,   /* field[2] = user_id */
 };
 static const ProtobufCIntRange skyport__hostmgr__v1__claim_session_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_response__descriptor =
 {
@@ -1315,27 +2660,1605 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_response__d
   "Skyport__Hostmgr__V1__ClaimSessionResponse",
   "skyport.hostmgr.v1",
   sizeof(Skyport__Hostmgr__V1__ClaimSessionResponse),
-  6,
+  9,
   skyport__hostmgr__v1__claim_session_response__field_descriptors,
   skyport__hostmgr__v1__claim_session_response__field_indices_by_name,
   1,  skyport__hostmgr__v1__claim_session_response__number_ranges,
   (ProtobufCMessageInit) skyport__hostmgr__v1__claim_session_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor skyport__hostmgr__v1__host_manager__method_descriptors[5] =
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__redeem_session_request__field_descriptors[4] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__RedeemSessionRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token_hash",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__RedeemSessionRequest, token_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "home_datacentre",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__RedeemSessionRequest, home_datacentre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "preferred_datacentres",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Skyport__Hostmgr__V1__RedeemSessionRequest, n_preferred_datacentres),
+    offsetof(Skyport__Hostmgr__V1__RedeemSessionRequest, preferred_datacentres),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__redeem_session_request__field_indices_by_name[] = {
+  2,   /* field[2] = home_datacentre */
+  3,   /* field[3] = preferred_datacentres */
+  0,   /* field[0] = session_id */
+  1,   /* field[1] = token_hash */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__redeem_session_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__redeem_session_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.RedeemSessionRequest",
+  "RedeemSessionRequest",
+  "Skyport__Hostmgr__V1__RedeemSessionRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__RedeemSessionRequest),
+  4,
+  skyport__hostmgr__v1__redeem_session_request__field_descriptors,
+  skyport__hostmgr__v1__redeem_session_request__field_indices_by_name,
+  1,  skyport__hostmgr__v1__redeem_session_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__redeem_session_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__place_session_request__field_descriptors[2] =
+{
+  {
+    "session",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__PlaceSessionRequest, session),
+    &skyport__hostmgr__v1__claim_session_response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_datacentre",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__PlaceSessionRequest, from_datacentre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__place_session_request__field_indices_by_name[] = {
+  1,   /* field[1] = from_datacentre */
+  0,   /* field[0] = session */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__place_session_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__place_session_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.PlaceSessionRequest",
+  "PlaceSessionRequest",
+  "Skyport__Hostmgr__V1__PlaceSessionRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__PlaceSessionRequest),
+  2,
+  skyport__hostmgr__v1__place_session_request__field_descriptors,
+  skyport__hostmgr__v1__place_session_request__field_indices_by_name,
+  1,  skyport__hostmgr__v1__place_session_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__place_session_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__session_placement__field_descriptors[11] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "datacentre",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, datacentre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "host_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, host_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_address",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, client_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session_credential",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, session_credential),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connect_by_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, connect_by_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instance_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "launched",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, launched),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "app_id",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionPlacement, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__session_placement__field_indices_by_name[] = {
+  8,   /* field[8] = app_id */
+  3,   /* field[3] = client_address */
+  5,   /* field[5] = connect_by_unix_ms */
+  1,   /* field[1] = datacentre */
+  2,   /* field[2] = host_id */
+  6,   /* field[6] = instance_id */
+  7,   /* field[7] = launched */
+  10,   /* field[10] = reason */
+  4,   /* field[4] = session_credential */
+  0,   /* field[0] = session_id */
+  9,   /* field[9] = version_id */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__session_placement__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__session_placement__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.SessionPlacement",
+  "SessionPlacement",
+  "Skyport__Hostmgr__V1__SessionPlacement",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__SessionPlacement),
+  11,
+  skyport__hostmgr__v1__session_placement__field_descriptors,
+  skyport__hostmgr__v1__session_placement__field_indices_by_name,
+  1,  skyport__hostmgr__v1__session_placement__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__session_placement__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define skyport__hostmgr__v1__get_capacity_request__field_descriptors NULL
+#define skyport__hostmgr__v1__get_capacity_request__field_indices_by_name NULL
+#define skyport__hostmgr__v1__get_capacity_request__number_ranges NULL
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__get_capacity_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.GetCapacityRequest",
+  "GetCapacityRequest",
+  "Skyport__Hostmgr__V1__GetCapacityRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__GetCapacityRequest),
+  0,
+  skyport__hostmgr__v1__get_capacity_request__field_descriptors,
+  skyport__hostmgr__v1__get_capacity_request__field_indices_by_name,
+  0,  skyport__hostmgr__v1__get_capacity_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__get_capacity_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__capacity_summary__field_descriptors[11] =
+{
+  {
+    "datacentre",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, datacentre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hosts_up",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, hosts_up),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_slots",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, free_slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_slots",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, total_slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_cpu_units",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, free_cpu_units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_memory_mib",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, free_memory_mib),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_gpu_score",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, max_gpu_score),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "active_sessions",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, active_sessions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "warm_instances",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, warm_instances),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "active_groups",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, n_active_groups),
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, active_groups),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "computed_at_unix_ms",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__CapacitySummary, computed_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__capacity_summary__field_indices_by_name[] = {
+  9,   /* field[9] = active_groups */
+  7,   /* field[7] = active_sessions */
+  10,   /* field[10] = computed_at_unix_ms */
+  0,   /* field[0] = datacentre */
+  4,   /* field[4] = free_cpu_units */
+  5,   /* field[5] = free_memory_mib */
+  2,   /* field[2] = free_slots */
+  1,   /* field[1] = hosts_up */
+  6,   /* field[6] = max_gpu_score */
+  3,   /* field[3] = total_slots */
+  8,   /* field[8] = warm_instances */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__capacity_summary__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__capacity_summary__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.CapacitySummary",
+  "CapacitySummary",
+  "Skyport__Hostmgr__V1__CapacitySummary",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__CapacitySummary),
+  11,
+  skyport__hostmgr__v1__capacity_summary__field_descriptors,
+  skyport__hostmgr__v1__capacity_summary__field_indices_by_name,
+  1,  skyport__hostmgr__v1__capacity_summary__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__capacity_summary__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__heartbeat_request__field_descriptors[3] =
+{
+  {
+    "host_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HeartbeatRequest, host_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instances",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Hostmgr__V1__HeartbeatRequest, n_instances),
+    offsetof(Skyport__Hostmgr__V1__HeartbeatRequest, instances),
+    &skyport__hostmgr__v1__instance_report__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sent_at_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HeartbeatRequest, sent_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__heartbeat_request__field_indices_by_name[] = {
+  0,   /* field[0] = host_id */
+  1,   /* field[1] = instances */
+  2,   /* field[2] = sent_at_unix_ms */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__heartbeat_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__heartbeat_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.HeartbeatRequest",
+  "HeartbeatRequest",
+  "Skyport__Hostmgr__V1__HeartbeatRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__HeartbeatRequest),
+  3,
+  skyport__hostmgr__v1__heartbeat_request__field_descriptors,
+  skyport__hostmgr__v1__heartbeat_request__field_indices_by_name,
+  1,  skyport__hostmgr__v1__heartbeat_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__heartbeat_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__instance_report__field_descriptors[6] =
+{
+  {
+    "instance_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__InstanceReport, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "app_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__InstanceReport, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__InstanceReport, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seats",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__InstanceReport, seats),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session_ids",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Skyport__Hostmgr__V1__InstanceReport, n_session_ids),
+    offsetof(Skyport__Hostmgr__V1__InstanceReport, session_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__InstanceReport, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__instance_report__field_indices_by_name[] = {
+  1,   /* field[1] = app_id */
+  0,   /* field[0] = instance_id */
+  3,   /* field[3] = seats */
+  4,   /* field[4] = session_ids */
+  5,   /* field[5] = state */
+  2,   /* field[2] = version_id */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__instance_report__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__instance_report__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.InstanceReport",
+  "InstanceReport",
+  "Skyport__Hostmgr__V1__InstanceReport",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__InstanceReport),
+  6,
+  skyport__hostmgr__v1__instance_report__field_descriptors,
+  skyport__hostmgr__v1__instance_report__field_indices_by_name,
+  1,  skyport__hostmgr__v1__instance_report__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__instance_report__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__heartbeat_response__field_descriptors[2] =
+{
+  {
+    "interval_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HeartbeatResponse, interval_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reconciled",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HeartbeatResponse, reconciled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__heartbeat_response__field_indices_by_name[] = {
+  0,   /* field[0] = interval_ms */
+  1,   /* field[1] = reconciled */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__heartbeat_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__heartbeat_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.HeartbeatResponse",
+  "HeartbeatResponse",
+  "Skyport__Hostmgr__V1__HeartbeatResponse",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__HeartbeatResponse),
+  2,
+  skyport__hostmgr__v1__heartbeat_response__field_descriptors,
+  skyport__hostmgr__v1__heartbeat_response__field_indices_by_name,
+  1,  skyport__hostmgr__v1__heartbeat_response__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__heartbeat_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__report_events_request__field_descriptors[2] =
+{
+  {
+    "host_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ReportEventsRequest, host_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Hostmgr__V1__ReportEventsRequest, n_events),
+    offsetof(Skyport__Hostmgr__V1__ReportEventsRequest, events),
+    &skyport__hostmgr__v1__host_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__report_events_request__field_indices_by_name[] = {
+  1,   /* field[1] = events */
+  0,   /* field[0] = host_id */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__report_events_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__report_events_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.ReportEventsRequest",
+  "ReportEventsRequest",
+  "Skyport__Hostmgr__V1__ReportEventsRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__ReportEventsRequest),
+  2,
+  skyport__hostmgr__v1__report_events_request__field_descriptors,
+  skyport__hostmgr__v1__report_events_request__field_indices_by_name,
+  1,  skyport__hostmgr__v1__report_events_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__report_events_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue skyport__hostmgr__v1__host_event__kind__enum_values_by_number[5] =
+{
+  { "KIND_UNSPECIFIED", "SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_UNSPECIFIED", 0 },
+  { "KIND_INSTANCE_STARTED", "SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_INSTANCE_STARTED", 1 },
+  { "KIND_INSTANCE_ENDED", "SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_INSTANCE_ENDED", 2 },
+  { "KIND_SESSION_CONNECTED", "SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_SESSION_CONNECTED", 3 },
+  { "KIND_SESSION_ENDED", "SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_SESSION_ENDED", 4 },
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__host_event__kind__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex skyport__hostmgr__v1__host_event__kind__enum_values_by_name[5] =
+{
+  { "KIND_INSTANCE_ENDED", 2 },
+  { "KIND_INSTANCE_STARTED", 1 },
+  { "KIND_SESSION_CONNECTED", 3 },
+  { "KIND_SESSION_ENDED", 4 },
+  { "KIND_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor skyport__hostmgr__v1__host_event__kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.HostEvent.Kind",
+  "Kind",
+  "Skyport__Hostmgr__V1__HostEvent__Kind",
+  "skyport.hostmgr.v1",
+  5,
+  skyport__hostmgr__v1__host_event__kind__enum_values_by_number,
+  5,
+  skyport__hostmgr__v1__host_event__kind__enum_values_by_name,
+  1,
+  skyport__hostmgr__v1__host_event__kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__host_event__field_descriptors[10] =
+{
+  {
+    "event_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HostEvent, event_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HostEvent, kind),
+    &skyport__hostmgr__v1__host_event__kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instance_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HostEvent, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HostEvent, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "app_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HostEvent, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HostEvent, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at_unix_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HostEvent, at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "saved_state",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HostEvent, saved_state),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state_saved",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HostEvent, state_saved),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__HostEvent, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__host_event__field_indices_by_name[] = {
+  4,   /* field[4] = app_id */
+  6,   /* field[6] = at_unix_ms */
+  0,   /* field[0] = event_id */
+  2,   /* field[2] = instance_id */
+  1,   /* field[1] = kind */
+  9,   /* field[9] = reason */
+  7,   /* field[7] = saved_state */
+  3,   /* field[3] = session_id */
+  8,   /* field[8] = state_saved */
+  5,   /* field[5] = version_id */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__host_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__host_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.HostEvent",
+  "HostEvent",
+  "Skyport__Hostmgr__V1__HostEvent",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__HostEvent),
+  10,
+  skyport__hostmgr__v1__host_event__field_descriptors,
+  skyport__hostmgr__v1__host_event__field_indices_by_name,
+  1,  skyport__hostmgr__v1__host_event__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__host_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__report_events_response__field_descriptors[1] =
+{
+  {
+    "accepted",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__ReportEventsResponse, accepted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__report_events_response__field_indices_by_name[] = {
+  0,   /* field[0] = accepted */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__report_events_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__report_events_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.ReportEventsResponse",
+  "ReportEventsResponse",
+  "Skyport__Hostmgr__V1__ReportEventsResponse",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__ReportEventsResponse),
+  1,
+  skyport__hostmgr__v1__report_events_response__field_descriptors,
+  skyport__hostmgr__v1__report_events_response__field_indices_by_name,
+  1,  skyport__hostmgr__v1__report_events_response__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__report_events_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__save_session_state_request__field_descriptors[5] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SaveSessionStateRequest, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SaveSessionStateRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SaveSessionStateRequest, state),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SaveSessionStateRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "saved_at_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SaveSessionStateRequest, saved_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__save_session_state_request__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  4,   /* field[4] = saved_at_unix_ms */
+  3,   /* field[3] = session_id */
+  2,   /* field[2] = state */
+  1,   /* field[1] = user_id */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__save_session_state_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__save_session_state_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.SaveSessionStateRequest",
+  "SaveSessionStateRequest",
+  "Skyport__Hostmgr__V1__SaveSessionStateRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__SaveSessionStateRequest),
+  5,
+  skyport__hostmgr__v1__save_session_state_request__field_descriptors,
+  skyport__hostmgr__v1__save_session_state_request__field_indices_by_name,
+  1,  skyport__hostmgr__v1__save_session_state_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__save_session_state_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define skyport__hostmgr__v1__save_session_state_response__field_descriptors NULL
+#define skyport__hostmgr__v1__save_session_state_response__field_indices_by_name NULL
+#define skyport__hostmgr__v1__save_session_state_response__number_ranges NULL
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__save_session_state_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.SaveSessionStateResponse",
+  "SaveSessionStateResponse",
+  "Skyport__Hostmgr__V1__SaveSessionStateResponse",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__SaveSessionStateResponse),
+  0,
+  skyport__hostmgr__v1__save_session_state_response__field_descriptors,
+  skyport__hostmgr__v1__save_session_state_response__field_indices_by_name,
+  0,  skyport__hostmgr__v1__save_session_state_response__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__save_session_state_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__buffer_target__field_descriptors[4] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__BufferTarget, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__BufferTarget, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__BufferTarget, target),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "warm",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__BufferTarget, warm),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__buffer_target__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  2,   /* field[2] = target */
+  1,   /* field[1] = version_id */
+  3,   /* field[3] = warm */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__buffer_target__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__buffer_target__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.BufferTarget",
+  "BufferTarget",
+  "Skyport__Hostmgr__V1__BufferTarget",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__BufferTarget),
+  4,
+  skyport__hostmgr__v1__buffer_target__field_descriptors,
+  skyport__hostmgr__v1__buffer_target__field_indices_by_name,
+  1,  skyport__hostmgr__v1__buffer_target__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__buffer_target__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define skyport__hostmgr__v1__list_buffer_targets_request__field_descriptors NULL
+#define skyport__hostmgr__v1__list_buffer_targets_request__field_indices_by_name NULL
+#define skyport__hostmgr__v1__list_buffer_targets_request__number_ranges NULL
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_buffer_targets_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.ListBufferTargetsRequest",
+  "ListBufferTargetsRequest",
+  "Skyport__Hostmgr__V1__ListBufferTargetsRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__ListBufferTargetsRequest),
+  0,
+  skyport__hostmgr__v1__list_buffer_targets_request__field_descriptors,
+  skyport__hostmgr__v1__list_buffer_targets_request__field_indices_by_name,
+  0,  skyport__hostmgr__v1__list_buffer_targets_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__list_buffer_targets_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__list_buffer_targets_response__field_descriptors[1] =
+{
+  {
+    "targets",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Hostmgr__V1__ListBufferTargetsResponse, n_targets),
+    offsetof(Skyport__Hostmgr__V1__ListBufferTargetsResponse, targets),
+    &skyport__hostmgr__v1__buffer_target__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__list_buffer_targets_response__field_indices_by_name[] = {
+  0,   /* field[0] = targets */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__list_buffer_targets_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_buffer_targets_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.ListBufferTargetsResponse",
+  "ListBufferTargetsResponse",
+  "Skyport__Hostmgr__V1__ListBufferTargetsResponse",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__ListBufferTargetsResponse),
+  1,
+  skyport__hostmgr__v1__list_buffer_targets_response__field_descriptors,
+  skyport__hostmgr__v1__list_buffer_targets_response__field_indices_by_name,
+  1,  skyport__hostmgr__v1__list_buffer_targets_response__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__list_buffer_targets_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__deploy_version_request__field_descriptors[3] =
+{
+  {
+    "app",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__DeployVersionRequest, app),
+    &skyport__hostmgr__v1__app_launch__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "force",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__DeployVersionRequest, force),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notice_seconds",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__DeployVersionRequest, notice_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__deploy_version_request__field_indices_by_name[] = {
+  0,   /* field[0] = app */
+  1,   /* field[1] = force */
+  2,   /* field[2] = notice_seconds */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__deploy_version_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__deploy_version_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.DeployVersionRequest",
+  "DeployVersionRequest",
+  "Skyport__Hostmgr__V1__DeployVersionRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__DeployVersionRequest),
+  3,
+  skyport__hostmgr__v1__deploy_version_request__field_descriptors,
+  skyport__hostmgr__v1__deploy_version_request__field_indices_by_name,
+  1,  skyport__hostmgr__v1__deploy_version_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__deploy_version_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__deploy_version_response__field_descriptors[2] =
+{
+  {
+    "instances_affected",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__DeployVersionResponse, instances_affected),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sessions_noticed",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__DeployVersionResponse, sessions_noticed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__deploy_version_response__field_indices_by_name[] = {
+  0,   /* field[0] = instances_affected */
+  1,   /* field[1] = sessions_noticed */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__deploy_version_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__deploy_version_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.DeployVersionResponse",
+  "DeployVersionResponse",
+  "Skyport__Hostmgr__V1__DeployVersionResponse",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__DeployVersionResponse),
+  2,
+  skyport__hostmgr__v1__deploy_version_response__field_descriptors,
+  skyport__hostmgr__v1__deploy_version_response__field_indices_by_name,
+  1,  skyport__hostmgr__v1__deploy_version_response__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__deploy_version_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define skyport__hostmgr__v1__list_sessions_request__field_descriptors NULL
+#define skyport__hostmgr__v1__list_sessions_request__field_indices_by_name NULL
+#define skyport__hostmgr__v1__list_sessions_request__number_ranges NULL
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_sessions_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.ListSessionsRequest",
+  "ListSessionsRequest",
+  "Skyport__Hostmgr__V1__ListSessionsRequest",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__ListSessionsRequest),
+  0,
+  skyport__hostmgr__v1__list_sessions_request__field_descriptors,
+  skyport__hostmgr__v1__list_sessions_request__field_indices_by_name,
+  0,  skyport__hostmgr__v1__list_sessions_request__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__list_sessions_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__session_info__field_descriptors[11] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "app_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, group_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "host_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, host_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instance_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at_unix_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, created_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended_at_unix_ms",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, ended_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "end_reason",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Hostmgr__V1__SessionInfo, end_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__session_info__field_indices_by_name[] = {
+  1,   /* field[1] = app_id */
+  8,   /* field[8] = created_at_unix_ms */
+  10,   /* field[10] = end_reason */
+  9,   /* field[9] = ended_at_unix_ms */
+  3,   /* field[3] = group_id */
+  5,   /* field[5] = host_id */
+  6,   /* field[6] = instance_id */
+  0,   /* field[0] = session_id */
+  4,   /* field[4] = state */
+  2,   /* field[2] = user_id */
+  7,   /* field[7] = version_id */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__session_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__session_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.SessionInfo",
+  "SessionInfo",
+  "Skyport__Hostmgr__V1__SessionInfo",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__SessionInfo),
+  11,
+  skyport__hostmgr__v1__session_info__field_descriptors,
+  skyport__hostmgr__v1__session_info__field_indices_by_name,
+  1,  skyport__hostmgr__v1__session_info__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__session_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__hostmgr__v1__list_sessions_response__field_descriptors[1] =
+{
+  {
+    "sessions",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Hostmgr__V1__ListSessionsResponse, n_sessions),
+    offsetof(Skyport__Hostmgr__V1__ListSessionsResponse, sessions),
+    &skyport__hostmgr__v1__session_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__hostmgr__v1__list_sessions_response__field_indices_by_name[] = {
+  0,   /* field[0] = sessions */
+};
+static const ProtobufCIntRange skyport__hostmgr__v1__list_sessions_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_sessions_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.ListSessionsResponse",
+  "ListSessionsResponse",
+  "Skyport__Hostmgr__V1__ListSessionsResponse",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__ListSessionsResponse),
+  1,
+  skyport__hostmgr__v1__list_sessions_response__field_descriptors,
+  skyport__hostmgr__v1__list_sessions_response__field_indices_by_name,
+  1,  skyport__hostmgr__v1__list_sessions_response__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__list_sessions_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor skyport__hostmgr__v1__host_manager__method_descriptors[15] =
 {
   { "RegisterHost", &skyport__hostmgr__v1__register_host_request__descriptor, &skyport__hostmgr__v1__host__descriptor },
   { "ListHosts", &skyport__hostmgr__v1__list_hosts_request__descriptor, &skyport__hostmgr__v1__list_hosts_response__descriptor },
   { "CreateSession", &skyport__hostmgr__v1__create_session_request__descriptor, &skyport__hostmgr__v1__create_session_response__descriptor },
   { "GetTokenKeys", &skyport__hostmgr__v1__get_token_keys_request__descriptor, &skyport__hostmgr__v1__get_token_keys_response__descriptor },
   { "ClaimSession", &skyport__hostmgr__v1__claim_session_request__descriptor, &skyport__hostmgr__v1__claim_session_response__descriptor },
+  { "RedeemSession", &skyport__hostmgr__v1__redeem_session_request__descriptor, &skyport__hostmgr__v1__session_placement__descriptor },
+  { "PlaceSession", &skyport__hostmgr__v1__place_session_request__descriptor, &skyport__hostmgr__v1__session_placement__descriptor },
+  { "GetCapacity", &skyport__hostmgr__v1__get_capacity_request__descriptor, &skyport__hostmgr__v1__capacity_summary__descriptor },
+  { "Heartbeat", &skyport__hostmgr__v1__heartbeat_request__descriptor, &skyport__hostmgr__v1__heartbeat_response__descriptor },
+  { "ReportEvents", &skyport__hostmgr__v1__report_events_request__descriptor, &skyport__hostmgr__v1__report_events_response__descriptor },
+  { "SaveSessionState", &skyport__hostmgr__v1__save_session_state_request__descriptor, &skyport__hostmgr__v1__save_session_state_response__descriptor },
+  { "SetBufferTarget", &skyport__hostmgr__v1__buffer_target__descriptor, &skyport__hostmgr__v1__buffer_target__descriptor },
+  { "ListBufferTargets", &skyport__hostmgr__v1__list_buffer_targets_request__descriptor, &skyport__hostmgr__v1__list_buffer_targets_response__descriptor },
+  { "DeployVersion", &skyport__hostmgr__v1__deploy_version_request__descriptor, &skyport__hostmgr__v1__deploy_version_response__descriptor },
+  { "ListSessions", &skyport__hostmgr__v1__list_sessions_request__descriptor, &skyport__hostmgr__v1__list_sessions_response__descriptor },
 };
 const unsigned skyport__hostmgr__v1__host_manager__method_indices_by_name[] = {
   4,        /* ClaimSession */
   2,        /* CreateSession */
+  13,        /* DeployVersion */
+  7,        /* GetCapacity */
   3,        /* GetTokenKeys */
+  8,        /* Heartbeat */
+  12,        /* ListBufferTargets */
   1,        /* ListHosts */
-  0         /* RegisterHost */
+  14,        /* ListSessions */
+  6,        /* PlaceSession */
+  5,        /* RedeemSession */
+  0,        /* RegisterHost */
+  9,        /* ReportEvents */
+  10,        /* SaveSessionState */
+  11         /* SetBufferTarget */
 };
 const ProtobufCServiceDescriptor skyport__hostmgr__v1__host_manager__descriptor =
 {
@@ -1344,7 +4267,7 @@ const ProtobufCServiceDescriptor skyport__hostmgr__v1__host_manager__descriptor 
   "HostManager",
   "Skyport__Hostmgr__V1__HostManager",
   "skyport.hostmgr.v1",
-  5,
+  15,
   skyport__hostmgr__v1__host_manager__method_descriptors,
   skyport__hostmgr__v1__host_manager__method_indices_by_name
 };
@@ -1387,6 +4310,86 @@ void skyport__hostmgr__v1__host_manager__claim_session(ProtobufCService *service
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__redeem_session(ProtobufCService *service,
+                                                        const Skyport__Hostmgr__V1__RedeemSessionRequest *input,
+                                                        Skyport__Hostmgr__V1__SessionPlacement_Closure closure,
+                                                        void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__place_session(ProtobufCService *service,
+                                                       const Skyport__Hostmgr__V1__PlaceSessionRequest *input,
+                                                       Skyport__Hostmgr__V1__SessionPlacement_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__get_capacity(ProtobufCService *service,
+                                                      const Skyport__Hostmgr__V1__GetCapacityRequest *input,
+                                                      Skyport__Hostmgr__V1__CapacitySummary_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__heartbeat(ProtobufCService *service,
+                                                   const Skyport__Hostmgr__V1__HeartbeatRequest *input,
+                                                   Skyport__Hostmgr__V1__HeartbeatResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__report_events(ProtobufCService *service,
+                                                       const Skyport__Hostmgr__V1__ReportEventsRequest *input,
+                                                       Skyport__Hostmgr__V1__ReportEventsResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__save_session_state(ProtobufCService *service,
+                                                            const Skyport__Hostmgr__V1__SaveSessionStateRequest *input,
+                                                            Skyport__Hostmgr__V1__SaveSessionStateResponse_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__set_buffer_target(ProtobufCService *service,
+                                                           const Skyport__Hostmgr__V1__BufferTarget *input,
+                                                           Skyport__Hostmgr__V1__BufferTarget_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__list_buffer_targets(ProtobufCService *service,
+                                                             const Skyport__Hostmgr__V1__ListBufferTargetsRequest *input,
+                                                             Skyport__Hostmgr__V1__ListBufferTargetsResponse_Closure closure,
+                                                             void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__deploy_version(ProtobufCService *service,
+                                                        const Skyport__Hostmgr__V1__DeployVersionRequest *input,
+                                                        Skyport__Hostmgr__V1__DeployVersionResponse_Closure closure,
+                                                        void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__hostmgr__v1__host_manager__list_sessions(ProtobufCService *service,
+                                                       const Skyport__Hostmgr__V1__ListSessionsRequest *input,
+                                                       Skyport__Hostmgr__V1__ListSessionsResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__init (Skyport__Hostmgr__V1__HostManager_Service *service,
                                                Skyport__Hostmgr__V1__HostManager_ServiceDestroy destroy)

@@ -232,7 +232,142 @@ void   skyport__redemption__v1__list_data_centres_response__free_unpacked
   assert(message->base.descriptor == &skyport__redemption__v1__list_data_centres_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor skyport__redemption__v1__redeem_request__field_descriptors[1] =
+void   skyport__redemption__v1__explain_route_request__init
+                     (Skyport__Redemption__V1__ExplainRouteRequest         *message)
+{
+  static const Skyport__Redemption__V1__ExplainRouteRequest init_value = SKYPORT__REDEMPTION__V1__EXPLAIN_ROUTE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__redemption__v1__explain_route_request__get_packed_size
+                     (const Skyport__Redemption__V1__ExplainRouteRequest *message)
+{
+  assert(message->base.descriptor == &skyport__redemption__v1__explain_route_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__redemption__v1__explain_route_request__pack
+                     (const Skyport__Redemption__V1__ExplainRouteRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__redemption__v1__explain_route_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__redemption__v1__explain_route_request__pack_to_buffer
+                     (const Skyport__Redemption__V1__ExplainRouteRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__redemption__v1__explain_route_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Redemption__V1__ExplainRouteRequest *
+       skyport__redemption__v1__explain_route_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Redemption__V1__ExplainRouteRequest *)
+     protobuf_c_message_unpack (&skyport__redemption__v1__explain_route_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__redemption__v1__explain_route_request__free_unpacked
+                     (Skyport__Redemption__V1__ExplainRouteRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__redemption__v1__explain_route_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__redemption__v1__route_candidate__init
+                     (Skyport__Redemption__V1__RouteCandidate         *message)
+{
+  static const Skyport__Redemption__V1__RouteCandidate init_value = SKYPORT__REDEMPTION__V1__ROUTE_CANDIDATE__INIT;
+  *message = init_value;
+}
+size_t skyport__redemption__v1__route_candidate__get_packed_size
+                     (const Skyport__Redemption__V1__RouteCandidate *message)
+{
+  assert(message->base.descriptor == &skyport__redemption__v1__route_candidate__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__redemption__v1__route_candidate__pack
+                     (const Skyport__Redemption__V1__RouteCandidate *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__redemption__v1__route_candidate__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__redemption__v1__route_candidate__pack_to_buffer
+                     (const Skyport__Redemption__V1__RouteCandidate *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__redemption__v1__route_candidate__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Redemption__V1__RouteCandidate *
+       skyport__redemption__v1__route_candidate__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Redemption__V1__RouteCandidate *)
+     protobuf_c_message_unpack (&skyport__redemption__v1__route_candidate__descriptor,
+                                allocator, len, data);
+}
+void   skyport__redemption__v1__route_candidate__free_unpacked
+                     (Skyport__Redemption__V1__RouteCandidate *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__redemption__v1__route_candidate__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__redemption__v1__route_decision__init
+                     (Skyport__Redemption__V1__RouteDecision         *message)
+{
+  static const Skyport__Redemption__V1__RouteDecision init_value = SKYPORT__REDEMPTION__V1__ROUTE_DECISION__INIT;
+  *message = init_value;
+}
+size_t skyport__redemption__v1__route_decision__get_packed_size
+                     (const Skyport__Redemption__V1__RouteDecision *message)
+{
+  assert(message->base.descriptor == &skyport__redemption__v1__route_decision__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__redemption__v1__route_decision__pack
+                     (const Skyport__Redemption__V1__RouteDecision *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__redemption__v1__route_decision__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__redemption__v1__route_decision__pack_to_buffer
+                     (const Skyport__Redemption__V1__RouteDecision *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__redemption__v1__route_decision__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Redemption__V1__RouteDecision *
+       skyport__redemption__v1__route_decision__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Redemption__V1__RouteDecision *)
+     protobuf_c_message_unpack (&skyport__redemption__v1__route_decision__descriptor,
+                                allocator, len, data);
+}
+void   skyport__redemption__v1__route_decision__free_unpacked
+                     (Skyport__Redemption__V1__RouteDecision *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__redemption__v1__route_decision__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor skyport__redemption__v1__redeem_request__field_descriptors[2] =
 {
   {
     "token",
@@ -246,14 +381,27 @@ static const ProtobufCFieldDescriptor skyport__redemption__v1__redeem_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "token_text",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RedeemRequest, token_text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__redemption__v1__redeem_request__field_indices_by_name[] = {
   0,   /* field[0] = token */
+  1,   /* field[1] = token_text */
 };
 static const ProtobufCIntRange skyport__redemption__v1__redeem_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor skyport__redemption__v1__redeem_request__descriptor =
 {
@@ -263,14 +411,14 @@ const ProtobufCMessageDescriptor skyport__redemption__v1__redeem_request__descri
   "Skyport__Redemption__V1__RedeemRequest",
   "skyport.redemption.v1",
   sizeof(Skyport__Redemption__V1__RedeemRequest),
-  1,
+  2,
   skyport__redemption__v1__redeem_request__field_descriptors,
   skyport__redemption__v1__redeem_request__field_indices_by_name,
   1,  skyport__redemption__v1__redeem_request__number_ranges,
   (ProtobufCMessageInit) skyport__redemption__v1__redeem_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__redemption__v1__redeem_response__field_descriptors[5] =
+static const ProtobufCFieldDescriptor skyport__redemption__v1__redeem_response__field_descriptors[10] =
 {
   {
     "session_id",
@@ -285,32 +433,20 @@ static const ProtobufCFieldDescriptor skyport__redemption__v1__redeem_response__
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "host_address",
+    "client_address",
     2,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Skyport__Redemption__V1__RedeemResponse, host_address),
+    offsetof(Skyport__Redemption__V1__RedeemResponse, client_address),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "client_port",
-    3,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Skyport__Redemption__V1__RedeemResponse, client_port),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
     "session_credential",
-    4,
+    3,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
@@ -322,7 +458,7 @@ static const ProtobufCFieldDescriptor skyport__redemption__v1__redeem_response__
   },
   {
     "datacentre",
-    5,
+    4,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
@@ -332,18 +468,95 @@ static const ProtobufCFieldDescriptor skyport__redemption__v1__redeem_response__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "connect_by_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RedeemResponse, connect_by_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "app_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RedeemResponse, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RedeemResponse, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instance_id",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RedeemResponse, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "route_reason",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RedeemResponse, route_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "placement_reason",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RedeemResponse, placement_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__redemption__v1__redeem_response__field_indices_by_name[] = {
-  2,   /* field[2] = client_port */
-  4,   /* field[4] = datacentre */
-  1,   /* field[1] = host_address */
-  3,   /* field[3] = session_credential */
+  5,   /* field[5] = app_id */
+  1,   /* field[1] = client_address */
+  4,   /* field[4] = connect_by_unix_ms */
+  3,   /* field[3] = datacentre */
+  7,   /* field[7] = instance_id */
+  9,   /* field[9] = placement_reason */
+  8,   /* field[8] = route_reason */
+  2,   /* field[2] = session_credential */
   0,   /* field[0] = session_id */
+  6,   /* field[6] = version_id */
 };
 static const ProtobufCIntRange skyport__redemption__v1__redeem_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor skyport__redemption__v1__redeem_response__descriptor =
 {
@@ -353,14 +566,14 @@ const ProtobufCMessageDescriptor skyport__redemption__v1__redeem_response__descr
   "Skyport__Redemption__V1__RedeemResponse",
   "skyport.redemption.v1",
   sizeof(Skyport__Redemption__V1__RedeemResponse),
-  5,
+  10,
   skyport__redemption__v1__redeem_response__field_descriptors,
   skyport__redemption__v1__redeem_response__field_indices_by_name,
   1,  skyport__redemption__v1__redeem_response__number_ranges,
   (ProtobufCMessageInit) skyport__redemption__v1__redeem_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__redemption__v1__data_centre__field_descriptors[6] =
+static const ProtobufCFieldDescriptor skyport__redemption__v1__data_centre__field_descriptors[11] =
 {
   {
     "datacentre_id",
@@ -434,19 +647,84 @@ static const ProtobufCFieldDescriptor skyport__redemption__v1__data_centre__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "up",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__DataCentre, up),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latency_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__DataCentre, latency_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_slots",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__DataCentre, free_slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_slots",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__DataCentre, total_slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "probed_at_unix_ms",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__DataCentre, probed_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__redemption__v1__data_centre__field_indices_by_name[] = {
   0,   /* field[0] = datacentre_id */
+  8,   /* field[8] = free_slots */
   1,   /* field[1] = hostmgr_address */
+  7,   /* field[7] = latency_ms */
   2,   /* field[2] = latitude */
   3,   /* field[3] = longitude */
+  10,   /* field[10] = probed_at_unix_ms */
   4,   /* field[4] = region */
+  9,   /* field[9] = total_slots */
+  6,   /* field[6] = up */
   5,   /* field[5] = updated_at_unix_ms */
 };
 static const ProtobufCIntRange skyport__redemption__v1__data_centre__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor skyport__redemption__v1__data_centre__descriptor =
 {
@@ -456,7 +734,7 @@ const ProtobufCMessageDescriptor skyport__redemption__v1__data_centre__descripto
   "Skyport__Redemption__V1__DataCentre",
   "skyport.redemption.v1",
   sizeof(Skyport__Redemption__V1__DataCentre),
-  6,
+  11,
   skyport__redemption__v1__data_centre__field_descriptors,
   skyport__redemption__v1__data_centre__field_indices_by_name,
   1,  skyport__redemption__v1__data_centre__number_ranges,
@@ -519,13 +797,272 @@ const ProtobufCMessageDescriptor skyport__redemption__v1__list_data_centres_resp
   (ProtobufCMessageInit) skyport__redemption__v1__list_data_centres_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor skyport__redemption__v1__redemption__method_descriptors[3] =
+static const ProtobufCFieldDescriptor skyport__redemption__v1__explain_route_request__field_descriptors[1] =
+{
+  {
+    "client_address",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__ExplainRouteRequest, client_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__redemption__v1__explain_route_request__field_indices_by_name[] = {
+  0,   /* field[0] = client_address */
+};
+static const ProtobufCIntRange skyport__redemption__v1__explain_route_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor skyport__redemption__v1__explain_route_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.redemption.v1.ExplainRouteRequest",
+  "ExplainRouteRequest",
+  "Skyport__Redemption__V1__ExplainRouteRequest",
+  "skyport.redemption.v1",
+  sizeof(Skyport__Redemption__V1__ExplainRouteRequest),
+  1,
+  skyport__redemption__v1__explain_route_request__field_descriptors,
+  skyport__redemption__v1__explain_route_request__field_indices_by_name,
+  1,  skyport__redemption__v1__explain_route_request__number_ranges,
+  (ProtobufCMessageInit) skyport__redemption__v1__explain_route_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__redemption__v1__route_candidate__field_descriptors[6] =
+{
+  {
+    "datacentre_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteCandidate, datacentre_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "score",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteCandidate, score),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "distance_km",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteCandidate, distance_km),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latency_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteCandidate, latency_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_slots",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteCandidate, free_slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "skipped_because",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteCandidate, skipped_because),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__redemption__v1__route_candidate__field_indices_by_name[] = {
+  0,   /* field[0] = datacentre_id */
+  2,   /* field[2] = distance_km */
+  4,   /* field[4] = free_slots */
+  3,   /* field[3] = latency_ms */
+  1,   /* field[1] = score */
+  5,   /* field[5] = skipped_because */
+};
+static const ProtobufCIntRange skyport__redemption__v1__route_candidate__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor skyport__redemption__v1__route_candidate__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.redemption.v1.RouteCandidate",
+  "RouteCandidate",
+  "Skyport__Redemption__V1__RouteCandidate",
+  "skyport.redemption.v1",
+  sizeof(Skyport__Redemption__V1__RouteCandidate),
+  6,
+  skyport__redemption__v1__route_candidate__field_descriptors,
+  skyport__redemption__v1__route_candidate__field_indices_by_name,
+  1,  skyport__redemption__v1__route_candidate__number_ranges,
+  (ProtobufCMessageInit) skyport__redemption__v1__route_candidate__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__redemption__v1__route_decision__field_descriptors[7] =
+{
+  {
+    "client_region",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteDecision, client_region),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "network_provider",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteDecision, network_provider),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_latitude",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteDecision, client_latitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_longitude",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteDecision, client_longitude),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_located",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteDecision, client_located),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "candidates",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Redemption__V1__RouteDecision, n_candidates),
+    offsetof(Skyport__Redemption__V1__RouteDecision, candidates),
+    &skyport__redemption__v1__route_candidate__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Redemption__V1__RouteDecision, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__redemption__v1__route_decision__field_indices_by_name[] = {
+  5,   /* field[5] = candidates */
+  2,   /* field[2] = client_latitude */
+  4,   /* field[4] = client_located */
+  3,   /* field[3] = client_longitude */
+  0,   /* field[0] = client_region */
+  1,   /* field[1] = network_provider */
+  6,   /* field[6] = reason */
+};
+static const ProtobufCIntRange skyport__redemption__v1__route_decision__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor skyport__redemption__v1__route_decision__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.redemption.v1.RouteDecision",
+  "RouteDecision",
+  "Skyport__Redemption__V1__RouteDecision",
+  "skyport.redemption.v1",
+  sizeof(Skyport__Redemption__V1__RouteDecision),
+  7,
+  skyport__redemption__v1__route_decision__field_descriptors,
+  skyport__redemption__v1__route_decision__field_indices_by_name,
+  1,  skyport__redemption__v1__route_decision__number_ranges,
+  (ProtobufCMessageInit) skyport__redemption__v1__route_decision__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor skyport__redemption__v1__redemption__method_descriptors[4] =
 {
   { "Redeem", &skyport__redemption__v1__redeem_request__descriptor, &skyport__redemption__v1__redeem_response__descriptor },
   { "UpsertDataCentre", &skyport__redemption__v1__data_centre__descriptor, &skyport__redemption__v1__data_centre__descriptor },
   { "ListDataCentres", &skyport__redemption__v1__list_data_centres_request__descriptor, &skyport__redemption__v1__list_data_centres_response__descriptor },
+  { "ExplainRoute", &skyport__redemption__v1__explain_route_request__descriptor, &skyport__redemption__v1__route_decision__descriptor },
 };
 const unsigned skyport__redemption__v1__redemption__method_indices_by_name[] = {
+  3,        /* ExplainRoute */
   2,        /* ListDataCentres */
   0,        /* Redeem */
   1         /* UpsertDataCentre */
@@ -537,7 +1074,7 @@ const ProtobufCServiceDescriptor skyport__redemption__v1__redemption__descriptor
   "Redemption",
   "Skyport__Redemption__V1__Redemption",
   "skyport.redemption.v1",
-  3,
+  4,
   skyport__redemption__v1__redemption__method_descriptors,
   skyport__redemption__v1__redemption__method_indices_by_name
 };
@@ -564,6 +1101,14 @@ void skyport__redemption__v1__redemption__list_data_centres(ProtobufCService *se
 {
   assert(service->descriptor == &skyport__redemption__v1__redemption__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__redemption__v1__redemption__explain_route(ProtobufCService *service,
+                                                        const Skyport__Redemption__V1__ExplainRouteRequest *input,
+                                                        Skyport__Redemption__V1__RouteDecision_Closure closure,
+                                                        void *closure_data)
+{
+  assert(service->descriptor == &skyport__redemption__v1__redemption__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__redemption__v1__redemption__init (Skyport__Redemption__V1__Redemption_Service *service,
                                                 Skyport__Redemption__V1__Redemption_ServiceDestroy destroy)

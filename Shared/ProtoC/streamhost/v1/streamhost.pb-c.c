@@ -97,6 +97,51 @@ void   skyport__streamhost__v1__host_status__free_unpacked
   assert(message->base.descriptor == &skyport__streamhost__v1__host_status__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   skyport__streamhost__v1__app_spec__init
+                     (Skyport__Streamhost__V1__AppSpec         *message)
+{
+  static const Skyport__Streamhost__V1__AppSpec init_value = SKYPORT__STREAMHOST__V1__APP_SPEC__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__app_spec__get_packed_size
+                     (const Skyport__Streamhost__V1__AppSpec *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__app_spec__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__app_spec__pack
+                     (const Skyport__Streamhost__V1__AppSpec *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__app_spec__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__app_spec__pack_to_buffer
+                     (const Skyport__Streamhost__V1__AppSpec *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__app_spec__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__AppSpec *
+       skyport__streamhost__v1__app_spec__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__AppSpec *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__app_spec__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__app_spec__free_unpacked
+                     (Skyport__Streamhost__V1__AppSpec *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__app_spec__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   skyport__streamhost__v1__provision_request__init
                      (Skyport__Streamhost__V1__ProvisionRequest         *message)
 {
@@ -187,6 +232,501 @@ void   skyport__streamhost__v1__provision_response__free_unpacked
   assert(message->base.descriptor == &skyport__streamhost__v1__provision_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   skyport__streamhost__v1__start_instance_request__init
+                     (Skyport__Streamhost__V1__StartInstanceRequest         *message)
+{
+  static const Skyport__Streamhost__V1__StartInstanceRequest init_value = SKYPORT__STREAMHOST__V1__START_INSTANCE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__start_instance_request__get_packed_size
+                     (const Skyport__Streamhost__V1__StartInstanceRequest *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__start_instance_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__start_instance_request__pack
+                     (const Skyport__Streamhost__V1__StartInstanceRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__start_instance_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__start_instance_request__pack_to_buffer
+                     (const Skyport__Streamhost__V1__StartInstanceRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__start_instance_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__StartInstanceRequest *
+       skyport__streamhost__v1__start_instance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__StartInstanceRequest *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__start_instance_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__start_instance_request__free_unpacked
+                     (Skyport__Streamhost__V1__StartInstanceRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__start_instance_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__streamhost__v1__stop_instance_request__init
+                     (Skyport__Streamhost__V1__StopInstanceRequest         *message)
+{
+  static const Skyport__Streamhost__V1__StopInstanceRequest init_value = SKYPORT__STREAMHOST__V1__STOP_INSTANCE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__stop_instance_request__get_packed_size
+                     (const Skyport__Streamhost__V1__StopInstanceRequest *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__stop_instance_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__stop_instance_request__pack
+                     (const Skyport__Streamhost__V1__StopInstanceRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__stop_instance_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__stop_instance_request__pack_to_buffer
+                     (const Skyport__Streamhost__V1__StopInstanceRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__stop_instance_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__StopInstanceRequest *
+       skyport__streamhost__v1__stop_instance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__StopInstanceRequest *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__stop_instance_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__stop_instance_request__free_unpacked
+                     (Skyport__Streamhost__V1__StopInstanceRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__stop_instance_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__streamhost__v1__instance__init
+                     (Skyport__Streamhost__V1__Instance         *message)
+{
+  static const Skyport__Streamhost__V1__Instance init_value = SKYPORT__STREAMHOST__V1__INSTANCE__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__instance__get_packed_size
+                     (const Skyport__Streamhost__V1__Instance *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__instance__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__instance__pack
+                     (const Skyport__Streamhost__V1__Instance *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__instance__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__instance__pack_to_buffer
+                     (const Skyport__Streamhost__V1__Instance *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__instance__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__Instance *
+       skyport__streamhost__v1__instance__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__Instance *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__instance__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__instance__free_unpacked
+                     (Skyport__Streamhost__V1__Instance *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__instance__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__streamhost__v1__list_instances_request__init
+                     (Skyport__Streamhost__V1__ListInstancesRequest         *message)
+{
+  static const Skyport__Streamhost__V1__ListInstancesRequest init_value = SKYPORT__STREAMHOST__V1__LIST_INSTANCES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__list_instances_request__get_packed_size
+                     (const Skyport__Streamhost__V1__ListInstancesRequest *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__list_instances_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__list_instances_request__pack
+                     (const Skyport__Streamhost__V1__ListInstancesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__list_instances_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__list_instances_request__pack_to_buffer
+                     (const Skyport__Streamhost__V1__ListInstancesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__list_instances_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__ListInstancesRequest *
+       skyport__streamhost__v1__list_instances_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__ListInstancesRequest *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__list_instances_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__list_instances_request__free_unpacked
+                     (Skyport__Streamhost__V1__ListInstancesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__list_instances_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__streamhost__v1__list_instances_response__init
+                     (Skyport__Streamhost__V1__ListInstancesResponse         *message)
+{
+  static const Skyport__Streamhost__V1__ListInstancesResponse init_value = SKYPORT__STREAMHOST__V1__LIST_INSTANCES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__list_instances_response__get_packed_size
+                     (const Skyport__Streamhost__V1__ListInstancesResponse *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__list_instances_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__list_instances_response__pack
+                     (const Skyport__Streamhost__V1__ListInstancesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__list_instances_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__list_instances_response__pack_to_buffer
+                     (const Skyport__Streamhost__V1__ListInstancesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__list_instances_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__ListInstancesResponse *
+       skyport__streamhost__v1__list_instances_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__ListInstancesResponse *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__list_instances_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__list_instances_response__free_unpacked
+                     (Skyport__Streamhost__V1__ListInstancesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__list_instances_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__streamhost__v1__client_message__init
+                     (Skyport__Streamhost__V1__ClientMessage         *message)
+{
+  static const Skyport__Streamhost__V1__ClientMessage init_value = SKYPORT__STREAMHOST__V1__CLIENT_MESSAGE__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__client_message__get_packed_size
+                     (const Skyport__Streamhost__V1__ClientMessage *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__client_message__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__client_message__pack
+                     (const Skyport__Streamhost__V1__ClientMessage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__client_message__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__client_message__pack_to_buffer
+                     (const Skyport__Streamhost__V1__ClientMessage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__client_message__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__ClientMessage *
+       skyport__streamhost__v1__client_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__ClientMessage *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__client_message__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__client_message__free_unpacked
+                     (Skyport__Streamhost__V1__ClientMessage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__client_message__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__streamhost__v1__hello__init
+                     (Skyport__Streamhost__V1__Hello         *message)
+{
+  static const Skyport__Streamhost__V1__Hello init_value = SKYPORT__STREAMHOST__V1__HELLO__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__hello__get_packed_size
+                     (const Skyport__Streamhost__V1__Hello *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__hello__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__hello__pack
+                     (const Skyport__Streamhost__V1__Hello *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__hello__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__hello__pack_to_buffer
+                     (const Skyport__Streamhost__V1__Hello *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__hello__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__Hello *
+       skyport__streamhost__v1__hello__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__Hello *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__hello__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__hello__free_unpacked
+                     (Skyport__Streamhost__V1__Hello *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__hello__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__streamhost__v1__server_message__init
+                     (Skyport__Streamhost__V1__ServerMessage         *message)
+{
+  static const Skyport__Streamhost__V1__ServerMessage init_value = SKYPORT__STREAMHOST__V1__SERVER_MESSAGE__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__server_message__get_packed_size
+                     (const Skyport__Streamhost__V1__ServerMessage *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__server_message__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__server_message__pack
+                     (const Skyport__Streamhost__V1__ServerMessage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__server_message__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__server_message__pack_to_buffer
+                     (const Skyport__Streamhost__V1__ServerMessage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__server_message__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__ServerMessage *
+       skyport__streamhost__v1__server_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__ServerMessage *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__server_message__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__server_message__free_unpacked
+                     (Skyport__Streamhost__V1__ServerMessage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__server_message__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__streamhost__v1__welcome__init
+                     (Skyport__Streamhost__V1__Welcome         *message)
+{
+  static const Skyport__Streamhost__V1__Welcome init_value = SKYPORT__STREAMHOST__V1__WELCOME__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__welcome__get_packed_size
+                     (const Skyport__Streamhost__V1__Welcome *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__welcome__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__welcome__pack
+                     (const Skyport__Streamhost__V1__Welcome *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__welcome__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__welcome__pack_to_buffer
+                     (const Skyport__Streamhost__V1__Welcome *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__welcome__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__Welcome *
+       skyport__streamhost__v1__welcome__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__Welcome *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__welcome__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__welcome__free_unpacked
+                     (Skyport__Streamhost__V1__Welcome *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__welcome__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__streamhost__v1__termination_notice__init
+                     (Skyport__Streamhost__V1__TerminationNotice         *message)
+{
+  static const Skyport__Streamhost__V1__TerminationNotice init_value = SKYPORT__STREAMHOST__V1__TERMINATION_NOTICE__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__termination_notice__get_packed_size
+                     (const Skyport__Streamhost__V1__TerminationNotice *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__termination_notice__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__termination_notice__pack
+                     (const Skyport__Streamhost__V1__TerminationNotice *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__termination_notice__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__termination_notice__pack_to_buffer
+                     (const Skyport__Streamhost__V1__TerminationNotice *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__termination_notice__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__TerminationNotice *
+       skyport__streamhost__v1__termination_notice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__TerminationNotice *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__termination_notice__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__termination_notice__free_unpacked
+                     (Skyport__Streamhost__V1__TerminationNotice *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__termination_notice__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__streamhost__v1__ended__init
+                     (Skyport__Streamhost__V1__Ended         *message)
+{
+  static const Skyport__Streamhost__V1__Ended init_value = SKYPORT__STREAMHOST__V1__ENDED__INIT;
+  *message = init_value;
+}
+size_t skyport__streamhost__v1__ended__get_packed_size
+                     (const Skyport__Streamhost__V1__Ended *message)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__ended__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__streamhost__v1__ended__pack
+                     (const Skyport__Streamhost__V1__Ended *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__ended__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__streamhost__v1__ended__pack_to_buffer
+                     (const Skyport__Streamhost__V1__Ended *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__streamhost__v1__ended__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Streamhost__V1__Ended *
+       skyport__streamhost__v1__ended__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Streamhost__V1__Ended *)
+     protobuf_c_message_unpack (&skyport__streamhost__v1__ended__descriptor,
+                                allocator, len, data);
+}
+void   skyport__streamhost__v1__ended__free_unpacked
+                     (Skyport__Streamhost__V1__Ended *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__streamhost__v1__ended__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 #define skyport__streamhost__v1__get_status_request__field_descriptors NULL
 #define skyport__streamhost__v1__get_status_request__field_indices_by_name NULL
 #define skyport__streamhost__v1__get_status_request__number_ranges NULL
@@ -205,7 +745,7 @@ const ProtobufCMessageDescriptor skyport__streamhost__v1__get_status_request__de
   (ProtobufCMessageInit) skyport__streamhost__v1__get_status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__streamhost__v1__host_status__field_descriptors[7] =
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__host_status__field_descriptors[11] =
 {
   {
     "host_id",
@@ -291,11 +831,63 @@ static const ProtobufCFieldDescriptor skyport__streamhost__v1__host_status__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "client_address",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__HostStatus, client_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_slots",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__HostStatus, free_slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_cpu_units",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__HostStatus, free_cpu_units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_memory_mib",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__HostStatus, free_memory_mib),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__streamhost__v1__host_status__field_indices_by_name[] = {
   2,   /* field[2] = address */
+  7,   /* field[7] = client_address */
   1,   /* field[1] = datacentre */
   4,   /* field[4] = first_started_at_unix_ms */
+  9,   /* field[9] = free_cpu_units */
+  10,   /* field[10] = free_memory_mib */
+  8,   /* field[8] = free_slots */
   0,   /* field[0] = host_id */
   6,   /* field[6] = registered_at_unix_ms */
   3,   /* field[3] = slots */
@@ -304,7 +896,7 @@ static const unsigned skyport__streamhost__v1__host_status__field_indices_by_nam
 static const ProtobufCIntRange skyport__streamhost__v1__host_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor skyport__streamhost__v1__host_status__descriptor =
 {
@@ -314,14 +906,143 @@ const ProtobufCMessageDescriptor skyport__streamhost__v1__host_status__descripto
   "Skyport__Streamhost__V1__HostStatus",
   "skyport.streamhost.v1",
   sizeof(Skyport__Streamhost__V1__HostStatus),
-  7,
+  11,
   skyport__streamhost__v1__host_status__field_descriptors,
   skyport__streamhost__v1__host_status__field_indices_by_name,
   1,  skyport__streamhost__v1__host_status__number_ranges,
   (ProtobufCMessageInit) skyport__streamhost__v1__host_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__streamhost__v1__provision_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__app_spec__field_descriptors[8] =
+{
+  {
+    "app_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__AppSpec, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__AppSpec, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "developer_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__AppSpec, developer_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "launch_command",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__AppSpec, launch_command),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cpu_units",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__AppSpec, cpu_units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "memory_mib",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__AppSpec, memory_mib),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_gpu_score",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__AppSpec, min_gpu_score),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sessions_per_instance",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__AppSpec, sessions_per_instance),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__app_spec__field_indices_by_name[] = {
+  0,   /* field[0] = app_id */
+  4,   /* field[4] = cpu_units */
+  2,   /* field[2] = developer_id */
+  3,   /* field[3] = launch_command */
+  5,   /* field[5] = memory_mib */
+  6,   /* field[6] = min_gpu_score */
+  7,   /* field[7] = sessions_per_instance */
+  1,   /* field[1] = version_id */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__app_spec__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__app_spec__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.AppSpec",
+  "AppSpec",
+  "Skyport__Streamhost__V1__AppSpec",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__AppSpec),
+  8,
+  skyport__streamhost__v1__app_spec__field_descriptors,
+  skyport__streamhost__v1__app_spec__field_indices_by_name,
+  1,  skyport__streamhost__v1__app_spec__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__app_spec__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__provision_request__field_descriptors[7] =
 {
   {
     "session_id",
@@ -336,24 +1057,72 @@ static const ProtobufCFieldDescriptor skyport__streamhost__v1__provision_request
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "app_id",
+    "user_id",
     2,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Skyport__Streamhost__V1__ProvisionRequest, app_id),
+    offsetof(Skyport__Streamhost__V1__ProvisionRequest, user_id),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "version",
+    "app",
     3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__ProvisionRequest, app),
+    &skyport__streamhost__v1__app_spec__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instance_id",
+    4,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Skyport__Streamhost__V1__ProvisionRequest, version),
+    offsetof(Skyport__Streamhost__V1__ProvisionRequest, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prior_state",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__ProvisionRequest, prior_state),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connect_within_seconds",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__ProvisionRequest, connect_within_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__ProvisionRequest, group_id),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -361,14 +1130,18 @@ static const ProtobufCFieldDescriptor skyport__streamhost__v1__provision_request
   },
 };
 static const unsigned skyport__streamhost__v1__provision_request__field_indices_by_name[] = {
-  1,   /* field[1] = app_id */
+  2,   /* field[2] = app */
+  5,   /* field[5] = connect_within_seconds */
+  6,   /* field[6] = group_id */
+  3,   /* field[3] = instance_id */
+  4,   /* field[4] = prior_state */
   0,   /* field[0] = session_id */
-  2,   /* field[2] = version */
+  1,   /* field[1] = user_id */
 };
 static const ProtobufCIntRange skyport__streamhost__v1__provision_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor skyport__streamhost__v1__provision_request__descriptor =
 {
@@ -378,42 +1151,30 @@ const ProtobufCMessageDescriptor skyport__streamhost__v1__provision_request__des
   "Skyport__Streamhost__V1__ProvisionRequest",
   "skyport.streamhost.v1",
   sizeof(Skyport__Streamhost__V1__ProvisionRequest),
-  3,
+  7,
   skyport__streamhost__v1__provision_request__field_descriptors,
   skyport__streamhost__v1__provision_request__field_indices_by_name,
   1,  skyport__streamhost__v1__provision_request__number_ranges,
   (ProtobufCMessageInit) skyport__streamhost__v1__provision_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__streamhost__v1__provision_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__provision_response__field_descriptors[6] =
 {
   {
-    "host_address",
+    "client_address",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
-    offsetof(Skyport__Streamhost__V1__ProvisionResponse, host_address),
+    offsetof(Skyport__Streamhost__V1__ProvisionResponse, client_address),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "client_port",
-    2,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Skyport__Streamhost__V1__ProvisionResponse, client_port),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
     "session_credential",
-    3,
+    2,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
@@ -423,16 +1184,67 @@ static const ProtobufCFieldDescriptor skyport__streamhost__v1__provision_respons
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "connect_by_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__ProvisionResponse, connect_by_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instance_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__ProvisionResponse, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "launched",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__ProvisionResponse, launched),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "host_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__ProvisionResponse, host_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__streamhost__v1__provision_response__field_indices_by_name[] = {
-  1,   /* field[1] = client_port */
-  0,   /* field[0] = host_address */
-  2,   /* field[2] = session_credential */
+  0,   /* field[0] = client_address */
+  2,   /* field[2] = connect_by_unix_ms */
+  5,   /* field[5] = host_id */
+  3,   /* field[3] = instance_id */
+  4,   /* field[4] = launched */
+  1,   /* field[1] = session_credential */
 };
 static const ProtobufCIntRange skyport__streamhost__v1__provision_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor skyport__streamhost__v1__provision_response__descriptor =
 {
@@ -442,21 +1254,685 @@ const ProtobufCMessageDescriptor skyport__streamhost__v1__provision_response__de
   "Skyport__Streamhost__V1__ProvisionResponse",
   "skyport.streamhost.v1",
   sizeof(Skyport__Streamhost__V1__ProvisionResponse),
-  3,
+  6,
   skyport__streamhost__v1__provision_response__field_descriptors,
   skyport__streamhost__v1__provision_response__field_indices_by_name,
   1,  skyport__streamhost__v1__provision_response__number_ranges,
   (ProtobufCMessageInit) skyport__streamhost__v1__provision_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor skyport__streamhost__v1__stream_host__method_descriptors[2] =
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__start_instance_request__field_descriptors[1] =
+{
+  {
+    "app",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__StartInstanceRequest, app),
+    &skyport__streamhost__v1__app_spec__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__start_instance_request__field_indices_by_name[] = {
+  0,   /* field[0] = app */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__start_instance_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__start_instance_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.StartInstanceRequest",
+  "StartInstanceRequest",
+  "Skyport__Streamhost__V1__StartInstanceRequest",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__StartInstanceRequest),
+  1,
+  skyport__streamhost__v1__start_instance_request__field_descriptors,
+  skyport__streamhost__v1__start_instance_request__field_indices_by_name,
+  1,  skyport__streamhost__v1__start_instance_request__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__start_instance_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__stop_instance_request__field_descriptors[3] =
+{
+  {
+    "instance_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__StopInstanceRequest, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "terminate",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__StopInstanceRequest, terminate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notice_seconds",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__StopInstanceRequest, notice_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__stop_instance_request__field_indices_by_name[] = {
+  0,   /* field[0] = instance_id */
+  2,   /* field[2] = notice_seconds */
+  1,   /* field[1] = terminate */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__stop_instance_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__stop_instance_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.StopInstanceRequest",
+  "StopInstanceRequest",
+  "Skyport__Streamhost__V1__StopInstanceRequest",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__StopInstanceRequest),
+  3,
+  skyport__streamhost__v1__stop_instance_request__field_descriptors,
+  skyport__streamhost__v1__stop_instance_request__field_indices_by_name,
+  1,  skyport__streamhost__v1__stop_instance_request__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__stop_instance_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__instance__field_descriptors[8] =
+{
+  {
+    "instance_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Instance, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "app_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Instance, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Instance, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seats",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Instance, seats),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session_ids",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Skyport__Streamhost__V1__Instance, n_session_ids),
+    offsetof(Skyport__Streamhost__V1__Instance, session_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Instance, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pid",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Instance, pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_at_unix_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Instance, started_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__instance__field_indices_by_name[] = {
+  1,   /* field[1] = app_id */
+  0,   /* field[0] = instance_id */
+  6,   /* field[6] = pid */
+  3,   /* field[3] = seats */
+  4,   /* field[4] = session_ids */
+  7,   /* field[7] = started_at_unix_ms */
+  5,   /* field[5] = state */
+  2,   /* field[2] = version_id */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__instance__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__instance__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.Instance",
+  "Instance",
+  "Skyport__Streamhost__V1__Instance",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__Instance),
+  8,
+  skyport__streamhost__v1__instance__field_descriptors,
+  skyport__streamhost__v1__instance__field_indices_by_name,
+  1,  skyport__streamhost__v1__instance__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__instance__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define skyport__streamhost__v1__list_instances_request__field_descriptors NULL
+#define skyport__streamhost__v1__list_instances_request__field_indices_by_name NULL
+#define skyport__streamhost__v1__list_instances_request__number_ranges NULL
+const ProtobufCMessageDescriptor skyport__streamhost__v1__list_instances_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.ListInstancesRequest",
+  "ListInstancesRequest",
+  "Skyport__Streamhost__V1__ListInstancesRequest",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__ListInstancesRequest),
+  0,
+  skyport__streamhost__v1__list_instances_request__field_descriptors,
+  skyport__streamhost__v1__list_instances_request__field_indices_by_name,
+  0,  skyport__streamhost__v1__list_instances_request__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__list_instances_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__list_instances_response__field_descriptors[2] =
+{
+  {
+    "host_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__ListInstancesResponse, host_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instances",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Streamhost__V1__ListInstancesResponse, n_instances),
+    offsetof(Skyport__Streamhost__V1__ListInstancesResponse, instances),
+    &skyport__streamhost__v1__instance__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__list_instances_response__field_indices_by_name[] = {
+  0,   /* field[0] = host_id */
+  1,   /* field[1] = instances */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__list_instances_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__list_instances_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.ListInstancesResponse",
+  "ListInstancesResponse",
+  "Skyport__Streamhost__V1__ListInstancesResponse",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__ListInstancesResponse),
+  2,
+  skyport__streamhost__v1__list_instances_response__field_descriptors,
+  skyport__streamhost__v1__list_instances_response__field_indices_by_name,
+  1,  skyport__streamhost__v1__list_instances_response__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__list_instances_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__client_message__field_descriptors[2] =
+{
+  {
+    "hello",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Streamhost__V1__ClientMessage, kind_case),
+    offsetof(Skyport__Streamhost__V1__ClientMessage, hello),
+    &skyport__streamhost__v1__hello__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Skyport__Streamhost__V1__ClientMessage, kind_case),
+    offsetof(Skyport__Streamhost__V1__ClientMessage, input),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__client_message__field_indices_by_name[] = {
+  0,   /* field[0] = hello */
+  1,   /* field[1] = input */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__client_message__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__client_message__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.ClientMessage",
+  "ClientMessage",
+  "Skyport__Streamhost__V1__ClientMessage",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__ClientMessage),
+  2,
+  skyport__streamhost__v1__client_message__field_descriptors,
+  skyport__streamhost__v1__client_message__field_indices_by_name,
+  1,  skyport__streamhost__v1__client_message__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__client_message__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__hello__field_descriptors[2] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Hello, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session_credential",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Hello, session_credential),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__hello__field_indices_by_name[] = {
+  1,   /* field[1] = session_credential */
+  0,   /* field[0] = session_id */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__hello__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__hello__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.Hello",
+  "Hello",
+  "Skyport__Streamhost__V1__Hello",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__Hello),
+  2,
+  skyport__streamhost__v1__hello__field_descriptors,
+  skyport__streamhost__v1__hello__field_indices_by_name,
+  1,  skyport__streamhost__v1__hello__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__hello__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__server_message__field_descriptors[4] =
+{
+  {
+    "welcome",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Streamhost__V1__ServerMessage, kind_case),
+    offsetof(Skyport__Streamhost__V1__ServerMessage, welcome),
+    &skyport__streamhost__v1__welcome__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "output",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Skyport__Streamhost__V1__ServerMessage, kind_case),
+    offsetof(Skyport__Streamhost__V1__ServerMessage, output),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notice",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Streamhost__V1__ServerMessage, kind_case),
+    offsetof(Skyport__Streamhost__V1__ServerMessage, notice),
+    &skyport__streamhost__v1__termination_notice__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Skyport__Streamhost__V1__ServerMessage, kind_case),
+    offsetof(Skyport__Streamhost__V1__ServerMessage, ended),
+    &skyport__streamhost__v1__ended__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__server_message__field_indices_by_name[] = {
+  3,   /* field[3] = ended */
+  2,   /* field[2] = notice */
+  1,   /* field[1] = output */
+  0,   /* field[0] = welcome */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__server_message__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__server_message__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.ServerMessage",
+  "ServerMessage",
+  "Skyport__Streamhost__V1__ServerMessage",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__ServerMessage),
+  4,
+  skyport__streamhost__v1__server_message__field_descriptors,
+  skyport__streamhost__v1__server_message__field_indices_by_name,
+  1,  skyport__streamhost__v1__server_message__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__server_message__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__welcome__field_descriptors[5] =
+{
+  {
+    "session_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Welcome, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "app_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Welcome, app_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Welcome, version_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instance_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Welcome, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "resumed_state",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Welcome, resumed_state),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__welcome__field_indices_by_name[] = {
+  1,   /* field[1] = app_id */
+  3,   /* field[3] = instance_id */
+  4,   /* field[4] = resumed_state */
+  0,   /* field[0] = session_id */
+  2,   /* field[2] = version_id */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__welcome__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__welcome__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.Welcome",
+  "Welcome",
+  "Skyport__Streamhost__V1__Welcome",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__Welcome),
+  5,
+  skyport__streamhost__v1__welcome__field_descriptors,
+  skyport__streamhost__v1__welcome__field_indices_by_name,
+  1,  skyport__streamhost__v1__welcome__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__welcome__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__termination_notice__field_descriptors[2] =
+{
+  {
+    "deadline_unix_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__TerminationNotice, deadline_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__TerminationNotice, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__termination_notice__field_indices_by_name[] = {
+  0,   /* field[0] = deadline_unix_ms */
+  1,   /* field[1] = reason */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__termination_notice__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__termination_notice__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.TerminationNotice",
+  "TerminationNotice",
+  "Skyport__Streamhost__V1__TerminationNotice",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__TerminationNotice),
+  2,
+  skyport__streamhost__v1__termination_notice__field_descriptors,
+  skyport__streamhost__v1__termination_notice__field_indices_by_name,
+  1,  skyport__streamhost__v1__termination_notice__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__termination_notice__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__ended__field_descriptors[1] =
+{
+  {
+    "reason",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__Ended, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__streamhost__v1__ended__field_indices_by_name[] = {
+  0,   /* field[0] = reason */
+};
+static const ProtobufCIntRange skyport__streamhost__v1__ended__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor skyport__streamhost__v1__ended__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.Ended",
+  "Ended",
+  "Skyport__Streamhost__V1__Ended",
+  "skyport.streamhost.v1",
+  sizeof(Skyport__Streamhost__V1__Ended),
+  1,
+  skyport__streamhost__v1__ended__field_descriptors,
+  skyport__streamhost__v1__ended__field_indices_by_name,
+  1,  skyport__streamhost__v1__ended__number_ranges,
+  (ProtobufCMessageInit) skyport__streamhost__v1__ended__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor skyport__streamhost__v1__stream_host__method_descriptors[5] =
 {
   { "GetStatus", &skyport__streamhost__v1__get_status_request__descriptor, &skyport__streamhost__v1__host_status__descriptor },
   { "Provision", &skyport__streamhost__v1__provision_request__descriptor, &skyport__streamhost__v1__provision_response__descriptor },
+  { "StartInstance", &skyport__streamhost__v1__start_instance_request__descriptor, &skyport__streamhost__v1__instance__descriptor },
+  { "StopInstance", &skyport__streamhost__v1__stop_instance_request__descriptor, &skyport__streamhost__v1__instance__descriptor },
+  { "ListInstances", &skyport__streamhost__v1__list_instances_request__descriptor, &skyport__streamhost__v1__list_instances_response__descriptor },
 };
 const unsigned skyport__streamhost__v1__stream_host__method_indices_by_name[] = {
   0,        /* GetStatus */
-  1         /* Provision */
+  4,        /* ListInstances */
+  1,        /* Provision */
+  2,        /* StartInstance */
+  3         /* StopInstance */
 };
 const ProtobufCServiceDescriptor skyport__streamhost__v1__stream_host__descriptor =
 {
@@ -465,7 +1941,7 @@ const ProtobufCServiceDescriptor skyport__streamhost__v1__stream_host__descripto
   "StreamHost",
   "Skyport__Streamhost__V1__StreamHost",
   "skyport.streamhost.v1",
-  2,
+  5,
   skyport__streamhost__v1__stream_host__method_descriptors,
   skyport__streamhost__v1__stream_host__method_indices_by_name
 };
@@ -485,10 +1961,67 @@ void skyport__streamhost__v1__stream_host__provision(ProtobufCService *service,
   assert(service->descriptor == &skyport__streamhost__v1__stream_host__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void skyport__streamhost__v1__stream_host__start_instance(ProtobufCService *service,
+                                                          const Skyport__Streamhost__V1__StartInstanceRequest *input,
+                                                          Skyport__Streamhost__V1__Instance_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &skyport__streamhost__v1__stream_host__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__streamhost__v1__stream_host__stop_instance(ProtobufCService *service,
+                                                         const Skyport__Streamhost__V1__StopInstanceRequest *input,
+                                                         Skyport__Streamhost__V1__Instance_Closure closure,
+                                                         void *closure_data)
+{
+  assert(service->descriptor == &skyport__streamhost__v1__stream_host__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__streamhost__v1__stream_host__list_instances(ProtobufCService *service,
+                                                          const Skyport__Streamhost__V1__ListInstancesRequest *input,
+                                                          Skyport__Streamhost__V1__ListInstancesResponse_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &skyport__streamhost__v1__stream_host__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void skyport__streamhost__v1__stream_host__init (Skyport__Streamhost__V1__StreamHost_Service *service,
                                                  Skyport__Streamhost__V1__StreamHost_ServiceDestroy destroy)
 {
   protobuf_c_service_generated_init (&service->base,
                                      &skyport__streamhost__v1__stream_host__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
+static const ProtobufCMethodDescriptor skyport__streamhost__v1__session_channel__method_descriptors[1] =
+{
+  { "Attach", &skyport__streamhost__v1__client_message__descriptor, &skyport__streamhost__v1__server_message__descriptor },
+};
+const unsigned skyport__streamhost__v1__session_channel__method_indices_by_name[] = {
+  0         /* Attach */
+};
+const ProtobufCServiceDescriptor skyport__streamhost__v1__session_channel__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "skyport.streamhost.v1.SessionChannel",
+  "SessionChannel",
+  "Skyport__Streamhost__V1__SessionChannel",
+  "skyport.streamhost.v1",
+  1,
+  skyport__streamhost__v1__session_channel__method_descriptors,
+  skyport__streamhost__v1__session_channel__method_indices_by_name
+};
+void skyport__streamhost__v1__session_channel__attach(ProtobufCService *service,
+                                                      const Skyport__Streamhost__V1__ClientMessage *input,
+                                                      Skyport__Streamhost__V1__ServerMessage_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &skyport__streamhost__v1__session_channel__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__streamhost__v1__session_channel__init (Skyport__Streamhost__V1__SessionChannel_Service *service,
+                                                     Skyport__Streamhost__V1__SessionChannel_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &skyport__streamhost__v1__session_channel__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }

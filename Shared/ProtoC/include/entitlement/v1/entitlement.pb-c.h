@@ -33,6 +33,8 @@ typedef struct Skyport__Entitlement__V1__ListEntitlementsRequest Skyport__Entitl
 typedef struct Skyport__Entitlement__V1__ListEntitlementsResponse Skyport__Entitlement__V1__ListEntitlementsResponse;
 typedef struct Skyport__Entitlement__V1__RequestSessionRequest Skyport__Entitlement__V1__RequestSessionRequest;
 typedef struct Skyport__Entitlement__V1__RequestSessionResponse Skyport__Entitlement__V1__RequestSessionResponse;
+typedef struct Skyport__Entitlement__V1__RollOutVersionRequest Skyport__Entitlement__V1__RollOutVersionRequest;
+typedef struct Skyport__Entitlement__V1__RollOutVersionResponse Skyport__Entitlement__V1__RollOutVersionResponse;
 
 
 /* --- enums --- */
@@ -345,10 +347,49 @@ struct  Skyport__Entitlement__V1__RequestSessionResponse
    * "skt1." + base64url(token).
    */
   char *token_text;
+  /*
+   * The application version the session will run.
+   */
+  char *version_id;
 };
 #define SKYPORT__ENTITLEMENT__V1__REQUEST_SESSION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__request_session_response__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, {0,NULL}, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Entitlement__V1__RollOutVersionRequest
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *version_id;
+  /*
+   * Terminate sessions on older versions after a notice instead of letting them drain.
+   */
+  protobuf_c_boolean force;
+  /*
+   * With force: how long applications get to save their state (1 to 300 s; 0 means 10 s).
+   */
+  uint32_t notice_seconds;
+};
+#define SKYPORT__ENTITLEMENT__V1__ROLL_OUT_VERSION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__roll_out_version_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Skyport__Entitlement__V1__RollOutVersionResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Data centres that took the rollout.
+   */
+  size_t n_datacentres;
+  char **datacentres;
+  uint32_t instances_affected;
+  uint32_t sessions_noticed;
+};
+#define SKYPORT__ENTITLEMENT__V1__ROLL_OUT_VERSION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__roll_out_version_response__descriptor) \
+    , 0,NULL, 0, 0 }
 
 
 /* Skyport__Entitlement__V1__CreateDeveloperRequest methods */
@@ -693,6 +734,44 @@ Skyport__Entitlement__V1__RequestSessionResponse *
 void   skyport__entitlement__v1__request_session_response__free_unpacked
                      (Skyport__Entitlement__V1__RequestSessionResponse *message,
                       ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__RollOutVersionRequest methods */
+void   skyport__entitlement__v1__roll_out_version_request__init
+                     (Skyport__Entitlement__V1__RollOutVersionRequest         *message);
+size_t skyport__entitlement__v1__roll_out_version_request__get_packed_size
+                     (const Skyport__Entitlement__V1__RollOutVersionRequest   *message);
+size_t skyport__entitlement__v1__roll_out_version_request__pack
+                     (const Skyport__Entitlement__V1__RollOutVersionRequest   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__roll_out_version_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__RollOutVersionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__RollOutVersionRequest *
+       skyport__entitlement__v1__roll_out_version_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__roll_out_version_request__free_unpacked
+                     (Skyport__Entitlement__V1__RollOutVersionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__RollOutVersionResponse methods */
+void   skyport__entitlement__v1__roll_out_version_response__init
+                     (Skyport__Entitlement__V1__RollOutVersionResponse         *message);
+size_t skyport__entitlement__v1__roll_out_version_response__get_packed_size
+                     (const Skyport__Entitlement__V1__RollOutVersionResponse   *message);
+size_t skyport__entitlement__v1__roll_out_version_response__pack
+                     (const Skyport__Entitlement__V1__RollOutVersionResponse   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__roll_out_version_response__pack_to_buffer
+                     (const Skyport__Entitlement__V1__RollOutVersionResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__RollOutVersionResponse *
+       skyport__entitlement__v1__roll_out_version_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__roll_out_version_response__free_unpacked
+                     (Skyport__Entitlement__V1__RollOutVersionResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Skyport__Entitlement__V1__CreateDeveloperRequest_Closure)
@@ -749,6 +828,12 @@ typedef void (*Skyport__Entitlement__V1__RequestSessionRequest_Closure)
 typedef void (*Skyport__Entitlement__V1__RequestSessionResponse_Closure)
                  (const Skyport__Entitlement__V1__RequestSessionResponse *message,
                   void *closure_data);
+typedef void (*Skyport__Entitlement__V1__RollOutVersionRequest_Closure)
+                 (const Skyport__Entitlement__V1__RollOutVersionRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__RollOutVersionResponse_Closure)
+                 (const Skyport__Entitlement__V1__RollOutVersionResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -796,6 +881,10 @@ struct Skyport__Entitlement__V1__Entitlement_Service
                           const Skyport__Entitlement__V1__RequestSessionRequest *input,
                           Skyport__Entitlement__V1__RequestSessionResponse_Closure closure,
                           void *closure_data);
+  void (*roll_out_version)(Skyport__Entitlement__V1__Entitlement_Service *service,
+                           const Skyport__Entitlement__V1__RollOutVersionRequest *input,
+                           Skyport__Entitlement__V1__RollOutVersionResponse_Closure closure,
+                           void *closure_data);
 };
 typedef void (*Skyport__Entitlement__V1__Entitlement_ServiceDestroy)(Skyport__Entitlement__V1__Entitlement_Service *);
 void skyport__entitlement__v1__entitlement__init (Skyport__Entitlement__V1__Entitlement_Service *service,
@@ -813,7 +902,8 @@ void skyport__entitlement__v1__entitlement__init (Skyport__Entitlement__V1__Enti
       function_prefix__ ## grant_entitlement,\
       function_prefix__ ## revoke_entitlement,\
       function_prefix__ ## list_entitlements,\
-      function_prefix__ ## request_session  }
+      function_prefix__ ## request_session,\
+      function_prefix__ ## roll_out_version  }
 void skyport__entitlement__v1__entitlement__create_developer(ProtobufCService *service,
                                                              const Skyport__Entitlement__V1__CreateDeveloperRequest *input,
                                                              Skyport__Entitlement__V1__CreateDeveloperResponse_Closure closure,
@@ -854,6 +944,10 @@ void skyport__entitlement__v1__entitlement__request_session(ProtobufCService *se
                                                             const Skyport__Entitlement__V1__RequestSessionRequest *input,
                                                             Skyport__Entitlement__V1__RequestSessionResponse_Closure closure,
                                                             void *closure_data);
+void skyport__entitlement__v1__entitlement__roll_out_version(ProtobufCService *service,
+                                                             const Skyport__Entitlement__V1__RollOutVersionRequest *input,
+                                                             Skyport__Entitlement__V1__RollOutVersionResponse_Closure closure,
+                                                             void *closure_data);
 
 /* --- descriptors --- */
 
@@ -876,6 +970,8 @@ extern const ProtobufCMessageDescriptor skyport__entitlement__v1__list_entitleme
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__list_entitlements_response__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__request_session_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__roll_out_version_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__roll_out_version_response__descriptor;
 extern const ProtobufCServiceDescriptor skyport__entitlement__v1__entitlement__descriptor;
 
 PROTOBUF_C__END_DECLS

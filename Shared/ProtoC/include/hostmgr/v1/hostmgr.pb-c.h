@@ -16,20 +16,51 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Skyport__Hostmgr__V1__RegisterHostRequest Skyport__Hostmgr__V1__RegisterHostRequest;
+typedef struct Skyport__Hostmgr__V1__InstalledPackage Skyport__Hostmgr__V1__InstalledPackage;
 typedef struct Skyport__Hostmgr__V1__Host Skyport__Hostmgr__V1__Host;
 typedef struct Skyport__Hostmgr__V1__ListHostsRequest Skyport__Hostmgr__V1__ListHostsRequest;
 typedef struct Skyport__Hostmgr__V1__ListHostsResponse Skyport__Hostmgr__V1__ListHostsResponse;
 typedef struct Skyport__Hostmgr__V1__CreateSessionRequest Skyport__Hostmgr__V1__CreateSessionRequest;
+typedef struct Skyport__Hostmgr__V1__AppLaunch Skyport__Hostmgr__V1__AppLaunch;
 typedef struct Skyport__Hostmgr__V1__CreateSessionResponse Skyport__Hostmgr__V1__CreateSessionResponse;
 typedef struct Skyport__Hostmgr__V1__GetTokenKeysRequest Skyport__Hostmgr__V1__GetTokenKeysRequest;
 typedef struct Skyport__Hostmgr__V1__TokenKey Skyport__Hostmgr__V1__TokenKey;
 typedef struct Skyport__Hostmgr__V1__GetTokenKeysResponse Skyport__Hostmgr__V1__GetTokenKeysResponse;
 typedef struct Skyport__Hostmgr__V1__ClaimSessionRequest Skyport__Hostmgr__V1__ClaimSessionRequest;
 typedef struct Skyport__Hostmgr__V1__ClaimSessionResponse Skyport__Hostmgr__V1__ClaimSessionResponse;
+typedef struct Skyport__Hostmgr__V1__RedeemSessionRequest Skyport__Hostmgr__V1__RedeemSessionRequest;
+typedef struct Skyport__Hostmgr__V1__PlaceSessionRequest Skyport__Hostmgr__V1__PlaceSessionRequest;
+typedef struct Skyport__Hostmgr__V1__SessionPlacement Skyport__Hostmgr__V1__SessionPlacement;
+typedef struct Skyport__Hostmgr__V1__GetCapacityRequest Skyport__Hostmgr__V1__GetCapacityRequest;
+typedef struct Skyport__Hostmgr__V1__CapacitySummary Skyport__Hostmgr__V1__CapacitySummary;
+typedef struct Skyport__Hostmgr__V1__HeartbeatRequest Skyport__Hostmgr__V1__HeartbeatRequest;
+typedef struct Skyport__Hostmgr__V1__InstanceReport Skyport__Hostmgr__V1__InstanceReport;
+typedef struct Skyport__Hostmgr__V1__HeartbeatResponse Skyport__Hostmgr__V1__HeartbeatResponse;
+typedef struct Skyport__Hostmgr__V1__ReportEventsRequest Skyport__Hostmgr__V1__ReportEventsRequest;
+typedef struct Skyport__Hostmgr__V1__HostEvent Skyport__Hostmgr__V1__HostEvent;
+typedef struct Skyport__Hostmgr__V1__ReportEventsResponse Skyport__Hostmgr__V1__ReportEventsResponse;
+typedef struct Skyport__Hostmgr__V1__SaveSessionStateRequest Skyport__Hostmgr__V1__SaveSessionStateRequest;
+typedef struct Skyport__Hostmgr__V1__SaveSessionStateResponse Skyport__Hostmgr__V1__SaveSessionStateResponse;
+typedef struct Skyport__Hostmgr__V1__BufferTarget Skyport__Hostmgr__V1__BufferTarget;
+typedef struct Skyport__Hostmgr__V1__ListBufferTargetsRequest Skyport__Hostmgr__V1__ListBufferTargetsRequest;
+typedef struct Skyport__Hostmgr__V1__ListBufferTargetsResponse Skyport__Hostmgr__V1__ListBufferTargetsResponse;
+typedef struct Skyport__Hostmgr__V1__DeployVersionRequest Skyport__Hostmgr__V1__DeployVersionRequest;
+typedef struct Skyport__Hostmgr__V1__DeployVersionResponse Skyport__Hostmgr__V1__DeployVersionResponse;
+typedef struct Skyport__Hostmgr__V1__ListSessionsRequest Skyport__Hostmgr__V1__ListSessionsRequest;
+typedef struct Skyport__Hostmgr__V1__SessionInfo Skyport__Hostmgr__V1__SessionInfo;
+typedef struct Skyport__Hostmgr__V1__ListSessionsResponse Skyport__Hostmgr__V1__ListSessionsResponse;
 
 
 /* --- enums --- */
 
+typedef enum _Skyport__Hostmgr__V1__HostEvent__Kind {
+  SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_UNSPECIFIED = 0,
+  SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_INSTANCE_STARTED = 1,
+  SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_INSTANCE_ENDED = 2,
+  SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_SESSION_CONNECTED = 3,
+  SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_SESSION_ENDED = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND)
+} Skyport__Hostmgr__V1__HostEvent__Kind;
 
 /* --- messages --- */
 
@@ -58,10 +89,26 @@ struct  Skyport__Hostmgr__V1__RegisterHostRequest
   uint32_t cpu_units;
   uint64_t memory_mib;
   uint32_t gpu_score;
+  /*
+   * Application versions whose packages the host holds.
+   */
+  size_t n_packages;
+  Skyport__Hostmgr__V1__InstalledPackage **packages;
 };
 #define SKYPORT__HOSTMGR__V1__REGISTER_HOST_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__register_host_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL }
+
+
+struct  Skyport__Hostmgr__V1__InstalledPackage
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *version_id;
+};
+#define SKYPORT__HOSTMGR__V1__INSTALLED_PACKAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__installed_package__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Skyport__Hostmgr__V1__Host
@@ -76,10 +123,20 @@ struct  Skyport__Hostmgr__V1__Host
   uint32_t gpu_score;
   int64_t registered_at_unix_ms;
   int64_t last_seen_unix_ms;
+  /*
+   * "up", or "lost" after three missed heartbeat intervals.
+   */
+  char *state;
+  size_t n_packages;
+  Skyport__Hostmgr__V1__InstalledPackage **packages;
+  /*
+   * The heartbeat interval host management expects from this host.
+   */
+  uint32_t heartbeat_interval_ms;
 };
 #define SKYPORT__HOSTMGR__V1__HOST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__host__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0 }
 
 
 struct  Skyport__Hostmgr__V1__ListHostsRequest
@@ -122,10 +179,48 @@ struct  Skyport__Hostmgr__V1__CreateSessionRequest
    * When set, only clients inside this CIDR block may redeem the token.
    */
   char *client_cidr;
+  /*
+   * The application version the session runs and what it needs (entitlement picks the current one).
+   */
+  Skyport__Hostmgr__V1__AppLaunch *app;
 };
 #define SKYPORT__HOSTMGR__V1__CREATE_SESSION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__create_session_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * What host management and stream hosts need to run an application version.
+ */
+struct  Skyport__Hostmgr__V1__AppLaunch
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *version_id;
+  char *developer_id;
+  /*
+   * The command inside the package that starts the application.
+   */
+  char *launch_command;
+  uint32_t cpu_units;
+  uint64_t memory_mib;
+  uint32_t min_gpu_score;
+  /*
+   * Sessions one instance serves at once (1: single-tenant).
+   */
+  uint32_t sessions_per_instance;
+  /*
+   * When the version may take sessions.
+   */
+  int64_t release_at_unix_ms;
+  /*
+   * The application's home data centre (where its sessions and users' saved state live).
+   */
+  char *home_datacentre;
+};
+#define SKYPORT__HOSTMGR__V1__APP_LAUNCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__app_launch__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Skyport__Hostmgr__V1__CreateSessionResponse
@@ -210,10 +305,369 @@ struct  Skyport__Hostmgr__V1__ClaimSessionResponse
   char *developer_id;
   char *group_id;
   int64_t claimed_at_unix_ms;
+  Skyport__Hostmgr__V1__AppLaunch *app;
+  /*
+   * The user's state saved by the application at the end of their previous session (at most 1 MiB).
+   */
+  ProtobufCBinaryData prior_state;
+  char *home_datacentre;
 };
 #define SKYPORT__HOSTMGR__V1__CLAIM_SESSION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__claim_session_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, {0,NULL}, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Hostmgr__V1__RedeemSessionRequest
+{
+  ProtobufCMessage base;
+  char *session_id;
+  /*
+   * SHA-256 of the token text.
+   */
+  ProtobufCBinaryData token_hash;
+  /*
+   * The session's home data centre, from the verified token.
+   */
+  char *home_datacentre;
+  /*
+   * The redemption node's ranking of data centres, best first, for spill-over.
+   */
+  size_t n_preferred_datacentres;
+  char **preferred_datacentres;
+};
+#define SKYPORT__HOSTMGR__V1__REDEEM_SESSION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__redeem_session_request__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Skyport__Hostmgr__V1__PlaceSessionRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The claimed session, as its home returned it.
+   */
+  Skyport__Hostmgr__V1__ClaimSessionResponse *session;
+  /*
+   * The data centre that claimed it and asks.
+   */
+  char *from_datacentre;
+};
+#define SKYPORT__HOSTMGR__V1__PLACE_SESSION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__place_session_request__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Where a session runs and how its client connects.
+ */
+struct  Skyport__Hostmgr__V1__SessionPlacement
+{
+  ProtobufCMessage base;
+  char *session_id;
+  char *datacentre;
+  char *host_id;
+  /*
+   * host:port the client connects to (TLS, then the first message authenticates).
+   */
+  char *client_address;
+  /*
+   * Random; the stream host stores only its hash.
+   */
+  ProtobufCBinaryData session_credential;
+  /*
+   * The session is released when its client has not connected by then.
+   */
+  int64_t connect_by_unix_ms;
+  char *instance_id;
+  /*
+   * True when the application was launched for it, false for a warm or shared instance.
+   */
+  protobuf_c_boolean launched;
+  char *app_id;
+  char *version_id;
+  /*
+   * Why it went there, for logs and the client ("warm instance", "group", "peer dc2 has capacity" ...).
+   */
+  char *reason;
+};
+#define SKYPORT__HOSTMGR__V1__SESSION_PLACEMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__session_placement__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Hostmgr__V1__GetCapacityRequest
+{
+  ProtobufCMessage base;
+};
+#define SKYPORT__HOSTMGR__V1__GET_CAPACITY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__get_capacity_request__descriptor) \
+     }
+
+
+struct  Skyport__Hostmgr__V1__CapacitySummary
+{
+  ProtobufCMessage base;
+  char *datacentre;
+  uint32_t hosts_up;
+  /*
+   * Session slots free across the hosts that are up.
+   */
+  uint32_t free_slots;
+  uint32_t total_slots;
+  uint64_t free_cpu_units;
+  uint64_t free_memory_mib;
+  uint32_t max_gpu_score;
+  uint32_t active_sessions;
+  uint32_t warm_instances;
+  /*
+   * Groups with active sessions here (at most 1,000).
+   */
+  size_t n_active_groups;
+  char **active_groups;
+  int64_t computed_at_unix_ms;
+};
+#define SKYPORT__HOSTMGR__V1__CAPACITY_SUMMARY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__capacity_summary__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0 }
+
+
+struct  Skyport__Hostmgr__V1__HeartbeatRequest
+{
+  ProtobufCMessage base;
+  char *host_id;
+  size_t n_instances;
+  Skyport__Hostmgr__V1__InstanceReport **instances;
+  int64_t sent_at_unix_ms;
+};
+#define SKYPORT__HOSTMGR__V1__HEARTBEAT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__heartbeat_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0 }
+
+
+/*
+ * An instance as its host sees it.
+ */
+struct  Skyport__Hostmgr__V1__InstanceReport
+{
+  ProtobufCMessage base;
+  char *instance_id;
+  char *app_id;
+  char *version_id;
+  uint32_t seats;
+  /*
+   * Sessions on it now (provisioned or connected).
+   */
+  size_t n_session_ids;
+  char **session_ids;
+  /*
+   * "starting", "idle", "active", "draining", "stopping".
+   */
+  char *state;
+};
+#define SKYPORT__HOSTMGR__V1__INSTANCE_REPORT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__instance_report__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Hostmgr__V1__HeartbeatResponse
+{
+  ProtobufCMessage base;
+  uint32_t interval_ms;
+  /*
+   * True when the heartbeat disagreed with the store and host management corrected its records.
+   */
+  protobuf_c_boolean reconciled;
+};
+#define SKYPORT__HOSTMGR__V1__HEARTBEAT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__heartbeat_response__descriptor) \
+    , 0, 0 }
+
+
+struct  Skyport__Hostmgr__V1__ReportEventsRequest
+{
+  ProtobufCMessage base;
+  char *host_id;
+  size_t n_events;
+  Skyport__Hostmgr__V1__HostEvent **events;
+};
+#define SKYPORT__HOSTMGR__V1__REPORT_EVENTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__report_events_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Skyport__Hostmgr__V1__HostEvent
+{
+  ProtobufCMessage base;
+  /*
+   * Unique per host; a repeated event id is ignored.
+   */
+  char *event_id;
+  Skyport__Hostmgr__V1__HostEvent__Kind kind;
+  char *instance_id;
+  char *session_id;
+  char *app_id;
+  char *version_id;
+  int64_t at_unix_ms;
+  /*
+   * Session end: the state the application saved (at most 1 MiB), empty when it saved none.
+   */
+  ProtobufCBinaryData saved_state;
+  protobuf_c_boolean state_saved;
+  /*
+   * Why it ended: "client left", "not connected by deadline", "terminated", "exited 1" ...
+   */
+  char *reason;
+};
+#define SKYPORT__HOSTMGR__V1__HOST_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__host_event__descriptor) \
+    , (char *)protobuf_c_empty_string, SKYPORT__HOSTMGR__V1__HOST_EVENT__KIND__KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, {0,NULL}, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Hostmgr__V1__ReportEventsResponse
+{
+  ProtobufCMessage base;
+  uint32_t accepted;
+};
+#define SKYPORT__HOSTMGR__V1__REPORT_EVENTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__report_events_response__descriptor) \
+    , 0 }
+
+
+struct  Skyport__Hostmgr__V1__SaveSessionStateRequest
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *user_id;
+  ProtobufCBinaryData state;
+  char *session_id;
+  int64_t saved_at_unix_ms;
+};
+#define SKYPORT__HOSTMGR__V1__SAVE_SESSION_STATE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__save_session_state_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Skyport__Hostmgr__V1__SaveSessionStateResponse
+{
+  ProtobufCMessage base;
+};
+#define SKYPORT__HOSTMGR__V1__SAVE_SESSION_STATE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__save_session_state_response__descriptor) \
+     }
+
+
+struct  Skyport__Hostmgr__V1__BufferTarget
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *version_id;
+  /*
+   * Warm idle instances to keep in this data centre (0 to 64).
+   */
+  uint32_t target;
+  /*
+   * Read only: warm idle instances now.
+   */
+  uint32_t warm;
+};
+#define SKYPORT__HOSTMGR__V1__BUFFER_TARGET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__buffer_target__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Skyport__Hostmgr__V1__ListBufferTargetsRequest
+{
+  ProtobufCMessage base;
+};
+#define SKYPORT__HOSTMGR__V1__LIST_BUFFER_TARGETS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__list_buffer_targets_request__descriptor) \
+     }
+
+
+struct  Skyport__Hostmgr__V1__ListBufferTargetsResponse
+{
+  ProtobufCMessage base;
+  size_t n_targets;
+  Skyport__Hostmgr__V1__BufferTarget **targets;
+};
+#define SKYPORT__HOSTMGR__V1__LIST_BUFFER_TARGETS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__list_buffer_targets_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Skyport__Hostmgr__V1__DeployVersionRequest
+{
+  ProtobufCMessage base;
+  Skyport__Hostmgr__V1__AppLaunch *app;
+  /*
+   * Terminate sessions on older versions after a notice instead of letting them drain.
+   */
+  protobuf_c_boolean force;
+  /*
+   * With force: how long applications get to save their state (1 to 300 s; 0 means 10 s).
+   */
+  uint32_t notice_seconds;
+};
+#define SKYPORT__HOSTMGR__V1__DEPLOY_VERSION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__deploy_version_request__descriptor) \
+    , NULL, 0, 0 }
+
+
+struct  Skyport__Hostmgr__V1__DeployVersionResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Instances of older versions now draining, or noticed when forced.
+   */
+  uint32_t instances_affected;
+  uint32_t sessions_noticed;
+};
+#define SKYPORT__HOSTMGR__V1__DEPLOY_VERSION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__deploy_version_response__descriptor) \
+    , 0, 0 }
+
+
+struct  Skyport__Hostmgr__V1__ListSessionsRequest
+{
+  ProtobufCMessage base;
+};
+#define SKYPORT__HOSTMGR__V1__LIST_SESSIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__list_sessions_request__descriptor) \
+     }
+
+
+struct  Skyport__Hostmgr__V1__SessionInfo
+{
+  ProtobufCMessage base;
+  char *session_id;
+  char *app_id;
+  char *user_id;
+  char *group_id;
+  /*
+   * "created", "claimed", "provisioned", "connected", "ended", "lost".
+   */
+  char *state;
+  char *host_id;
+  char *instance_id;
+  char *version_id;
+  int64_t created_at_unix_ms;
+  int64_t ended_at_unix_ms;
+  char *end_reason;
+};
+#define SKYPORT__HOSTMGR__V1__SESSION_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__session_info__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Hostmgr__V1__ListSessionsResponse
+{
+  ProtobufCMessage base;
+  size_t n_sessions;
+  Skyport__Hostmgr__V1__SessionInfo **sessions;
+};
+#define SKYPORT__HOSTMGR__V1__LIST_SESSIONS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__list_sessions_response__descriptor) \
+    , 0,NULL }
 
 
 /* Skyport__Hostmgr__V1__RegisterHostRequest methods */
@@ -234,6 +688,25 @@ Skyport__Hostmgr__V1__RegisterHostRequest *
                       const uint8_t       *data);
 void   skyport__hostmgr__v1__register_host_request__free_unpacked
                      (Skyport__Hostmgr__V1__RegisterHostRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__InstalledPackage methods */
+void   skyport__hostmgr__v1__installed_package__init
+                     (Skyport__Hostmgr__V1__InstalledPackage         *message);
+size_t skyport__hostmgr__v1__installed_package__get_packed_size
+                     (const Skyport__Hostmgr__V1__InstalledPackage   *message);
+size_t skyport__hostmgr__v1__installed_package__pack
+                     (const Skyport__Hostmgr__V1__InstalledPackage   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__installed_package__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__InstalledPackage   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__InstalledPackage *
+       skyport__hostmgr__v1__installed_package__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__installed_package__free_unpacked
+                     (Skyport__Hostmgr__V1__InstalledPackage *message,
                       ProtobufCAllocator *allocator);
 /* Skyport__Hostmgr__V1__Host methods */
 void   skyport__hostmgr__v1__host__init
@@ -310,6 +783,25 @@ Skyport__Hostmgr__V1__CreateSessionRequest *
                       const uint8_t       *data);
 void   skyport__hostmgr__v1__create_session_request__free_unpacked
                      (Skyport__Hostmgr__V1__CreateSessionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__AppLaunch methods */
+void   skyport__hostmgr__v1__app_launch__init
+                     (Skyport__Hostmgr__V1__AppLaunch         *message);
+size_t skyport__hostmgr__v1__app_launch__get_packed_size
+                     (const Skyport__Hostmgr__V1__AppLaunch   *message);
+size_t skyport__hostmgr__v1__app_launch__pack
+                     (const Skyport__Hostmgr__V1__AppLaunch   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__app_launch__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__AppLaunch   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__AppLaunch *
+       skyport__hostmgr__v1__app_launch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__app_launch__free_unpacked
+                     (Skyport__Hostmgr__V1__AppLaunch *message,
                       ProtobufCAllocator *allocator);
 /* Skyport__Hostmgr__V1__CreateSessionResponse methods */
 void   skyport__hostmgr__v1__create_session_response__init
@@ -425,10 +917,412 @@ Skyport__Hostmgr__V1__ClaimSessionResponse *
 void   skyport__hostmgr__v1__claim_session_response__free_unpacked
                      (Skyport__Hostmgr__V1__ClaimSessionResponse *message,
                       ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__RedeemSessionRequest methods */
+void   skyport__hostmgr__v1__redeem_session_request__init
+                     (Skyport__Hostmgr__V1__RedeemSessionRequest         *message);
+size_t skyport__hostmgr__v1__redeem_session_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__RedeemSessionRequest   *message);
+size_t skyport__hostmgr__v1__redeem_session_request__pack
+                     (const Skyport__Hostmgr__V1__RedeemSessionRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__redeem_session_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__RedeemSessionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__RedeemSessionRequest *
+       skyport__hostmgr__v1__redeem_session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__redeem_session_request__free_unpacked
+                     (Skyport__Hostmgr__V1__RedeemSessionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__PlaceSessionRequest methods */
+void   skyport__hostmgr__v1__place_session_request__init
+                     (Skyport__Hostmgr__V1__PlaceSessionRequest         *message);
+size_t skyport__hostmgr__v1__place_session_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__PlaceSessionRequest   *message);
+size_t skyport__hostmgr__v1__place_session_request__pack
+                     (const Skyport__Hostmgr__V1__PlaceSessionRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__place_session_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__PlaceSessionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__PlaceSessionRequest *
+       skyport__hostmgr__v1__place_session_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__place_session_request__free_unpacked
+                     (Skyport__Hostmgr__V1__PlaceSessionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__SessionPlacement methods */
+void   skyport__hostmgr__v1__session_placement__init
+                     (Skyport__Hostmgr__V1__SessionPlacement         *message);
+size_t skyport__hostmgr__v1__session_placement__get_packed_size
+                     (const Skyport__Hostmgr__V1__SessionPlacement   *message);
+size_t skyport__hostmgr__v1__session_placement__pack
+                     (const Skyport__Hostmgr__V1__SessionPlacement   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__session_placement__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__SessionPlacement   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__SessionPlacement *
+       skyport__hostmgr__v1__session_placement__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__session_placement__free_unpacked
+                     (Skyport__Hostmgr__V1__SessionPlacement *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__GetCapacityRequest methods */
+void   skyport__hostmgr__v1__get_capacity_request__init
+                     (Skyport__Hostmgr__V1__GetCapacityRequest         *message);
+size_t skyport__hostmgr__v1__get_capacity_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__GetCapacityRequest   *message);
+size_t skyport__hostmgr__v1__get_capacity_request__pack
+                     (const Skyport__Hostmgr__V1__GetCapacityRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__get_capacity_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__GetCapacityRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__GetCapacityRequest *
+       skyport__hostmgr__v1__get_capacity_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__get_capacity_request__free_unpacked
+                     (Skyport__Hostmgr__V1__GetCapacityRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__CapacitySummary methods */
+void   skyport__hostmgr__v1__capacity_summary__init
+                     (Skyport__Hostmgr__V1__CapacitySummary         *message);
+size_t skyport__hostmgr__v1__capacity_summary__get_packed_size
+                     (const Skyport__Hostmgr__V1__CapacitySummary   *message);
+size_t skyport__hostmgr__v1__capacity_summary__pack
+                     (const Skyport__Hostmgr__V1__CapacitySummary   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__capacity_summary__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__CapacitySummary   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__CapacitySummary *
+       skyport__hostmgr__v1__capacity_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__capacity_summary__free_unpacked
+                     (Skyport__Hostmgr__V1__CapacitySummary *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__HeartbeatRequest methods */
+void   skyport__hostmgr__v1__heartbeat_request__init
+                     (Skyport__Hostmgr__V1__HeartbeatRequest         *message);
+size_t skyport__hostmgr__v1__heartbeat_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__HeartbeatRequest   *message);
+size_t skyport__hostmgr__v1__heartbeat_request__pack
+                     (const Skyport__Hostmgr__V1__HeartbeatRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__heartbeat_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__HeartbeatRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__HeartbeatRequest *
+       skyport__hostmgr__v1__heartbeat_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__heartbeat_request__free_unpacked
+                     (Skyport__Hostmgr__V1__HeartbeatRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__InstanceReport methods */
+void   skyport__hostmgr__v1__instance_report__init
+                     (Skyport__Hostmgr__V1__InstanceReport         *message);
+size_t skyport__hostmgr__v1__instance_report__get_packed_size
+                     (const Skyport__Hostmgr__V1__InstanceReport   *message);
+size_t skyport__hostmgr__v1__instance_report__pack
+                     (const Skyport__Hostmgr__V1__InstanceReport   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__instance_report__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__InstanceReport   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__InstanceReport *
+       skyport__hostmgr__v1__instance_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__instance_report__free_unpacked
+                     (Skyport__Hostmgr__V1__InstanceReport *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__HeartbeatResponse methods */
+void   skyport__hostmgr__v1__heartbeat_response__init
+                     (Skyport__Hostmgr__V1__HeartbeatResponse         *message);
+size_t skyport__hostmgr__v1__heartbeat_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__HeartbeatResponse   *message);
+size_t skyport__hostmgr__v1__heartbeat_response__pack
+                     (const Skyport__Hostmgr__V1__HeartbeatResponse   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__heartbeat_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__HeartbeatResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__HeartbeatResponse *
+       skyport__hostmgr__v1__heartbeat_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__heartbeat_response__free_unpacked
+                     (Skyport__Hostmgr__V1__HeartbeatResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__ReportEventsRequest methods */
+void   skyport__hostmgr__v1__report_events_request__init
+                     (Skyport__Hostmgr__V1__ReportEventsRequest         *message);
+size_t skyport__hostmgr__v1__report_events_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__ReportEventsRequest   *message);
+size_t skyport__hostmgr__v1__report_events_request__pack
+                     (const Skyport__Hostmgr__V1__ReportEventsRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__report_events_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ReportEventsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__ReportEventsRequest *
+       skyport__hostmgr__v1__report_events_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__report_events_request__free_unpacked
+                     (Skyport__Hostmgr__V1__ReportEventsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__HostEvent methods */
+void   skyport__hostmgr__v1__host_event__init
+                     (Skyport__Hostmgr__V1__HostEvent         *message);
+size_t skyport__hostmgr__v1__host_event__get_packed_size
+                     (const Skyport__Hostmgr__V1__HostEvent   *message);
+size_t skyport__hostmgr__v1__host_event__pack
+                     (const Skyport__Hostmgr__V1__HostEvent   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__host_event__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__HostEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__HostEvent *
+       skyport__hostmgr__v1__host_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__host_event__free_unpacked
+                     (Skyport__Hostmgr__V1__HostEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__ReportEventsResponse methods */
+void   skyport__hostmgr__v1__report_events_response__init
+                     (Skyport__Hostmgr__V1__ReportEventsResponse         *message);
+size_t skyport__hostmgr__v1__report_events_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__ReportEventsResponse   *message);
+size_t skyport__hostmgr__v1__report_events_response__pack
+                     (const Skyport__Hostmgr__V1__ReportEventsResponse   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__report_events_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ReportEventsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__ReportEventsResponse *
+       skyport__hostmgr__v1__report_events_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__report_events_response__free_unpacked
+                     (Skyport__Hostmgr__V1__ReportEventsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__SaveSessionStateRequest methods */
+void   skyport__hostmgr__v1__save_session_state_request__init
+                     (Skyport__Hostmgr__V1__SaveSessionStateRequest         *message);
+size_t skyport__hostmgr__v1__save_session_state_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__SaveSessionStateRequest   *message);
+size_t skyport__hostmgr__v1__save_session_state_request__pack
+                     (const Skyport__Hostmgr__V1__SaveSessionStateRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__save_session_state_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__SaveSessionStateRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__SaveSessionStateRequest *
+       skyport__hostmgr__v1__save_session_state_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__save_session_state_request__free_unpacked
+                     (Skyport__Hostmgr__V1__SaveSessionStateRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__SaveSessionStateResponse methods */
+void   skyport__hostmgr__v1__save_session_state_response__init
+                     (Skyport__Hostmgr__V1__SaveSessionStateResponse         *message);
+size_t skyport__hostmgr__v1__save_session_state_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__SaveSessionStateResponse   *message);
+size_t skyport__hostmgr__v1__save_session_state_response__pack
+                     (const Skyport__Hostmgr__V1__SaveSessionStateResponse   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__save_session_state_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__SaveSessionStateResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__SaveSessionStateResponse *
+       skyport__hostmgr__v1__save_session_state_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__save_session_state_response__free_unpacked
+                     (Skyport__Hostmgr__V1__SaveSessionStateResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__BufferTarget methods */
+void   skyport__hostmgr__v1__buffer_target__init
+                     (Skyport__Hostmgr__V1__BufferTarget         *message);
+size_t skyport__hostmgr__v1__buffer_target__get_packed_size
+                     (const Skyport__Hostmgr__V1__BufferTarget   *message);
+size_t skyport__hostmgr__v1__buffer_target__pack
+                     (const Skyport__Hostmgr__V1__BufferTarget   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__buffer_target__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__BufferTarget   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__BufferTarget *
+       skyport__hostmgr__v1__buffer_target__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__buffer_target__free_unpacked
+                     (Skyport__Hostmgr__V1__BufferTarget *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__ListBufferTargetsRequest methods */
+void   skyport__hostmgr__v1__list_buffer_targets_request__init
+                     (Skyport__Hostmgr__V1__ListBufferTargetsRequest         *message);
+size_t skyport__hostmgr__v1__list_buffer_targets_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsRequest   *message);
+size_t skyport__hostmgr__v1__list_buffer_targets_request__pack
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__list_buffer_targets_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__ListBufferTargetsRequest *
+       skyport__hostmgr__v1__list_buffer_targets_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__list_buffer_targets_request__free_unpacked
+                     (Skyport__Hostmgr__V1__ListBufferTargetsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__ListBufferTargetsResponse methods */
+void   skyport__hostmgr__v1__list_buffer_targets_response__init
+                     (Skyport__Hostmgr__V1__ListBufferTargetsResponse         *message);
+size_t skyport__hostmgr__v1__list_buffer_targets_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsResponse   *message);
+size_t skyport__hostmgr__v1__list_buffer_targets_response__pack
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsResponse   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__list_buffer_targets_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ListBufferTargetsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__ListBufferTargetsResponse *
+       skyport__hostmgr__v1__list_buffer_targets_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__list_buffer_targets_response__free_unpacked
+                     (Skyport__Hostmgr__V1__ListBufferTargetsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__DeployVersionRequest methods */
+void   skyport__hostmgr__v1__deploy_version_request__init
+                     (Skyport__Hostmgr__V1__DeployVersionRequest         *message);
+size_t skyport__hostmgr__v1__deploy_version_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__DeployVersionRequest   *message);
+size_t skyport__hostmgr__v1__deploy_version_request__pack
+                     (const Skyport__Hostmgr__V1__DeployVersionRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__deploy_version_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__DeployVersionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__DeployVersionRequest *
+       skyport__hostmgr__v1__deploy_version_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__deploy_version_request__free_unpacked
+                     (Skyport__Hostmgr__V1__DeployVersionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__DeployVersionResponse methods */
+void   skyport__hostmgr__v1__deploy_version_response__init
+                     (Skyport__Hostmgr__V1__DeployVersionResponse         *message);
+size_t skyport__hostmgr__v1__deploy_version_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__DeployVersionResponse   *message);
+size_t skyport__hostmgr__v1__deploy_version_response__pack
+                     (const Skyport__Hostmgr__V1__DeployVersionResponse   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__deploy_version_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__DeployVersionResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__DeployVersionResponse *
+       skyport__hostmgr__v1__deploy_version_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__deploy_version_response__free_unpacked
+                     (Skyport__Hostmgr__V1__DeployVersionResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__ListSessionsRequest methods */
+void   skyport__hostmgr__v1__list_sessions_request__init
+                     (Skyport__Hostmgr__V1__ListSessionsRequest         *message);
+size_t skyport__hostmgr__v1__list_sessions_request__get_packed_size
+                     (const Skyport__Hostmgr__V1__ListSessionsRequest   *message);
+size_t skyport__hostmgr__v1__list_sessions_request__pack
+                     (const Skyport__Hostmgr__V1__ListSessionsRequest   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__list_sessions_request__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ListSessionsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__ListSessionsRequest *
+       skyport__hostmgr__v1__list_sessions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__list_sessions_request__free_unpacked
+                     (Skyport__Hostmgr__V1__ListSessionsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__SessionInfo methods */
+void   skyport__hostmgr__v1__session_info__init
+                     (Skyport__Hostmgr__V1__SessionInfo         *message);
+size_t skyport__hostmgr__v1__session_info__get_packed_size
+                     (const Skyport__Hostmgr__V1__SessionInfo   *message);
+size_t skyport__hostmgr__v1__session_info__pack
+                     (const Skyport__Hostmgr__V1__SessionInfo   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__session_info__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__SessionInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__SessionInfo *
+       skyport__hostmgr__v1__session_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__session_info__free_unpacked
+                     (Skyport__Hostmgr__V1__SessionInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__ListSessionsResponse methods */
+void   skyport__hostmgr__v1__list_sessions_response__init
+                     (Skyport__Hostmgr__V1__ListSessionsResponse         *message);
+size_t skyport__hostmgr__v1__list_sessions_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__ListSessionsResponse   *message);
+size_t skyport__hostmgr__v1__list_sessions_response__pack
+                     (const Skyport__Hostmgr__V1__ListSessionsResponse   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__list_sessions_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ListSessionsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__ListSessionsResponse *
+       skyport__hostmgr__v1__list_sessions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__list_sessions_response__free_unpacked
+                     (Skyport__Hostmgr__V1__ListSessionsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Skyport__Hostmgr__V1__RegisterHostRequest_Closure)
                  (const Skyport__Hostmgr__V1__RegisterHostRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__InstalledPackage_Closure)
+                 (const Skyport__Hostmgr__V1__InstalledPackage *message,
                   void *closure_data);
 typedef void (*Skyport__Hostmgr__V1__Host_Closure)
                  (const Skyport__Hostmgr__V1__Host *message,
@@ -441,6 +1335,9 @@ typedef void (*Skyport__Hostmgr__V1__ListHostsResponse_Closure)
                   void *closure_data);
 typedef void (*Skyport__Hostmgr__V1__CreateSessionRequest_Closure)
                  (const Skyport__Hostmgr__V1__CreateSessionRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__AppLaunch_Closure)
+                 (const Skyport__Hostmgr__V1__AppLaunch *message,
                   void *closure_data);
 typedef void (*Skyport__Hostmgr__V1__CreateSessionResponse_Closure)
                  (const Skyport__Hostmgr__V1__CreateSessionResponse *message,
@@ -459,6 +1356,69 @@ typedef void (*Skyport__Hostmgr__V1__ClaimSessionRequest_Closure)
                   void *closure_data);
 typedef void (*Skyport__Hostmgr__V1__ClaimSessionResponse_Closure)
                  (const Skyport__Hostmgr__V1__ClaimSessionResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__RedeemSessionRequest_Closure)
+                 (const Skyport__Hostmgr__V1__RedeemSessionRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__PlaceSessionRequest_Closure)
+                 (const Skyport__Hostmgr__V1__PlaceSessionRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__SessionPlacement_Closure)
+                 (const Skyport__Hostmgr__V1__SessionPlacement *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__GetCapacityRequest_Closure)
+                 (const Skyport__Hostmgr__V1__GetCapacityRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__CapacitySummary_Closure)
+                 (const Skyport__Hostmgr__V1__CapacitySummary *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__HeartbeatRequest_Closure)
+                 (const Skyport__Hostmgr__V1__HeartbeatRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__InstanceReport_Closure)
+                 (const Skyport__Hostmgr__V1__InstanceReport *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__HeartbeatResponse_Closure)
+                 (const Skyport__Hostmgr__V1__HeartbeatResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__ReportEventsRequest_Closure)
+                 (const Skyport__Hostmgr__V1__ReportEventsRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__HostEvent_Closure)
+                 (const Skyport__Hostmgr__V1__HostEvent *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__ReportEventsResponse_Closure)
+                 (const Skyport__Hostmgr__V1__ReportEventsResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__SaveSessionStateRequest_Closure)
+                 (const Skyport__Hostmgr__V1__SaveSessionStateRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__SaveSessionStateResponse_Closure)
+                 (const Skyport__Hostmgr__V1__SaveSessionStateResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__BufferTarget_Closure)
+                 (const Skyport__Hostmgr__V1__BufferTarget *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__ListBufferTargetsRequest_Closure)
+                 (const Skyport__Hostmgr__V1__ListBufferTargetsRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__ListBufferTargetsResponse_Closure)
+                 (const Skyport__Hostmgr__V1__ListBufferTargetsResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__DeployVersionRequest_Closure)
+                 (const Skyport__Hostmgr__V1__DeployVersionRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__DeployVersionResponse_Closure)
+                 (const Skyport__Hostmgr__V1__DeployVersionResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__ListSessionsRequest_Closure)
+                 (const Skyport__Hostmgr__V1__ListSessionsRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__SessionInfo_Closure)
+                 (const Skyport__Hostmgr__V1__SessionInfo *message,
+                  void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__ListSessionsResponse_Closure)
+                 (const Skyport__Hostmgr__V1__ListSessionsResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -487,6 +1447,46 @@ struct Skyport__Hostmgr__V1__HostManager_Service
                         const Skyport__Hostmgr__V1__ClaimSessionRequest *input,
                         Skyport__Hostmgr__V1__ClaimSessionResponse_Closure closure,
                         void *closure_data);
+  void (*redeem_session)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                         const Skyport__Hostmgr__V1__RedeemSessionRequest *input,
+                         Skyport__Hostmgr__V1__SessionPlacement_Closure closure,
+                         void *closure_data);
+  void (*place_session)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                        const Skyport__Hostmgr__V1__PlaceSessionRequest *input,
+                        Skyport__Hostmgr__V1__SessionPlacement_Closure closure,
+                        void *closure_data);
+  void (*get_capacity)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                       const Skyport__Hostmgr__V1__GetCapacityRequest *input,
+                       Skyport__Hostmgr__V1__CapacitySummary_Closure closure,
+                       void *closure_data);
+  void (*heartbeat)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                    const Skyport__Hostmgr__V1__HeartbeatRequest *input,
+                    Skyport__Hostmgr__V1__HeartbeatResponse_Closure closure,
+                    void *closure_data);
+  void (*report_events)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                        const Skyport__Hostmgr__V1__ReportEventsRequest *input,
+                        Skyport__Hostmgr__V1__ReportEventsResponse_Closure closure,
+                        void *closure_data);
+  void (*save_session_state)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                             const Skyport__Hostmgr__V1__SaveSessionStateRequest *input,
+                             Skyport__Hostmgr__V1__SaveSessionStateResponse_Closure closure,
+                             void *closure_data);
+  void (*set_buffer_target)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                            const Skyport__Hostmgr__V1__BufferTarget *input,
+                            Skyport__Hostmgr__V1__BufferTarget_Closure closure,
+                            void *closure_data);
+  void (*list_buffer_targets)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                              const Skyport__Hostmgr__V1__ListBufferTargetsRequest *input,
+                              Skyport__Hostmgr__V1__ListBufferTargetsResponse_Closure closure,
+                              void *closure_data);
+  void (*deploy_version)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                         const Skyport__Hostmgr__V1__DeployVersionRequest *input,
+                         Skyport__Hostmgr__V1__DeployVersionResponse_Closure closure,
+                         void *closure_data);
+  void (*list_sessions)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                        const Skyport__Hostmgr__V1__ListSessionsRequest *input,
+                        Skyport__Hostmgr__V1__ListSessionsResponse_Closure closure,
+                        void *closure_data);
 };
 typedef void (*Skyport__Hostmgr__V1__HostManager_ServiceDestroy)(Skyport__Hostmgr__V1__HostManager_Service *);
 void skyport__hostmgr__v1__host_manager__init (Skyport__Hostmgr__V1__HostManager_Service *service,
@@ -499,7 +1499,17 @@ void skyport__hostmgr__v1__host_manager__init (Skyport__Hostmgr__V1__HostManager
       function_prefix__ ## list_hosts,\
       function_prefix__ ## create_session,\
       function_prefix__ ## get_token_keys,\
-      function_prefix__ ## claim_session  }
+      function_prefix__ ## claim_session,\
+      function_prefix__ ## redeem_session,\
+      function_prefix__ ## place_session,\
+      function_prefix__ ## get_capacity,\
+      function_prefix__ ## heartbeat,\
+      function_prefix__ ## report_events,\
+      function_prefix__ ## save_session_state,\
+      function_prefix__ ## set_buffer_target,\
+      function_prefix__ ## list_buffer_targets,\
+      function_prefix__ ## deploy_version,\
+      function_prefix__ ## list_sessions  }
 void skyport__hostmgr__v1__host_manager__register_host(ProtobufCService *service,
                                                        const Skyport__Hostmgr__V1__RegisterHostRequest *input,
                                                        Skyport__Hostmgr__V1__Host_Closure closure,
@@ -520,20 +1530,84 @@ void skyport__hostmgr__v1__host_manager__claim_session(ProtobufCService *service
                                                        const Skyport__Hostmgr__V1__ClaimSessionRequest *input,
                                                        Skyport__Hostmgr__V1__ClaimSessionResponse_Closure closure,
                                                        void *closure_data);
+void skyport__hostmgr__v1__host_manager__redeem_session(ProtobufCService *service,
+                                                        const Skyport__Hostmgr__V1__RedeemSessionRequest *input,
+                                                        Skyport__Hostmgr__V1__SessionPlacement_Closure closure,
+                                                        void *closure_data);
+void skyport__hostmgr__v1__host_manager__place_session(ProtobufCService *service,
+                                                       const Skyport__Hostmgr__V1__PlaceSessionRequest *input,
+                                                       Skyport__Hostmgr__V1__SessionPlacement_Closure closure,
+                                                       void *closure_data);
+void skyport__hostmgr__v1__host_manager__get_capacity(ProtobufCService *service,
+                                                      const Skyport__Hostmgr__V1__GetCapacityRequest *input,
+                                                      Skyport__Hostmgr__V1__CapacitySummary_Closure closure,
+                                                      void *closure_data);
+void skyport__hostmgr__v1__host_manager__heartbeat(ProtobufCService *service,
+                                                   const Skyport__Hostmgr__V1__HeartbeatRequest *input,
+                                                   Skyport__Hostmgr__V1__HeartbeatResponse_Closure closure,
+                                                   void *closure_data);
+void skyport__hostmgr__v1__host_manager__report_events(ProtobufCService *service,
+                                                       const Skyport__Hostmgr__V1__ReportEventsRequest *input,
+                                                       Skyport__Hostmgr__V1__ReportEventsResponse_Closure closure,
+                                                       void *closure_data);
+void skyport__hostmgr__v1__host_manager__save_session_state(ProtobufCService *service,
+                                                            const Skyport__Hostmgr__V1__SaveSessionStateRequest *input,
+                                                            Skyport__Hostmgr__V1__SaveSessionStateResponse_Closure closure,
+                                                            void *closure_data);
+void skyport__hostmgr__v1__host_manager__set_buffer_target(ProtobufCService *service,
+                                                           const Skyport__Hostmgr__V1__BufferTarget *input,
+                                                           Skyport__Hostmgr__V1__BufferTarget_Closure closure,
+                                                           void *closure_data);
+void skyport__hostmgr__v1__host_manager__list_buffer_targets(ProtobufCService *service,
+                                                             const Skyport__Hostmgr__V1__ListBufferTargetsRequest *input,
+                                                             Skyport__Hostmgr__V1__ListBufferTargetsResponse_Closure closure,
+                                                             void *closure_data);
+void skyport__hostmgr__v1__host_manager__deploy_version(ProtobufCService *service,
+                                                        const Skyport__Hostmgr__V1__DeployVersionRequest *input,
+                                                        Skyport__Hostmgr__V1__DeployVersionResponse_Closure closure,
+                                                        void *closure_data);
+void skyport__hostmgr__v1__host_manager__list_sessions(ProtobufCService *service,
+                                                       const Skyport__Hostmgr__V1__ListSessionsRequest *input,
+                                                       Skyport__Hostmgr__V1__ListSessionsResponse_Closure closure,
+                                                       void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__register_host_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__installed_package__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__host__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_hosts_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_hosts_response__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__create_session_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__app_launch__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__create_session_response__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__get_token_keys_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__token_key__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__get_token_keys_response__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__redeem_session_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__place_session_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__session_placement__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__get_capacity_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__capacity_summary__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__heartbeat_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__instance_report__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__heartbeat_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__report_events_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__host_event__descriptor;
+extern const ProtobufCEnumDescriptor    skyport__hostmgr__v1__host_event__kind__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__report_events_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__save_session_state_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__save_session_state_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__buffer_target__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_buffer_targets_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_buffer_targets_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__deploy_version_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__deploy_version_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_sessions_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__session_info__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_sessions_response__descriptor;
 extern const ProtobufCServiceDescriptor skyport__hostmgr__v1__host_manager__descriptor;
 
 PROTOBUF_C__END_DECLS

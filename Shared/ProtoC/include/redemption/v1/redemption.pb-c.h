@@ -20,6 +20,9 @@ typedef struct Skyport__Redemption__V1__RedeemResponse Skyport__Redemption__V1__
 typedef struct Skyport__Redemption__V1__DataCentre Skyport__Redemption__V1__DataCentre;
 typedef struct Skyport__Redemption__V1__ListDataCentresRequest Skyport__Redemption__V1__ListDataCentresRequest;
 typedef struct Skyport__Redemption__V1__ListDataCentresResponse Skyport__Redemption__V1__ListDataCentresResponse;
+typedef struct Skyport__Redemption__V1__ExplainRouteRequest Skyport__Redemption__V1__ExplainRouteRequest;
+typedef struct Skyport__Redemption__V1__RouteCandidate Skyport__Redemption__V1__RouteCandidate;
+typedef struct Skyport__Redemption__V1__RouteDecision Skyport__Redemption__V1__RouteDecision;
 
 
 /* --- enums --- */
@@ -30,25 +33,46 @@ typedef struct Skyport__Redemption__V1__ListDataCentresResponse Skyport__Redempt
 struct  Skyport__Redemption__V1__RedeemRequest
 {
   ProtobufCMessage base;
+  /*
+   * The token's raw bytes, or (when empty) token_text.
+   */
   ProtobufCBinaryData token;
+  /*
+   * "skt1." + base64url(token).
+   */
+  char *token_text;
 };
 #define SKYPORT__REDEMPTION__V1__REDEEM_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__redemption__v1__redeem_request__descriptor) \
-    , {0,NULL} }
+    , {0,NULL}, (char *)protobuf_c_empty_string }
 
 
 struct  Skyport__Redemption__V1__RedeemResponse
 {
   ProtobufCMessage base;
   char *session_id;
-  char *host_address;
-  uint32_t client_port;
+  /*
+   * host:port the client connects to over TLS.
+   */
+  char *client_address;
+  /*
+   * Random; present it in the first message on the client connection.
+   */
   ProtobufCBinaryData session_credential;
   char *datacentre;
+  int64_t connect_by_unix_ms;
+  char *app_id;
+  char *version_id;
+  char *instance_id;
+  /*
+   * Why this data centre (the node's decision) and this host (host management's).
+   */
+  char *route_reason;
+  char *placement_reason;
 };
 #define SKYPORT__REDEMPTION__V1__REDEEM_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__redemption__v1__redeem_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, {0,NULL}, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Skyport__Redemption__V1__DataCentre
@@ -69,10 +93,19 @@ struct  Skyport__Redemption__V1__DataCentre
   double longitude;
   char *region;
   int64_t updated_at_unix_ms;
+  /*
+   * Probe state (read only): whether the last probes reached it, their smoothed round trip, and its
+   * spare capacity as of the last probe.
+   */
+  protobuf_c_boolean up;
+  double latency_ms;
+  uint32_t free_slots;
+  uint32_t total_slots;
+  int64_t probed_at_unix_ms;
 };
 #define SKYPORT__REDEMPTION__V1__DATA_CENTRE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__redemption__v1__data_centre__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Skyport__Redemption__V1__ListDataCentresRequest
@@ -93,6 +126,57 @@ struct  Skyport__Redemption__V1__ListDataCentresResponse
 #define SKYPORT__REDEMPTION__V1__LIST_DATA_CENTRES_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__redemption__v1__list_data_centres_response__descriptor) \
     , 0,NULL }
+
+
+struct  Skyport__Redemption__V1__ExplainRouteRequest
+{
+  ProtobufCMessage base;
+  char *client_address;
+};
+#define SKYPORT__REDEMPTION__V1__EXPLAIN_ROUTE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__redemption__v1__explain_route_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Redemption__V1__RouteCandidate
+{
+  ProtobufCMessage base;
+  char *datacentre_id;
+  /*
+   * Lower is better; absent (skipped) candidates say why in `skipped_because`.
+   */
+  double score;
+  double distance_km;
+  double latency_ms;
+  uint32_t free_slots;
+  char *skipped_because;
+};
+#define SKYPORT__REDEMPTION__V1__ROUTE_CANDIDATE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__redemption__v1__route_candidate__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Redemption__V1__RouteDecision
+{
+  ProtobufCMessage base;
+  /*
+   * Where the client is, from the prefix table ("" when no prefix matched).
+   */
+  char *client_region;
+  char *network_provider;
+  double client_latitude;
+  double client_longitude;
+  protobuf_c_boolean client_located;
+  /*
+   * Best first; skipped data centres last.
+   */
+  size_t n_candidates;
+  Skyport__Redemption__V1__RouteCandidate **candidates;
+  char *reason;
+};
+#define SKYPORT__REDEMPTION__V1__ROUTE_DECISION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__redemption__v1__route_decision__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /* Skyport__Redemption__V1__RedeemRequest methods */
@@ -190,6 +274,63 @@ Skyport__Redemption__V1__ListDataCentresResponse *
 void   skyport__redemption__v1__list_data_centres_response__free_unpacked
                      (Skyport__Redemption__V1__ListDataCentresResponse *message,
                       ProtobufCAllocator *allocator);
+/* Skyport__Redemption__V1__ExplainRouteRequest methods */
+void   skyport__redemption__v1__explain_route_request__init
+                     (Skyport__Redemption__V1__ExplainRouteRequest         *message);
+size_t skyport__redemption__v1__explain_route_request__get_packed_size
+                     (const Skyport__Redemption__V1__ExplainRouteRequest   *message);
+size_t skyport__redemption__v1__explain_route_request__pack
+                     (const Skyport__Redemption__V1__ExplainRouteRequest   *message,
+                      uint8_t             *out);
+size_t skyport__redemption__v1__explain_route_request__pack_to_buffer
+                     (const Skyport__Redemption__V1__ExplainRouteRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Redemption__V1__ExplainRouteRequest *
+       skyport__redemption__v1__explain_route_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__redemption__v1__explain_route_request__free_unpacked
+                     (Skyport__Redemption__V1__ExplainRouteRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Redemption__V1__RouteCandidate methods */
+void   skyport__redemption__v1__route_candidate__init
+                     (Skyport__Redemption__V1__RouteCandidate         *message);
+size_t skyport__redemption__v1__route_candidate__get_packed_size
+                     (const Skyport__Redemption__V1__RouteCandidate   *message);
+size_t skyport__redemption__v1__route_candidate__pack
+                     (const Skyport__Redemption__V1__RouteCandidate   *message,
+                      uint8_t             *out);
+size_t skyport__redemption__v1__route_candidate__pack_to_buffer
+                     (const Skyport__Redemption__V1__RouteCandidate   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Redemption__V1__RouteCandidate *
+       skyport__redemption__v1__route_candidate__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__redemption__v1__route_candidate__free_unpacked
+                     (Skyport__Redemption__V1__RouteCandidate *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Redemption__V1__RouteDecision methods */
+void   skyport__redemption__v1__route_decision__init
+                     (Skyport__Redemption__V1__RouteDecision         *message);
+size_t skyport__redemption__v1__route_decision__get_packed_size
+                     (const Skyport__Redemption__V1__RouteDecision   *message);
+size_t skyport__redemption__v1__route_decision__pack
+                     (const Skyport__Redemption__V1__RouteDecision   *message,
+                      uint8_t             *out);
+size_t skyport__redemption__v1__route_decision__pack_to_buffer
+                     (const Skyport__Redemption__V1__RouteDecision   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Redemption__V1__RouteDecision *
+       skyport__redemption__v1__route_decision__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__redemption__v1__route_decision__free_unpacked
+                     (Skyport__Redemption__V1__RouteDecision *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Skyport__Redemption__V1__RedeemRequest_Closure)
@@ -206,6 +347,15 @@ typedef void (*Skyport__Redemption__V1__ListDataCentresRequest_Closure)
                   void *closure_data);
 typedef void (*Skyport__Redemption__V1__ListDataCentresResponse_Closure)
                  (const Skyport__Redemption__V1__ListDataCentresResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Redemption__V1__ExplainRouteRequest_Closure)
+                 (const Skyport__Redemption__V1__ExplainRouteRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Redemption__V1__RouteCandidate_Closure)
+                 (const Skyport__Redemption__V1__RouteCandidate *message,
+                  void *closure_data);
+typedef void (*Skyport__Redemption__V1__RouteDecision_Closure)
+                 (const Skyport__Redemption__V1__RouteDecision *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -226,6 +376,10 @@ struct Skyport__Redemption__V1__Redemption_Service
                             const Skyport__Redemption__V1__ListDataCentresRequest *input,
                             Skyport__Redemption__V1__ListDataCentresResponse_Closure closure,
                             void *closure_data);
+  void (*explain_route)(Skyport__Redemption__V1__Redemption_Service *service,
+                        const Skyport__Redemption__V1__ExplainRouteRequest *input,
+                        Skyport__Redemption__V1__RouteDecision_Closure closure,
+                        void *closure_data);
 };
 typedef void (*Skyport__Redemption__V1__Redemption_ServiceDestroy)(Skyport__Redemption__V1__Redemption_Service *);
 void skyport__redemption__v1__redemption__init (Skyport__Redemption__V1__Redemption_Service *service,
@@ -236,7 +390,8 @@ void skyport__redemption__v1__redemption__init (Skyport__Redemption__V1__Redempt
     { SKYPORT__REDEMPTION__V1__REDEMPTION__BASE_INIT,\
       function_prefix__ ## redeem,\
       function_prefix__ ## upsert_data_centre,\
-      function_prefix__ ## list_data_centres  }
+      function_prefix__ ## list_data_centres,\
+      function_prefix__ ## explain_route  }
 void skyport__redemption__v1__redemption__redeem(ProtobufCService *service,
                                                  const Skyport__Redemption__V1__RedeemRequest *input,
                                                  Skyport__Redemption__V1__RedeemResponse_Closure closure,
@@ -249,6 +404,10 @@ void skyport__redemption__v1__redemption__list_data_centres(ProtobufCService *se
                                                             const Skyport__Redemption__V1__ListDataCentresRequest *input,
                                                             Skyport__Redemption__V1__ListDataCentresResponse_Closure closure,
                                                             void *closure_data);
+void skyport__redemption__v1__redemption__explain_route(ProtobufCService *service,
+                                                        const Skyport__Redemption__V1__ExplainRouteRequest *input,
+                                                        Skyport__Redemption__V1__RouteDecision_Closure closure,
+                                                        void *closure_data);
 
 /* --- descriptors --- */
 
@@ -257,6 +416,9 @@ extern const ProtobufCMessageDescriptor skyport__redemption__v1__redeem_response
 extern const ProtobufCMessageDescriptor skyport__redemption__v1__data_centre__descriptor;
 extern const ProtobufCMessageDescriptor skyport__redemption__v1__list_data_centres_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__redemption__v1__list_data_centres_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__redemption__v1__explain_route_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__redemption__v1__route_candidate__descriptor;
+extern const ProtobufCMessageDescriptor skyport__redemption__v1__route_decision__descriptor;
 extern const ProtobufCServiceDescriptor skyport__redemption__v1__redemption__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -17,8 +17,20 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Skyport__Streamhost__V1__GetStatusRequest Skyport__Streamhost__V1__GetStatusRequest;
 typedef struct Skyport__Streamhost__V1__HostStatus Skyport__Streamhost__V1__HostStatus;
+typedef struct Skyport__Streamhost__V1__AppSpec Skyport__Streamhost__V1__AppSpec;
 typedef struct Skyport__Streamhost__V1__ProvisionRequest Skyport__Streamhost__V1__ProvisionRequest;
 typedef struct Skyport__Streamhost__V1__ProvisionResponse Skyport__Streamhost__V1__ProvisionResponse;
+typedef struct Skyport__Streamhost__V1__StartInstanceRequest Skyport__Streamhost__V1__StartInstanceRequest;
+typedef struct Skyport__Streamhost__V1__StopInstanceRequest Skyport__Streamhost__V1__StopInstanceRequest;
+typedef struct Skyport__Streamhost__V1__Instance Skyport__Streamhost__V1__Instance;
+typedef struct Skyport__Streamhost__V1__ListInstancesRequest Skyport__Streamhost__V1__ListInstancesRequest;
+typedef struct Skyport__Streamhost__V1__ListInstancesResponse Skyport__Streamhost__V1__ListInstancesResponse;
+typedef struct Skyport__Streamhost__V1__ClientMessage Skyport__Streamhost__V1__ClientMessage;
+typedef struct Skyport__Streamhost__V1__Hello Skyport__Streamhost__V1__Hello;
+typedef struct Skyport__Streamhost__V1__ServerMessage Skyport__Streamhost__V1__ServerMessage;
+typedef struct Skyport__Streamhost__V1__Welcome Skyport__Streamhost__V1__Welcome;
+typedef struct Skyport__Streamhost__V1__TerminationNotice Skyport__Streamhost__V1__TerminationNotice;
+typedef struct Skyport__Streamhost__V1__Ended Skyport__Streamhost__V1__Ended;
 
 
 /* --- enums --- */
@@ -54,34 +66,263 @@ struct  Skyport__Streamhost__V1__HostStatus
    * When host management last accepted this host's registration; 0 before the first.
    */
   int64_t registered_at_unix_ms;
+  /*
+   * Where clients connect.
+   */
+  char *client_address;
+  uint32_t free_slots;
+  uint32_t free_cpu_units;
+  uint64_t free_memory_mib;
 };
 #define SKYPORT__STREAMHOST__V1__HOST_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__host_status__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+/*
+ * What the host needs to run an application version (as host management knows it).
+ */
+struct  Skyport__Streamhost__V1__AppSpec
+{
+  ProtobufCMessage base;
+  char *app_id;
+  char *version_id;
+  char *developer_id;
+  char *launch_command;
+  uint32_t cpu_units;
+  uint64_t memory_mib;
+  uint32_t min_gpu_score;
+  uint32_t sessions_per_instance;
+};
+#define SKYPORT__STREAMHOST__V1__APP_SPEC__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__app_spec__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
 struct  Skyport__Streamhost__V1__ProvisionRequest
 {
   ProtobufCMessage base;
   char *session_id;
-  char *app_id;
-  char *version;
+  char *user_id;
+  Skyport__Streamhost__V1__AppSpec *app;
+  /*
+   * Attach to this instance; empty: any instance of the version with a free seat, else launch one.
+   */
+  char *instance_id;
+  /*
+   * The user's saved state from their previous session, handed to the application.
+   */
+  ProtobufCBinaryData prior_state;
+  /*
+   * How long the client has to connect (1 to 600 s; 0 means 30 s).
+   */
+  uint32_t connect_within_seconds;
+  char *group_id;
 };
 #define SKYPORT__STREAMHOST__V1__PROVISION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__provision_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Skyport__Streamhost__V1__ProvisionResponse
 {
   ProtobufCMessage base;
-  char *host_address;
-  uint32_t client_port;
+  /*
+   * host:port of the client port (TLS).
+   */
+  char *client_address;
+  /*
+   * Random, 32 bytes; only its hash is kept.
+   */
   ProtobufCBinaryData session_credential;
+  int64_t connect_by_unix_ms;
+  char *instance_id;
+  /*
+   * True when an instance was launched for this session.
+   */
+  protobuf_c_boolean launched;
+  char *host_id;
 };
 #define SKYPORT__STREAMHOST__V1__PROVISION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__provision_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, {0,NULL} }
+    , (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Streamhost__V1__StartInstanceRequest
+{
+  ProtobufCMessage base;
+  Skyport__Streamhost__V1__AppSpec *app;
+};
+#define SKYPORT__STREAMHOST__V1__START_INSTANCE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__start_instance_request__descriptor) \
+    , NULL }
+
+
+struct  Skyport__Streamhost__V1__StopInstanceRequest
+{
+  ProtobufCMessage base;
+  char *instance_id;
+  /*
+   * False: drain. True: terminate after a notice.
+   */
+  protobuf_c_boolean terminate;
+  /*
+   * With terminate: the grace the application gets to save state (0 means 10 s, at most 300 s).
+   */
+  uint32_t notice_seconds;
+};
+#define SKYPORT__STREAMHOST__V1__STOP_INSTANCE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__stop_instance_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Skyport__Streamhost__V1__Instance
+{
+  ProtobufCMessage base;
+  char *instance_id;
+  char *app_id;
+  char *version_id;
+  uint32_t seats;
+  size_t n_session_ids;
+  char **session_ids;
+  /*
+   * "starting", "idle", "active", "draining", "stopping".
+   */
+  char *state;
+  int32_t pid;
+  int64_t started_at_unix_ms;
+};
+#define SKYPORT__STREAMHOST__V1__INSTANCE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__instance__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Skyport__Streamhost__V1__ListInstancesRequest
+{
+  ProtobufCMessage base;
+};
+#define SKYPORT__STREAMHOST__V1__LIST_INSTANCES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__list_instances_request__descriptor) \
+     }
+
+
+struct  Skyport__Streamhost__V1__ListInstancesResponse
+{
+  ProtobufCMessage base;
+  char *host_id;
+  size_t n_instances;
+  Skyport__Streamhost__V1__Instance **instances;
+};
+#define SKYPORT__STREAMHOST__V1__LIST_INSTANCES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__list_instances_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+typedef enum {
+  SKYPORT__STREAMHOST__V1__CLIENT_MESSAGE__KIND__NOT_SET = 0,
+  SKYPORT__STREAMHOST__V1__CLIENT_MESSAGE__KIND_HELLO = 1,
+  SKYPORT__STREAMHOST__V1__CLIENT_MESSAGE__KIND_INPUT = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SKYPORT__STREAMHOST__V1__CLIENT_MESSAGE__KIND__CASE)
+} Skyport__Streamhost__V1__ClientMessage__KindCase;
+
+struct  Skyport__Streamhost__V1__ClientMessage
+{
+  ProtobufCMessage base;
+  Skyport__Streamhost__V1__ClientMessage__KindCase kind_case;
+  union {
+    /*
+     * First message, and only then.
+     */
+    Skyport__Streamhost__V1__Hello *hello;
+    /*
+     * One input for the application (at most 64 KiB).
+     */
+    ProtobufCBinaryData input;
+  };
+};
+#define SKYPORT__STREAMHOST__V1__CLIENT_MESSAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__client_message__descriptor) \
+    , SKYPORT__STREAMHOST__V1__CLIENT_MESSAGE__KIND__NOT_SET, {0} }
+
+
+struct  Skyport__Streamhost__V1__Hello
+{
+  ProtobufCMessage base;
+  char *session_id;
+  ProtobufCBinaryData session_credential;
+};
+#define SKYPORT__STREAMHOST__V1__HELLO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__hello__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+typedef enum {
+  SKYPORT__STREAMHOST__V1__SERVER_MESSAGE__KIND__NOT_SET = 0,
+  SKYPORT__STREAMHOST__V1__SERVER_MESSAGE__KIND_WELCOME = 1,
+  SKYPORT__STREAMHOST__V1__SERVER_MESSAGE__KIND_OUTPUT = 2,
+  SKYPORT__STREAMHOST__V1__SERVER_MESSAGE__KIND_NOTICE = 3,
+  SKYPORT__STREAMHOST__V1__SERVER_MESSAGE__KIND_ENDED = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SKYPORT__STREAMHOST__V1__SERVER_MESSAGE__KIND__CASE)
+} Skyport__Streamhost__V1__ServerMessage__KindCase;
+
+struct  Skyport__Streamhost__V1__ServerMessage
+{
+  ProtobufCMessage base;
+  Skyport__Streamhost__V1__ServerMessage__KindCase kind_case;
+  union {
+    Skyport__Streamhost__V1__Welcome *welcome;
+    /*
+     * One output of the application.
+     */
+    ProtobufCBinaryData output;
+    Skyport__Streamhost__V1__TerminationNotice *notice;
+    /*
+     * The session is over; the stream then ends with OK.
+     */
+    Skyport__Streamhost__V1__Ended *ended;
+  };
+};
+#define SKYPORT__STREAMHOST__V1__SERVER_MESSAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__server_message__descriptor) \
+    , SKYPORT__STREAMHOST__V1__SERVER_MESSAGE__KIND__NOT_SET, {0} }
+
+
+struct  Skyport__Streamhost__V1__Welcome
+{
+  ProtobufCMessage base;
+  char *session_id;
+  char *app_id;
+  char *version_id;
+  char *instance_id;
+  /*
+   * True when the application received saved state from an earlier session.
+   */
+  protobuf_c_boolean resumed_state;
+};
+#define SKYPORT__STREAMHOST__V1__WELCOME__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__welcome__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Skyport__Streamhost__V1__TerminationNotice
+{
+  ProtobufCMessage base;
+  int64_t deadline_unix_ms;
+  char *reason;
+};
+#define SKYPORT__STREAMHOST__V1__TERMINATION_NOTICE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__termination_notice__descriptor) \
+    , 0, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Streamhost__V1__Ended
+{
+  ProtobufCMessage base;
+  char *reason;
+};
+#define SKYPORT__STREAMHOST__V1__ENDED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__ended__descriptor) \
+    , (char *)protobuf_c_empty_string }
 
 
 /* Skyport__Streamhost__V1__GetStatusRequest methods */
@@ -122,6 +363,25 @@ Skyport__Streamhost__V1__HostStatus *
 void   skyport__streamhost__v1__host_status__free_unpacked
                      (Skyport__Streamhost__V1__HostStatus *message,
                       ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__AppSpec methods */
+void   skyport__streamhost__v1__app_spec__init
+                     (Skyport__Streamhost__V1__AppSpec         *message);
+size_t skyport__streamhost__v1__app_spec__get_packed_size
+                     (const Skyport__Streamhost__V1__AppSpec   *message);
+size_t skyport__streamhost__v1__app_spec__pack
+                     (const Skyport__Streamhost__V1__AppSpec   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__app_spec__pack_to_buffer
+                     (const Skyport__Streamhost__V1__AppSpec   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__AppSpec *
+       skyport__streamhost__v1__app_spec__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__app_spec__free_unpacked
+                     (Skyport__Streamhost__V1__AppSpec *message,
+                      ProtobufCAllocator *allocator);
 /* Skyport__Streamhost__V1__ProvisionRequest methods */
 void   skyport__streamhost__v1__provision_request__init
                      (Skyport__Streamhost__V1__ProvisionRequest         *message);
@@ -160,6 +420,215 @@ Skyport__Streamhost__V1__ProvisionResponse *
 void   skyport__streamhost__v1__provision_response__free_unpacked
                      (Skyport__Streamhost__V1__ProvisionResponse *message,
                       ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__StartInstanceRequest methods */
+void   skyport__streamhost__v1__start_instance_request__init
+                     (Skyport__Streamhost__V1__StartInstanceRequest         *message);
+size_t skyport__streamhost__v1__start_instance_request__get_packed_size
+                     (const Skyport__Streamhost__V1__StartInstanceRequest   *message);
+size_t skyport__streamhost__v1__start_instance_request__pack
+                     (const Skyport__Streamhost__V1__StartInstanceRequest   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__start_instance_request__pack_to_buffer
+                     (const Skyport__Streamhost__V1__StartInstanceRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__StartInstanceRequest *
+       skyport__streamhost__v1__start_instance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__start_instance_request__free_unpacked
+                     (Skyport__Streamhost__V1__StartInstanceRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__StopInstanceRequest methods */
+void   skyport__streamhost__v1__stop_instance_request__init
+                     (Skyport__Streamhost__V1__StopInstanceRequest         *message);
+size_t skyport__streamhost__v1__stop_instance_request__get_packed_size
+                     (const Skyport__Streamhost__V1__StopInstanceRequest   *message);
+size_t skyport__streamhost__v1__stop_instance_request__pack
+                     (const Skyport__Streamhost__V1__StopInstanceRequest   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__stop_instance_request__pack_to_buffer
+                     (const Skyport__Streamhost__V1__StopInstanceRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__StopInstanceRequest *
+       skyport__streamhost__v1__stop_instance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__stop_instance_request__free_unpacked
+                     (Skyport__Streamhost__V1__StopInstanceRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__Instance methods */
+void   skyport__streamhost__v1__instance__init
+                     (Skyport__Streamhost__V1__Instance         *message);
+size_t skyport__streamhost__v1__instance__get_packed_size
+                     (const Skyport__Streamhost__V1__Instance   *message);
+size_t skyport__streamhost__v1__instance__pack
+                     (const Skyport__Streamhost__V1__Instance   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__instance__pack_to_buffer
+                     (const Skyport__Streamhost__V1__Instance   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__Instance *
+       skyport__streamhost__v1__instance__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__instance__free_unpacked
+                     (Skyport__Streamhost__V1__Instance *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__ListInstancesRequest methods */
+void   skyport__streamhost__v1__list_instances_request__init
+                     (Skyport__Streamhost__V1__ListInstancesRequest         *message);
+size_t skyport__streamhost__v1__list_instances_request__get_packed_size
+                     (const Skyport__Streamhost__V1__ListInstancesRequest   *message);
+size_t skyport__streamhost__v1__list_instances_request__pack
+                     (const Skyport__Streamhost__V1__ListInstancesRequest   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__list_instances_request__pack_to_buffer
+                     (const Skyport__Streamhost__V1__ListInstancesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__ListInstancesRequest *
+       skyport__streamhost__v1__list_instances_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__list_instances_request__free_unpacked
+                     (Skyport__Streamhost__V1__ListInstancesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__ListInstancesResponse methods */
+void   skyport__streamhost__v1__list_instances_response__init
+                     (Skyport__Streamhost__V1__ListInstancesResponse         *message);
+size_t skyport__streamhost__v1__list_instances_response__get_packed_size
+                     (const Skyport__Streamhost__V1__ListInstancesResponse   *message);
+size_t skyport__streamhost__v1__list_instances_response__pack
+                     (const Skyport__Streamhost__V1__ListInstancesResponse   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__list_instances_response__pack_to_buffer
+                     (const Skyport__Streamhost__V1__ListInstancesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__ListInstancesResponse *
+       skyport__streamhost__v1__list_instances_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__list_instances_response__free_unpacked
+                     (Skyport__Streamhost__V1__ListInstancesResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__ClientMessage methods */
+void   skyport__streamhost__v1__client_message__init
+                     (Skyport__Streamhost__V1__ClientMessage         *message);
+size_t skyport__streamhost__v1__client_message__get_packed_size
+                     (const Skyport__Streamhost__V1__ClientMessage   *message);
+size_t skyport__streamhost__v1__client_message__pack
+                     (const Skyport__Streamhost__V1__ClientMessage   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__client_message__pack_to_buffer
+                     (const Skyport__Streamhost__V1__ClientMessage   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__ClientMessage *
+       skyport__streamhost__v1__client_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__client_message__free_unpacked
+                     (Skyport__Streamhost__V1__ClientMessage *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__Hello methods */
+void   skyport__streamhost__v1__hello__init
+                     (Skyport__Streamhost__V1__Hello         *message);
+size_t skyport__streamhost__v1__hello__get_packed_size
+                     (const Skyport__Streamhost__V1__Hello   *message);
+size_t skyport__streamhost__v1__hello__pack
+                     (const Skyport__Streamhost__V1__Hello   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__hello__pack_to_buffer
+                     (const Skyport__Streamhost__V1__Hello   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__Hello *
+       skyport__streamhost__v1__hello__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__hello__free_unpacked
+                     (Skyport__Streamhost__V1__Hello *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__ServerMessage methods */
+void   skyport__streamhost__v1__server_message__init
+                     (Skyport__Streamhost__V1__ServerMessage         *message);
+size_t skyport__streamhost__v1__server_message__get_packed_size
+                     (const Skyport__Streamhost__V1__ServerMessage   *message);
+size_t skyport__streamhost__v1__server_message__pack
+                     (const Skyport__Streamhost__V1__ServerMessage   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__server_message__pack_to_buffer
+                     (const Skyport__Streamhost__V1__ServerMessage   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__ServerMessage *
+       skyport__streamhost__v1__server_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__server_message__free_unpacked
+                     (Skyport__Streamhost__V1__ServerMessage *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__Welcome methods */
+void   skyport__streamhost__v1__welcome__init
+                     (Skyport__Streamhost__V1__Welcome         *message);
+size_t skyport__streamhost__v1__welcome__get_packed_size
+                     (const Skyport__Streamhost__V1__Welcome   *message);
+size_t skyport__streamhost__v1__welcome__pack
+                     (const Skyport__Streamhost__V1__Welcome   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__welcome__pack_to_buffer
+                     (const Skyport__Streamhost__V1__Welcome   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__Welcome *
+       skyport__streamhost__v1__welcome__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__welcome__free_unpacked
+                     (Skyport__Streamhost__V1__Welcome *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__TerminationNotice methods */
+void   skyport__streamhost__v1__termination_notice__init
+                     (Skyport__Streamhost__V1__TerminationNotice         *message);
+size_t skyport__streamhost__v1__termination_notice__get_packed_size
+                     (const Skyport__Streamhost__V1__TerminationNotice   *message);
+size_t skyport__streamhost__v1__termination_notice__pack
+                     (const Skyport__Streamhost__V1__TerminationNotice   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__termination_notice__pack_to_buffer
+                     (const Skyport__Streamhost__V1__TerminationNotice   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__TerminationNotice *
+       skyport__streamhost__v1__termination_notice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__termination_notice__free_unpacked
+                     (Skyport__Streamhost__V1__TerminationNotice *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Streamhost__V1__Ended methods */
+void   skyport__streamhost__v1__ended__init
+                     (Skyport__Streamhost__V1__Ended         *message);
+size_t skyport__streamhost__v1__ended__get_packed_size
+                     (const Skyport__Streamhost__V1__Ended   *message);
+size_t skyport__streamhost__v1__ended__pack
+                     (const Skyport__Streamhost__V1__Ended   *message,
+                      uint8_t             *out);
+size_t skyport__streamhost__v1__ended__pack_to_buffer
+                     (const Skyport__Streamhost__V1__Ended   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Streamhost__V1__Ended *
+       skyport__streamhost__v1__ended__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__streamhost__v1__ended__free_unpacked
+                     (Skyport__Streamhost__V1__Ended *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Skyport__Streamhost__V1__GetStatusRequest_Closure)
@@ -168,11 +637,47 @@ typedef void (*Skyport__Streamhost__V1__GetStatusRequest_Closure)
 typedef void (*Skyport__Streamhost__V1__HostStatus_Closure)
                  (const Skyport__Streamhost__V1__HostStatus *message,
                   void *closure_data);
+typedef void (*Skyport__Streamhost__V1__AppSpec_Closure)
+                 (const Skyport__Streamhost__V1__AppSpec *message,
+                  void *closure_data);
 typedef void (*Skyport__Streamhost__V1__ProvisionRequest_Closure)
                  (const Skyport__Streamhost__V1__ProvisionRequest *message,
                   void *closure_data);
 typedef void (*Skyport__Streamhost__V1__ProvisionResponse_Closure)
                  (const Skyport__Streamhost__V1__ProvisionResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__StartInstanceRequest_Closure)
+                 (const Skyport__Streamhost__V1__StartInstanceRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__StopInstanceRequest_Closure)
+                 (const Skyport__Streamhost__V1__StopInstanceRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__Instance_Closure)
+                 (const Skyport__Streamhost__V1__Instance *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__ListInstancesRequest_Closure)
+                 (const Skyport__Streamhost__V1__ListInstancesRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__ListInstancesResponse_Closure)
+                 (const Skyport__Streamhost__V1__ListInstancesResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__ClientMessage_Closure)
+                 (const Skyport__Streamhost__V1__ClientMessage *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__Hello_Closure)
+                 (const Skyport__Streamhost__V1__Hello *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__ServerMessage_Closure)
+                 (const Skyport__Streamhost__V1__ServerMessage *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__Welcome_Closure)
+                 (const Skyport__Streamhost__V1__Welcome *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__TerminationNotice_Closure)
+                 (const Skyport__Streamhost__V1__TerminationNotice *message,
+                  void *closure_data);
+typedef void (*Skyport__Streamhost__V1__Ended_Closure)
+                 (const Skyport__Streamhost__V1__Ended *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -189,6 +694,18 @@ struct Skyport__Streamhost__V1__StreamHost_Service
                     const Skyport__Streamhost__V1__ProvisionRequest *input,
                     Skyport__Streamhost__V1__ProvisionResponse_Closure closure,
                     void *closure_data);
+  void (*start_instance)(Skyport__Streamhost__V1__StreamHost_Service *service,
+                         const Skyport__Streamhost__V1__StartInstanceRequest *input,
+                         Skyport__Streamhost__V1__Instance_Closure closure,
+                         void *closure_data);
+  void (*stop_instance)(Skyport__Streamhost__V1__StreamHost_Service *service,
+                        const Skyport__Streamhost__V1__StopInstanceRequest *input,
+                        Skyport__Streamhost__V1__Instance_Closure closure,
+                        void *closure_data);
+  void (*list_instances)(Skyport__Streamhost__V1__StreamHost_Service *service,
+                         const Skyport__Streamhost__V1__ListInstancesRequest *input,
+                         Skyport__Streamhost__V1__ListInstancesResponse_Closure closure,
+                         void *closure_data);
 };
 typedef void (*Skyport__Streamhost__V1__StreamHost_ServiceDestroy)(Skyport__Streamhost__V1__StreamHost_Service *);
 void skyport__streamhost__v1__stream_host__init (Skyport__Streamhost__V1__StreamHost_Service *service,
@@ -198,7 +715,10 @@ void skyport__streamhost__v1__stream_host__init (Skyport__Streamhost__V1__Stream
 #define SKYPORT__STREAMHOST__V1__STREAM_HOST__INIT(function_prefix__) \
     { SKYPORT__STREAMHOST__V1__STREAM_HOST__BASE_INIT,\
       function_prefix__ ## get_status,\
-      function_prefix__ ## provision  }
+      function_prefix__ ## provision,\
+      function_prefix__ ## start_instance,\
+      function_prefix__ ## stop_instance,\
+      function_prefix__ ## list_instances  }
 void skyport__streamhost__v1__stream_host__get_status(ProtobufCService *service,
                                                       const Skyport__Streamhost__V1__GetStatusRequest *input,
                                                       Skyport__Streamhost__V1__HostStatus_Closure closure,
@@ -207,14 +727,60 @@ void skyport__streamhost__v1__stream_host__provision(ProtobufCService *service,
                                                      const Skyport__Streamhost__V1__ProvisionRequest *input,
                                                      Skyport__Streamhost__V1__ProvisionResponse_Closure closure,
                                                      void *closure_data);
+void skyport__streamhost__v1__stream_host__start_instance(ProtobufCService *service,
+                                                          const Skyport__Streamhost__V1__StartInstanceRequest *input,
+                                                          Skyport__Streamhost__V1__Instance_Closure closure,
+                                                          void *closure_data);
+void skyport__streamhost__v1__stream_host__stop_instance(ProtobufCService *service,
+                                                         const Skyport__Streamhost__V1__StopInstanceRequest *input,
+                                                         Skyport__Streamhost__V1__Instance_Closure closure,
+                                                         void *closure_data);
+void skyport__streamhost__v1__stream_host__list_instances(ProtobufCService *service,
+                                                          const Skyport__Streamhost__V1__ListInstancesRequest *input,
+                                                          Skyport__Streamhost__V1__ListInstancesResponse_Closure closure,
+                                                          void *closure_data);
+typedef struct Skyport__Streamhost__V1__SessionChannel_Service Skyport__Streamhost__V1__SessionChannel_Service;
+struct Skyport__Streamhost__V1__SessionChannel_Service
+{
+  ProtobufCService base;
+  void (*attach)(Skyport__Streamhost__V1__SessionChannel_Service *service,
+                 const Skyport__Streamhost__V1__ClientMessage *input,
+                 Skyport__Streamhost__V1__ServerMessage_Closure closure,
+                 void *closure_data);
+};
+typedef void (*Skyport__Streamhost__V1__SessionChannel_ServiceDestroy)(Skyport__Streamhost__V1__SessionChannel_Service *);
+void skyport__streamhost__v1__session_channel__init (Skyport__Streamhost__V1__SessionChannel_Service *service,
+                                                     Skyport__Streamhost__V1__SessionChannel_ServiceDestroy destroy);
+#define SKYPORT__STREAMHOST__V1__SESSION_CHANNEL__BASE_INIT \
+    { &skyport__streamhost__v1__session_channel__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define SKYPORT__STREAMHOST__V1__SESSION_CHANNEL__INIT(function_prefix__) \
+    { SKYPORT__STREAMHOST__V1__SESSION_CHANNEL__BASE_INIT,\
+      function_prefix__ ## attach  }
+void skyport__streamhost__v1__session_channel__attach(ProtobufCService *service,
+                                                      const Skyport__Streamhost__V1__ClientMessage *input,
+                                                      Skyport__Streamhost__V1__ServerMessage_Closure closure,
+                                                      void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCMessageDescriptor skyport__streamhost__v1__get_status_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__streamhost__v1__host_status__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__app_spec__descriptor;
 extern const ProtobufCMessageDescriptor skyport__streamhost__v1__provision_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__streamhost__v1__provision_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__start_instance_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__stop_instance_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__instance__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__list_instances_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__list_instances_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__client_message__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__hello__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__server_message__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__welcome__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__termination_notice__descriptor;
+extern const ProtobufCMessageDescriptor skyport__streamhost__v1__ended__descriptor;
 extern const ProtobufCServiceDescriptor skyport__streamhost__v1__stream_host__descriptor;
+extern const ProtobufCServiceDescriptor skyport__streamhost__v1__session_channel__descriptor;
 
 PROTOBUF_C__END_DECLS
 

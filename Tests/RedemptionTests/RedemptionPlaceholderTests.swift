@@ -1,0 +1,7 @@
+import Testing
+
+@testable import RedemptionService
+
+@Suite struct RedemptionPlaceholderTests {
+    @Test func specificationName() { #expect(Redemption.specification.name == "redemption") }
+}

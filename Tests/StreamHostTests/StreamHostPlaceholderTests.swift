@@ -1,0 +1,7 @@
+import Testing
+
+@testable import StreamHostService
+
+@Suite struct StreamHostPlaceholderTests {
+    @Test func specificationName() { #expect(StreamHost.specification.name == "streamhost") }
+}
