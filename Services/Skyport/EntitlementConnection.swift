@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Logging
 import SkyportHTTP2
 import SkyportProto
 import SkyportRPC
@@ -16,7 +15,9 @@ struct EntitlementConnection: ParsableArguments {
 
     @Option(
         name: .customLong("api-key-file"),
-        help: "A file holding the developer's API key; default: $SKYPORT_API_KEY. (Not a flag value: argv is visible to others.)")
+        help:
+            "A file holding the developer's API key; default: $SKYPORT_API_KEY. (Not a flag value: argv is visible to others.)"
+    )
     var apiKeyFile: String?
 
     /// A client of entitlement and the TLS transport under it (close it when done).
@@ -31,17 +32,10 @@ struct EntitlementConnection: ParsableArguments {
         } else {
             throw SuiteError("no suite runs in \(directory) (skyport up), and --entitlement is not set")
         }
-        guard let (host, port) = splitAddress(address) else { throw SuiteError("\(address) is not host:port") }
         guard let tls = state?.tlsDirectory else {
             throw SuiteError("no TLS directory: start the suite with skyport up (it creates the development CA)")
         }
-        var configuration = HTTP2ClientConfiguration()
-        configuration.tls = ClientTLS(
-            trustRootsPath: tls + "/ca.pem", certificateChainPath: tls + "/skyport.pem",
-            privateKeyPath: tls + "/skyport-key.pem", expectedServerIdentity: "entitlement")
-        var logger = Logger(label: "skyport")
-        logger.logLevel = .critical
-        let transport = try HTTP2ClientTransport(host: host, port: port, configuration: configuration, logger: logger)
+        let transport = try OperatorTransport.connect(to: address, identity: "entitlement", tlsDirectory: tls)
         return (Skyport_Entitlement_V1_EntitlementClient(RPCClient(transport: transport)), transport)
     }
 
@@ -89,6 +83,7 @@ enum CommandLineDate {
     }
 
     static func text(_ milliseconds: Int64) -> String {
-        milliseconds == 0 ? "-" : ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+        milliseconds == 0
+            ? "-" : ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }
 }

@@ -31,6 +31,16 @@ enum LocalSuite {
         var dependsOn: [String]
     }
 
+    /// `SKYPORT_<EXECUTABLE>_`: the prefix of an executable's settings in the environment.
+    static func environmentPrefix(of executable: String) -> String {
+        "SKYPORT_" + executable.uppercased().replacingOccurrences(of: "-", with: "_") + "_"
+    }
+
+    /// `<compose file's directory>/config`: what containers mount at `/etc/skyport`.
+    static func configDirectory(of compose: ComposeFile) -> String {
+        Self.canonicalPath(URL(fileURLWithPath: compose.path).deletingLastPathComponent().path + "/config")
+    }
+
     /// `path` made absolute, `.`/`..` removed and symbolic links resolved, as `/proc/<pid>/exe` shows it.
     static func canonicalPath(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
@@ -49,9 +59,9 @@ enum LocalSuite {
                 if key.hasSuffix("_DATABASE_URL") || key.hasSuffix("_DATABASE_PASSWORD_FILE") { continue }
                 environment[key] = try Self.rewrite(
                     value, key: key, service: service, services: byName, stateDirectory: stateDirectory,
-                    portOffset: portOffset)
+                    configDirectory: Self.configDirectory(of: compose), portOffset: portOffset)
             }
-            let prefix = "SKYPORT_" + executable.uppercased().replacingOccurrences(of: "-", with: "_") + "_"
+            let prefix = Self.environmentPrefix(of: executable)
             guard let address = environment[prefix + "LISTEN"], let metrics = environment[prefix + "METRICS_LISTEN"]
             else {
                 throw SuiteError("service '\(service.name)' sets no \(prefix)LISTEN or \(prefix)METRICS_LISTEN")
@@ -64,8 +74,12 @@ enum LocalSuite {
 
     static func rewrite(
         _ value: String, key: String, service: ComposeFile.Service, services: [String: ComposeFile.Service],
-        stateDirectory: String, portOffset: Int
+        stateDirectory: String, configDirectory: String, portOffset: Int
     ) throws -> String {
+        if value.hasPrefix("/etc/skyport/") {
+            // Read-only configuration shipped beside the compose file (mounted from ./config in containers).
+            return configDirectory + "/" + value.dropFirst("/etc/skyport/".count)
+        }
         if value.hasPrefix("/run/secrets/skyport/") {
             return stateDirectory + "/tls/" + value.dropFirst("/run/secrets/skyport/".count)
         }

@@ -8,5 +8,6 @@ struct SkyportCommand: AsyncParsableCommand {
         subcommands: [
             UpCommand.self, DownCommand.self, StatusCommand.self, CallCommand.self, HealthCommand.self,
             DevCACommand.self, DeveloperCommand.self, AppCommand.self, EntitlementCommand.self, SessionCommand.self,
+            ConnectCommand.self, PackageCommand.self, DemoCommand.self, BenchSessionsCommand.self,
         ])
 }

@@ -39,7 +39,19 @@ struct UpCommand: AsyncParsableCommand {
         name: .long, help: "Added to every published port (to run a second suite beside one on the standard ports).")
     var portOffset = 0
 
+    @Option(
+        name: .customLong("env"),
+        help:
+            "SKYPORT_<EXECUTABLE>_<KEY>=VALUE: override a setting of every instance of that executable (repeatable), e.g. SKYPORT_STREAMHOST_SLOTS=1000."
+    )
+    var overrides: [String] = []
+
     func validate() throws {
+        for override in self.overrides {
+            guard override.hasPrefix("SKYPORT_"), let equals = override.firstIndex(of: "="),
+                override[..<equals].count > "SKYPORT_".count
+            else { throw ValidationError("--env \(override): expected SKYPORT_<EXECUTABLE>_<KEY>=VALUE") }
+        }
         guard self.timeout.isFinite, (1...3600).contains(self.timeout) else {
             throw ValidationError("--timeout must be 1 to 3600 seconds")
         }
@@ -50,8 +62,18 @@ struct UpCommand: AsyncParsableCommand {
         let stateDirectory = LocalSuite.canonicalPath(SuiteState.directory(self.stateDir))
         let binDirectory = LocalSuite.canonicalPath(self.binDir ?? LocalSuite.defaultBinaryDirectory())
         let composeFile = try ComposeFile(path: self.compose)
-        let plan = try LocalSuite.plan(
+        var plan = try LocalSuite.plan(
             compose: composeFile, stateDirectory: stateDirectory, portOffset: self.portOffset)
+        for override in self.overrides {
+            let parts = override.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(parts[0])
+            var applied = false
+            for index in plan.indices where key.hasPrefix(LocalSuite.environmentPrefix(of: plan[index].executable)) {
+                plan[index].environment[key] = String(parts[1])
+                applied = true
+            }
+            guard applied else { throw SuiteError("--env \(key): no instance of the suite reads it") }
+        }
         try FileManager.default.createDirectory(
             atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         for directory in ["logs", "data"] {

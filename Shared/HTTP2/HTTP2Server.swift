@@ -24,7 +24,9 @@ public final class HTTP2Server: Sendable {
     private let group: any EventLoopGroup
     private let state = Mutex(State())
     private let stopped: EventLoopPromise<Void>
-    private let handlerTasks = HandlerTaskCount()
+    private let handlerTasks = LiveCount()
+    /// This server's connection handlers not yet freed (a leak test reads it).
+    let connectionHandlers = LiveCount()
 
     /// Creates a server; nothing listens until `bind`.
     ///
@@ -85,7 +87,7 @@ public final class HTTP2Server: Sendable {
         try handlers.addHandler(
             ServerConnectionHandler(
                 router: self.router, configuration: self.configuration, handlerTasks: self.handlerTasks,
-                logger: self.logger))
+                connectionHandlers: self.connectionHandlers, logger: self.logger))
     }
 
     /// The number of open client connections.

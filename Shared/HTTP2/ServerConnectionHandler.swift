@@ -66,24 +66,27 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var draining = false
     private var closed = false
 
-    /// Handlers alive in the process; a closed connection must not leave one behind (a leak test
-    /// reads it).
-    static let liveCount = Atomic<Int>(0)
-
     /// Counts this server's handler tasks until they have returned.
-    private let handlerTasks: HandlerTaskCount
+    private let handlerTasks: LiveCount
 
-    init(router: Router, configuration: HTTP2ServerConfiguration, handlerTasks: HandlerTaskCount, logger: Logger) throws {
+    /// Counts this server's connection handlers until they are freed.
+    private let connectionHandlers: LiveCount
+
+    init(
+        router: Router, configuration: HTTP2ServerConfiguration, handlerTasks: LiveCount,
+        connectionHandlers: LiveCount, logger: Logger
+    ) throws {
         self.session = try NGHTTP2Session(role: .server, settings: configuration.session)
         self.handlerTasks = handlerTasks
         self.router = router
         self.configuration = configuration
         self.logger = logger
-        Self.liveCount.add(1, ordering: .relaxed)
+        self.connectionHandlers = connectionHandlers
+        connectionHandlers.started()
     }
 
     deinit {
-        Self.liveCount.subtract(1, ordering: .relaxed)
+        self.connectionHandlers.finished()
     }
 
     // MARK: Channel events

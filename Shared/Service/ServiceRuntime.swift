@@ -22,6 +22,9 @@ import Synchronization
 /// health turns NOT_SERVING, the server sends GOAWAY and gives calls in flight the grace period, the
 /// metrics endpoint closes, and the store closes last.
 ///
+/// A service may add ``PublicListener``s (a stream host's client port): further servers with the service's
+/// certificate and no client certificate asked for, which drain after the loops and before the RPC server.
+///
 /// Every call passes ``CallObserver`` (request id, log line, metrics), then the identity check of the
 /// specification's ``MethodAccessPolicy`` (PERMISSION_DENIED / UNAUTHENTICATED), then the service's
 /// own interceptors.
@@ -43,6 +46,7 @@ public final class ServiceRuntime: Sendable {
     private let group: ServiceGroup
     private let serving: StartupGate
     private let boundPort: LockedValue<Int?>
+    private let listenerGates: [String: (serving: StartupGate, port: LockedValue<Int?>)]
 
     /// Builds the service from its specification and parsed configuration. Nothing runs until ``run()``.
     ///
@@ -69,7 +73,8 @@ public final class ServiceRuntime: Sendable {
         // handlers, background loops and `prepare`, which all run after the migrations.
         let parts = try await specification.makeParts(
             ServiceContext(
-                configuration: configuration, settings: settings, database: database, logger: logger, clients: clients))
+                configuration: configuration, settings: settings, database: database, logger: logger, clients: clients,
+                metrics: metrics))
 
         let tls = ServerTLS(
             configuration: .server(
@@ -113,6 +118,36 @@ public final class ServiceRuntime: Sendable {
                 successTerminationBehavior: .gracefullyShutdownGroup,
                 failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        // Public listeners come after the RPC server, so they drain after the background loops (which
+        // may still be ending what their callers use) and before the server and the store.
+        var listenerGates: [String: (serving: StartupGate, port: LockedValue<Int?>)] = [:]
+        for listener in parts.publicListeners {
+            let listenerServer = try GRPCServer(
+                configuration: .init(
+                    host: listener.address.host, port: listener.address.port,
+                    tls: ServerTLS(certificateChainPath: settings.tls.certificate, privateKeyPath: settings.tls.key),
+                    http2: http2),
+                services: listener.services,
+                interceptors: [
+                    CallObserver(logger: logger, metrics: metrics),
+                    IdentityAuthorizationInterceptor(policy: listener.accessPolicy),
+                ], logger: logger)
+            let gate = (serving: StartupGate(), port: LockedValue<Int?>(nil))
+            var listenerLogger = logger
+            listenerLogger[metadataKey: "listener"] = "\(listener.name)"
+            listenerGates[listener.name] = gate
+            services.append(
+                .init(
+                    service: RPCServerService(
+                        server: listenerServer, host: listener.address.host, grace: settings.shutdownGrace,
+                        storeReady: storeReady, serving: gate.serving,
+                        boundPort: { port in
+                            gate.port.set(port)
+                            listener.bound(port)
+                        }, logger: listenerLogger),
+                    successTerminationBehavior: .gracefullyShutdownGroup,
+                    failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         services += parts.background.map {
             .init(
                 service: AfterServing(serving: serving, service: $0),
@@ -135,6 +170,7 @@ public final class ServiceRuntime: Sendable {
         self.group = ServiceGroup(configuration: groupConfiguration)
         self.serving = serving
         self.boundPort = boundPort
+        self.listenerGates = listenerGates
     }
 
     /// Runs the group until it has shut down.
@@ -149,6 +185,16 @@ public final class ServiceRuntime: Sendable {
     public func waitUntilServing() async throws -> Int {
         try await self.serving.wait()
         return self.boundPort.get() ?? 0
+    }
+
+    /// Waits until the public listener `name` (see ``PublicListener``) serves and returns its port.
+    ///
+    /// - Returns: the port, or `nil` when the service has no listener of that name.
+    /// - Throws: the error that stopped it, or `CancellationError` when the service shut down first.
+    public func waitUntilServing(listener name: String) async throws -> Int? {
+        guard let gate = self.listenerGates[name] else { return nil }
+        try await gate.serving.wait()
+        return gate.port.get() ?? 0
     }
 
     /// Starts a graceful shutdown, as SIGTERM does.

@@ -1,4 +1,5 @@
 public import Logging
+public import Metrics
 public import SkyportConfig
 public import SkyportRPC
 public import SkyportSecurity
@@ -71,6 +72,8 @@ public struct ServiceContext: Sendable {
     public var logger: Logger
     /// Clients to other Skyport services, over mutual TLS with this service's certificate.
     public var clients: ServiceClients
+    /// Where the service's own metrics go (served on the metrics endpoint).
+    public var metrics: any MetricsFactory
 }
 
 /// The running parts of a service.
@@ -79,8 +82,11 @@ public struct ServiceParts: Sendable {
     public var rpcServices: [any RPCService]
     /// Extra interceptors after access control (e.g. an ``APIKeyAuthenticator``).
     public var interceptors: [any ServerInterceptor]
-    /// Background loops, started after the RPC server and stopped before it.
+    /// Background loops, started after the RPC server and stopped before it (and before the public
+    /// listeners).
     public var background: [any Service]
+    /// Further servers for callers outside the internal CA, each on its own address.
+    public var publicListeners: [PublicListener]
     /// Start-up work on the migrated store before the RPC server binds (e.g. a host recording its
     /// start); a failure stops the start.
     public var prepare: (@Sendable () async throws -> Void)?
@@ -88,11 +94,12 @@ public struct ServiceParts: Sendable {
     /// Creates the parts.
     public init(
         rpcServices: [any RPCService], interceptors: [any ServerInterceptor] = [], background: [any Service] = [],
-        prepare: (@Sendable () async throws -> Void)? = nil
+        publicListeners: [PublicListener] = [], prepare: (@Sendable () async throws -> Void)? = nil
     ) {
         self.rpcServices = rpcServices
         self.interceptors = interceptors
         self.background = background
+        self.publicListeners = publicListeners
         self.prepare = prepare
     }
 }

@@ -42,8 +42,12 @@ public enum SessionToken {
 
     /// Splits a token into its claims, the exact signed bytes and the signature, checking its form only
     /// (not the signature, not the time).
-    static func parse(_ token: String) throws(TokenError) -> (claims: SessionTokenClaims, signed: [UInt8], signature: [UInt8]) {
-        guard token.utf8.count <= Self.maximumLength else { throw .malformed("longer than \(Self.maximumLength) bytes") }
+    static func parse(_ token: String) throws(TokenError) -> (
+        claims: SessionTokenClaims, signed: [UInt8], signature: [UInt8]
+    ) {
+        guard token.utf8.count <= Self.maximumLength else {
+            throw .malformed("longer than \(Self.maximumLength) bytes")
+        }
         guard token.hasPrefix(Self.prefix) else { throw .malformed("it does not start with \(Self.prefix)") }
         let body = String(token.dropFirst(Self.prefix.count))
         // Canonical only: one token has exactly one text (and so one hash), not variants that differ in
@@ -73,6 +77,21 @@ public enum SessionToken {
             issuedAtMilliseconds: message.issuedAtUnixMs, expiresAtMilliseconds: message.expiresAtUnixMs,
             clientCIDR: cidr, nonce: message.nonce, keyID: message.keyId)
         return (claims, Self.signatureContext + signed.claims, signed.signature)
+    }
+
+    /// The canonical text of a token given as its raw bytes (a serialized `SignedToken`): `skt1.` +
+    /// base64url. Every token has exactly one text, so its ``hash(_:)`` is the same however it arrived.
+    public static func text(fromBytes bytes: [UInt8]) -> String {
+        Self.prefix + Base64.encodeURL(bytes)
+    }
+
+    /// The claims of `token` with its form checked but NOT its signature or time: only for choosing how
+    /// to verify it (e.g. which home data centre's published keys to use). Never trust them otherwise;
+    /// ``TokenVerifier/verify(_:clientAddress:nowMilliseconds:)`` returns the claims that are.
+    ///
+    /// - Throws: ``TokenError/malformed(_:)`` when it is not a well-formed token.
+    public static func unverifiedClaims(_ token: String) throws(TokenError) -> SessionTokenClaims {
+        try Self.parse(token).claims
     }
 
     /// The SHA-256 of the token text: what stores keep instead of the token.

@@ -47,6 +47,7 @@ class Expected:
     metrics_port: int
     datacentre: str | None
     depends_on: tuple[str, ...]  # besides postgres
+    client_port: int | None = None  # stream hosts: the published client (SessionChannel) port
 
 
 # The port table and the start order (compose/README.md).
@@ -54,15 +55,17 @@ SERVICES: dict[str, Expected] = {
     "entitlement": Expected("entitlement", 7101, 9101, None, ("hostmgr-dc1", "hostmgr-dc2", "billing", "distribution")),
     "redemption": Expected("redemption", 7102, 9102, None, ("hostmgr-dc1", "hostmgr-dc2")),
     "hostmgr-dc1": Expected("hostmgr", 7103, 9103, "dc1", ()),
-    "streamhost-dc1": Expected("streamhost", 7107, 9107, "dc1", ("hostmgr-dc1",)),
+    "streamhost-dc1": Expected("streamhost", 7107, 9107, "dc1", ("hostmgr-dc1",), 7127),
     "hostmgr-dc2": Expected("hostmgr", 7113, 9113, "dc2", ()),
-    "streamhost-dc2": Expected("streamhost", 7117, 9117, "dc2", ("hostmgr-dc2",)),
+    "streamhost-dc2": Expected("streamhost", 7117, 9117, "dc2", ("hostmgr-dc2",), 7137),
     "forecast": Expected("forecast", 7104, 9104, None, ()),
     "distribution": Expected("distribution", 7105, 9105, None, ()),
     "billing": Expected("billing", 7106, 9106, None, ()),
 }
 POSTGRES = "postgres"
-GRPC_PORT, METRICS_PORT, POSTGRES_PORT = 7000, 9000, 5432
+GRPC_PORT, METRICS_PORT, POSTGRES_PORT, CLIENT_PORT = 7000, 9000, 5432, 7100
+# The only bind mount allowed: read-only configuration shipped beside the compose file.
+CONFIG_MOUNT = ("./config", "/etc/skyport")
 DATA_DIR = "/var/lib/skyport"
 TLS_DIR = "/run/secrets/skyport"
 SHUTDOWN_GRACE = "10s"
@@ -100,7 +103,9 @@ def common_env(service: str, exe: Expected) -> dict[str, str]:
         env["DATACENTRE"] = exe.datacentre or ""
         env["HOSTMGR"] = f"hostmgr-{exe.datacentre}:{GRPC_PORT}"
         env["ADVERTISE_ADDRESS"] = f"{service}:{GRPC_PORT}"
-        env["SLOTS"] = "4"
+        env["SLOTS"] = "16"
+        env["CLIENT_LISTEN"] = f"0.0.0.0:{CLIENT_PORT}"
+        env["CLIENT_ADVERTISE_ADDRESS"] = f"{service}:{CLIENT_PORT}"
     return env
 
 
@@ -314,7 +319,9 @@ def check_hardening(m: Model) -> list[str]:
         for kind, source, target in volume_mounts(svc):
             if kind == "volume" and source and source not in m.volumes:
                 errors.append(f"{name}: volume {source!r} is not declared under top-level volumes")
-            if kind == "bind" and not is_postgres:
+            read_only_config = (source, target) == CONFIG_MOUNT and any(
+                isinstance(item, str) and item == f"{source}:{target}:ro" for item in svc.get("volumes") or [])
+            if kind == "bind" and not is_postgres and not read_only_config:
                 errors.append(f"{name}: bind mount {source}:{target}; services get secrets and named volumes only")
     named = [v[1] for svc in m.services.values() for v in volume_mounts(svc) if v[0] == "volume" and v[1]]
     shared = sorted({v for v in named if named.count(v) > 1})
@@ -359,6 +366,8 @@ def check_ports(m: Model) -> list[str]:
         if exp is None:
             continue
         want = [f"127.0.0.1:{exp.grpc_port}:{GRPC_PORT}", f"127.0.0.1:{exp.metrics_port}:{METRICS_PORT}"]
+        if exp.client_port is not None:
+            want.append(f"127.0.0.1:{exp.client_port}:{CLIENT_PORT}")
         if sorted(map(str, ports)) != sorted(want):
             errors.append(f"{name}: ports are {ports}, want exactly {want}")
         for port in ports:
@@ -375,7 +384,9 @@ def check_ports(m: Model) -> list[str]:
 
 def check_environment(m: Model) -> list[str]:
     errors = []
-    container_port = {name: GRPC_PORT for name in SERVICES} | {POSTGRES: POSTGRES_PORT}
+    container_ports = {
+        name: {GRPC_PORT} | ({CLIENT_PORT} if exp.client_port is not None else set()) for name, exp in SERVICES.items()
+    } | {POSTGRES: {POSTGRES_PORT}}
     address = re.compile(r"(?:^|[/@])([a-z][a-z0-9-]*):(\d+)")
     for name, svc, exp in m.skyport():
         env = as_dict_env(svc.get("environment"))
@@ -391,11 +402,12 @@ def check_environment(m: Model) -> list[str]:
             for host, port in address.findall(value or ""):
                 if host in ("localhost",):
                     errors.append(f"{name}: {key} addresses localhost; use <compose service>:<container port>")
-                elif host in container_port and int(port) != container_port[host]:
+                elif host in container_ports and int(port) not in container_ports[host]:
                     errors.append(
                         f"{name}: {key} = {value!r} uses port {port} of {host}; write the container port "
-                        f"{host}:{container_port[host]}")
-            if "127.0.0.1" in (value or ""):
+                        f"{host}:{min(container_ports[host])}")
+            # Trusted proxies are address blocks, not addresses to reach.
+            if "127.0.0.1" in (value or "") and not key.endswith("_TRUSTED_PROXIES"):
                 errors.append(f"{name}: {key} = {value!r}; other services are <compose service>:<container port>")
         # streamhost: its HOSTMGR must be in its own data centre.
         if exp.executable == "streamhost" and env.get(prefix + "DATACENTRE") != exp.datacentre:

@@ -249,7 +249,7 @@ import Testing
             await transport.close()
         }
         await loop.stop()
-        #expect(await eventually { ServerConnectionHandler.liveCount.load(ordering: .relaxed) == 0 })
+        #expect(await eventually { loop.server.connectionHandlers.running == 0 })
     }
 
     /// Reads and discards everything: a peer that accepted the connection and then went silent.

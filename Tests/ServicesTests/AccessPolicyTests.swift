@@ -3,7 +3,8 @@ import DistributionService
 import EntitlementService
 import ForecastService
 import HostManagerService
-import RedemptionService
+import Metrics
+@testable import RedemptionService
 import SkyportProto
 import SkyportRPC
 import SkyportSecurity
@@ -77,7 +78,7 @@ struct PolicyCase: Sendable, CustomStringConvertible {
             allowed: "hostmgr", denied: "entitlement"),
         PolicyCase(
             description: "hostmgr", policy: HostManager.accessPolicy, migrations: HostManagerMigrations.all,
-            makeService: { HostManagerService(database: $0, datacentre: "dc1") },
+            makeService: { HostManagerServiceTests.service($0) },
             call: { client in
                 var request = Skyport_Hostmgr_V1_RegisterHostRequest()
                 request.hostId = "host-a"
@@ -89,7 +90,12 @@ struct PolicyCase: Sendable, CustomStringConvertible {
             allowed: "streamhost", denied: "skyport"),
         PolicyCase(
             description: "redemption", policy: Redemption.accessPolicy, migrations: RedemptionStore.migrations,
-            makeService: { RedemptionService(store: RedemptionStore(database: $0)) },
+            makeService: {
+                RedemptionService(
+                    store: RedemptionStore(database: $0), directory: DataCentreDirectory(), prefixTable: PrefixTable(),
+                    trustedProxies: TrustedProxies([]), connector: NoHostManagers(),
+                    metrics: RouteMetrics(factory: NOOPMetricsHandler.instance), logger: ServiceBackend.logger)
+            },
             call: { client in
                 _ = try await Skyport_Redemption_V1_RedemptionClient(client).listDataCentres(.init())
             },
@@ -104,9 +110,8 @@ struct PolicyCase: Sendable, CustomStringConvertible {
                         "--tls-cert", "/dev/null", "--tls-key", "/dev/null", "--tls-ca", "/dev/null", "--hostmgr",
                         "127.0.0.1:7103",
                     ], environment: [:])
-                return StreamHostService(
-                    store: store, capacity: try Capacity(configuration: configuration),
-                    advertiseAddress: "10.0.0.7:7107")
+                return StreamHostServiceTests.service(
+                    store: store, capacity: try Capacity(configuration: configuration))
             },
             call: { client in
                 _ = try await Skyport_Streamhost_V1_StreamHostClient(client).getStatus(.init())
@@ -173,6 +178,7 @@ struct AccessPolicyTests {
                 "/skyport.entitlement.v1.Entitlement/RevokeEntitlement": .publicMethod(.apiKey),
                 "/skyport.entitlement.v1.Entitlement/ListEntitlements": .publicMethod(.apiKey),
                 "/skyport.entitlement.v1.Entitlement/RequestSession": .publicMethod(.apiKey),
+                "/skyport.entitlement.v1.Entitlement/RollOutVersion": .publicMethod(.apiKey),
                 "/skyport.redemption.v1.Redemption/Redeem": .publicMethod(.handler),
             ])
     }

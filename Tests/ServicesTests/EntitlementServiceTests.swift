@@ -15,6 +15,8 @@ struct EntitlementServiceTests {
         let database: Database
         let server: InProcessServer
         let hasher: APIKeyHasher
+        /// The host management of `dc1` behind the service.
+        let hostmgrs: InProcessHostManagers
 
         /// The operator, over mutual TLS.
         var operatorClient: Client { Client(self.server.client(as: InProcessServer.operatorIdentity)) }
@@ -35,7 +37,7 @@ struct EntitlementServiceTests {
                 let server = InProcessServer(
                     services: [service], policy: Entitlement.accessPolicy,
                     interceptors: [APIKeyAuthenticator(policy: Entitlement.accessPolicy, store: store, hasher: hasher)])
-                try await body(Fixture(database: db, server: server, hasher: hasher))
+                try await body(Fixture(database: db, server: server, hasher: hasher, hostmgrs: hostmgrs))
             }
         }
     }

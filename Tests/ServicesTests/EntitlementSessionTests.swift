@@ -75,10 +75,78 @@ struct EntitlementSessionTests {
             #expect(session.redeemUrl == "skyport://127.0.0.1:7102/redeem?token=\(session.tokenText)")
             #expect(session.expiresAtUnixMs > 0)
             let described = try await ada.client.getApplication(
-                { var request = Skyport_Entitlement_V1_GetApplicationRequest(); request.appId = app.appId; return request }(),
+                {
+                    var request = Skyport_Entitlement_V1_GetApplicationRequest(); request.appId = app.appId;
+                    return request
+                }(),
                 metadata: ada.metadata)
             #expect(described.versions.map(\.versionId) == ["1.0.0"])
             #expect(described.profile?.memoryMib == 2048)
+        }
+    }
+
+    @Test(
+        "released versions are deployed to host management; sessions carry the current one",
+        arguments: ServiceBackend.all)
+    func versionsReachHostManagement(backend: ServiceBackend) async throws {
+        try await EntitlementServiceTests.withEntitlement(backend) { fixture in
+            let ada = try await Self.developer(fixture)
+            let app = try await ada.register()
+            let hostmgr = fixture.hostmgrs.operatorClient
+            // Host management keeps a buffer target only for a version it was told about.
+            func deployed(_ version: String) async -> Bool {
+                var target = Skyport_Hostmgr_V1_BufferTarget()
+                target.appId = app.appId
+                target.versionId = version
+                return (try? await hostmgr.setBufferTarget(target)) != nil
+            }
+            #expect(!(await deployed("1.0.0")))
+            try await ada.publish(app.appId, version: "1.0.0")
+            #expect(await deployed("1.0.0"))
+            try await ada.grant(app.appId, user: "user-1")
+            #expect(try await ada.requestSession(app.appId, user: "user-1").versionId == "1.0.0")
+
+            try await ada.publish(app.appId, version: "2.0.0")
+            // 2100-01-01T00:00:00Z: published, not released, so not deployed.
+            try await ada.publish(app.appId, version: "3.0.0", releaseAt: 4_102_444_800_000)
+            #expect(await deployed("2.0.0"))
+            #expect(!(await deployed("3.0.0")))
+            let session = try await ada.requestSession(app.appId, user: "user-1")
+            #expect(session.versionId == "2.0.0")
+
+            // What host management was given to run: the version and the application's profile.
+            var claim = Skyport_Hostmgr_V1_ClaimSessionRequest()
+            claim.sessionId = session.sessionId
+            claim.tokenHash = SessionToken.hash(session.tokenText)
+            claim.claimingDatacentre = "dc1"
+            let redemption = Skyport_Hostmgr_V1_HostManagerClient(fixture.hostmgrs.server.client(as: "redemption"))
+            let claimed = try await redemption.claimSession(claim)
+            let launch = try #require(claimed.app)
+            #expect(launch.appId == app.appId)
+            #expect(launch.versionId == "2.0.0")
+            #expect(launch.developerId == (try await ada.client.whoAmI(.init(), metadata: ada.metadata)).developerId)
+            #expect(launch.launchCommand == "bin/demo --serve")
+            #expect(launch.cpuUnits == 2)
+            #expect(launch.memoryMib == 2048)
+            #expect(launch.sessionsPerInstance == 1)
+            #expect(launch.homeDatacentre == "dc1")
+            #expect(claimed.userId == "user-1")
+
+            // RollOutVersion: a released version reaches every data centre; an unreleased one is refused.
+            var rollOut = Skyport_Entitlement_V1_RollOutVersionRequest()
+            rollOut.appId = app.appId
+            rollOut.versionId = "2.0.0"
+            rollOut.force = true
+            let rolled = try await ada.client.rollOutVersion(rollOut, metadata: ada.metadata)
+            #expect(rolled.datacentres == ["dc1"])
+            #expect(rolled.instancesAffected == 0)
+            rollOut.versionId = "3.0.0"
+            await expectStatus(.failedPrecondition) {
+                try await ada.client.rollOutVersion(rollOut, metadata: ada.metadata)
+            }
+            rollOut.versionId = "9.9.9"
+            await expectStatus(.notFound) { try await ada.client.rollOutVersion(rollOut, metadata: ada.metadata) }
+            #expect(!(await deployed("3.0.0")))
         }
     }
 
@@ -153,7 +221,8 @@ struct EntitlementSessionTests {
             await expectStatus(.notFound) { try await bob.grant(app.appId, user: "user-2") }
             await expectStatus(.notFound) { try await bob.publish(app.appId, version: "2.0.0") }
             // A wrong key is UNAUTHENTICATED, before any of that.
-            let wrong = Developer(client: fixture.publicClient, key: "sk_0123456789abcdef_" + String(repeating: "A", count: 43))
+            let wrong = Developer(
+                client: fixture.publicClient, key: "sk_0123456789abcdef_" + String(repeating: "A", count: 43))
             await expectStatus(.unauthenticated) { try await wrong.requestSession(app.appId, user: "user-1") }
         }
     }

@@ -3,6 +3,7 @@ import SkyportInterop
 import SkyportTokens
 import SkyportProto
 import SkyportRPC
+import SkyportStorage
 import Testing
 
 @Suite("Host management")
@@ -19,10 +20,33 @@ struct HostManagerServiceTests {
     static func withHostManager(_ backend: ServiceBackend, _ body: (Fixture) async throws -> Void) async throws {
         try await backend.withDatabase(migrations: HostManagerMigrations.all) { db in
             let server = InProcessServer(
-                services: [HostManagerService(database: db, datacentre: "dc1")],
+                services: [Self.service(db)],
                 policy: HostManager.accessPolicy)
             try await body(Fixture(server: server))
         }
+    }
+
+    /// A host management of `datacentre` over `db`, with no stream hosts or peers to reach.
+    static func service(_ db: Database, datacentre: String = "dc1") -> HostManagerService {
+        HostManagerService(
+            database: db, settings: HostManagerService.Settings(datacentre: datacentre),
+            links: InProcessHostManagerLinks(), logger: ServiceBackend.logger)
+    }
+
+    /// What entitlement sends with a session: the version of `app-1` of `dev_a` to run.
+    static func app(
+        _ appID: String = "app-1", version: String = "1.0.0", developer: String = "dev_a", home: String = "dc1"
+    ) -> Skyport_Hostmgr_V1_AppLaunch {
+        var app = Skyport_Hostmgr_V1_AppLaunch()
+        app.appId = appID
+        app.versionId = version
+        app.developerId = developer
+        app.launchCommand = "bin/demo --serve"
+        app.cpuUnits = 2
+        app.memoryMib = 2048
+        app.sessionsPerInstance = 1
+        app.homeDatacentre = home
+        return app
     }
 
     static func registration(
@@ -129,6 +153,7 @@ struct HostManagerServiceTests {
         request.developerId = "dev_a"
         request.tokenValiditySeconds = validity
         request.clientCidr = cidr
+        request.app = Self.app()
         return request
     }
 
@@ -158,7 +183,7 @@ struct HostManagerServiceTests {
     @Test("CreateSession mints a token that verifies with the published keys", arguments: ServiceBackend.all)
     func createSessionMintsAVerifiableToken(backend: ServiceBackend) async throws {
         try await backend.withDatabase(migrations: HostManagerMigrations.all) { db in
-            let service = HostManagerService(database: db, datacentre: "dc1")
+            let service = Self.service(db)
             let server = InProcessServer(services: [service], policy: HostManager.accessPolicy)
             let entitlement = Client(server.client(as: "entitlement"))
             let session = try await entitlement.createSession(Self.sessionRequest(cidr: "203.0.113.0/24"))
@@ -183,7 +208,7 @@ struct HostManagerServiceTests {
                 }
             }
             // The key persists: the same key id signs after a restart (a new service over the same store).
-            let again = HostManagerService(database: db, datacentre: "dc1")
+            let again = Self.service(db)
             let restartedKey = try await again.keys.ensureCurrentKey(now: 0)
             #expect(restartedKey.keyID == claims.keyID)
         }
@@ -199,7 +224,8 @@ struct HostManagerServiceTests {
                 for _ in 0..<100 {
                     group.addTask {
                         do {
-                            _ = try await redemption.claimSession(Self.claim(session.sessionId, token: session.tokenText))
+                            _ = try await redemption.claimSession(
+                                Self.claim(session.sessionId, token: session.tokenText))
                             return .ok
                         } catch let error as RPCError {
                             return error.code
@@ -236,11 +262,28 @@ struct HostManagerServiceTests {
     func invalidSessionRequests(backend: ServiceBackend) async throws {
         try await Self.withHostManager(backend) { fixture in
             let entitlement = Client(fixture.server.client(as: "entitlement"))
-            await expectStatus(.invalidArgument) { try await entitlement.createSession(Self.sessionRequest(validity: 604_801)) }
-            await expectStatus(.invalidArgument) { try await entitlement.createSession(Self.sessionRequest(cidr: "10.0.0.0/99")) }
+            await expectStatus(.invalidArgument) {
+                try await entitlement.createSession(Self.sessionRequest(validity: 604_801))
+            }
+            await expectStatus(.invalidArgument) {
+                try await entitlement.createSession(Self.sessionRequest(cidr: "10.0.0.0/99"))
+            }
             var noUser = Self.sessionRequest()
             noUser.userId = ""
             await expectStatus(.invalidArgument) { try await entitlement.createSession(noUser) }
+            // The version to run is required, and must be the application's own.
+            var noApp = Self.sessionRequest()
+            noApp.app = nil
+            await expectStatus(.invalidArgument) { try await entitlement.createSession(noApp) }
+            var otherApp = Self.sessionRequest()
+            otherApp.app = Self.app("app-2")
+            await expectStatus(.invalidArgument) { try await entitlement.createSession(otherApp) }
+            var otherDeveloper = Self.sessionRequest()
+            otherDeveloper.app = Self.app(developer: "dev_b")
+            await expectStatus(.invalidArgument) { try await entitlement.createSession(otherDeveloper) }
+            var noSeats = Self.sessionRequest()
+            noSeats.app?.sessionsPerInstance = 0
+            await expectStatus(.invalidArgument) { try await entitlement.createSession(noSeats) }
             _ = try await entitlement.createSession(Self.sessionRequest(validity: 604_800))
             for identity in ["streamhost", "skyport"] {
                 let other = Client(fixture.server.client(as: identity))

@@ -1,7 +1,11 @@
-import RedemptionService
+import Metrics
 import SkyportProto
 import SkyportRPC
+import SkyportService
+import SkyportTokens
 import Testing
+
+@testable import RedemptionService
 
 @Suite("Redemption")
 struct RedemptionServiceTests {
@@ -11,8 +15,11 @@ struct RedemptionServiceTests {
         _ backend: ServiceBackend, _ body: (_ operator: Client, _ server: InProcessServer) async throws -> Void
     ) async throws {
         try await backend.withDatabase(migrations: RedemptionStore.migrations) { db in
-            let server = InProcessServer(
-                services: [RedemptionService(store: RedemptionStore(database: db))], policy: Redemption.accessPolicy)
+            let service = RedemptionService(
+                store: RedemptionStore(database: db), directory: DataCentreDirectory(), prefixTable: PrefixTable(),
+                trustedProxies: TrustedProxies([]), connector: NoHostManagers(),
+                metrics: RouteMetrics(factory: NOOPMetricsHandler.instance), logger: ServiceBackend.logger)
+            let server = InProcessServer(services: [service], policy: Redemption.accessPolicy)
             try await body(Client(server.client(as: InProcessServer.operatorIdentity)), server)
         }
     }
@@ -103,13 +110,69 @@ struct RedemptionServiceTests {
         }
     }
 
-    @Test("Redeem is public and UNIMPLEMENTED", arguments: ServiceBackend.all)
-    func redeemIsUnimplemented(backend: ServiceBackend) async throws {
+    @Test(
+        "Redeem is public: without a certificate a bad token is refused for itself, not for access",
+        arguments: ServiceBackend.all)
+    func redeemIsPublic(backend: ServiceBackend) async throws {
         try await Self.withRedemption(backend) { _, server in
+            let anonymous = Client(server.client(as: nil))
             var request = Skyport_Redemption_V1_RedeemRequest()
             request.token = [1, 2, 3]
-            let anonymous = Client(server.client(as: nil))
-            await expectStatus(.unimplemented) { try await anonymous.redeem(request) }
+            await expectStatus(.invalidArgument) { try await anonymous.redeem(request) }
+            await expectStatus(.invalidArgument) { try await anonymous.redeem(.init()) }
+            // Operator methods stay the operator's.
+            await expectStatus(.unauthenticated) { try await anonymous.listDataCentres(.init()) }
+            var explain = Skyport_Redemption_V1_ExplainRouteRequest()
+            explain.clientAddress = "192.0.2.1"
+            await expectStatus(.unauthenticated) { try await anonymous.explainRoute(explain) }
+            await expectStatus(.permissionDenied) {
+                try await Client(server.client(as: "hostmgr")).explainRoute(explain)
+            }
         }
+    }
+
+    @Test(
+        "a token's home must be known, and its keys come from the home's host management", arguments: ServiceBackend.all
+    )
+    func redeemNeedsAKnownHome(backend: ServiceBackend) async throws {
+        try await Self.withRedemption(backend) { redemption, server in
+            let anonymous = Client(server.client(as: nil))
+            let token = try TokenIssuer(key: try TokenSigningKey.generate(keyID: "dc1-1"), homeDatacentre: "dc1")
+                .issue(sessionID: "ses_1", appID: "app-1", nowMilliseconds: ServiceSupport.nowUnixMilliseconds())
+            var request = Skyport_Redemption_V1_RedeemRequest()
+            request.tokenText = token.token
+            await expectStatus(.unauthenticated) { try await anonymous.redeem(request) }
+            // Once dc1 is known, its keys are fetched from its host management, which is unreachable here.
+            _ = try await redemption.upsertDataCentre(Self.datacentre("dc1"))
+            await expectStatus(.unavailable) { try await anonymous.redeem(request) }
+        }
+    }
+
+    @Test("ExplainRoute lists every data centre, unprobed ones skipped", arguments: ServiceBackend.all)
+    func explainRouteBeforeAnyProbe(backend: ServiceBackend) async throws {
+        try await Self.withRedemption(backend) { redemption, _ in
+            _ = try await redemption.upsertDataCentre(Self.datacentre("dc2"))
+            _ = try await redemption.upsertDataCentre(Self.datacentre("dc1"))
+            var request = Skyport_Redemption_V1_ExplainRouteRequest()
+            request.clientAddress = "2001:db8::1"
+            let decision = try await redemption.explainRoute(request)
+            #expect(decision.candidates.map(\.datacentreId) == ["dc1", "dc2"])
+            #expect(decision.candidates.allSatisfy { $0.skippedBecause == "down: not probed yet" })
+            #expect(decision.reason == "no data centre can take the session now")
+            #expect(!decision.clientLocated)
+            request.clientAddress = "2001:db8::/32"
+            await expectStatus(.invalidArgument) { try await redemption.explainRoute(request) }
+            // Listed with their (empty) probe state.
+            let listed = try await Self.list(redemption)
+            #expect(listed.map(\.up) == [false, false])
+            #expect(listed.map(\.probedAtUnixMs) == [0, 0])
+        }
+    }
+}
+
+/// Host management that cannot be reached (in-process tests of everything before a forward).
+struct NoHostManagers: HostManagerConnector {
+    func hostManager(at address: String) throws -> Skyport_Hostmgr_V1_HostManagerClient {
+        throw RPCError(code: .unavailable, message: "no host management in this test")
     }
 }

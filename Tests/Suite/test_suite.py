@@ -100,20 +100,25 @@ def eventually(condition, timeout=15.0, interval=0.2):
     return condition()
 
 
-def billing_stubs():
-    """Python messages and a stub for skyport.billing.v1.Billing, generated now with grpcio-tools."""
+def python_stubs(area):
+    """Python messages and stubs for Proto/<area>/v1/<area>.proto, generated now with grpcio-tools."""
     from grpc_tools import protoc
     import grpc_tools
+    import importlib
     out = os.path.join(STATE, "py")
     os.makedirs(out, exist_ok=True)
     well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
     rc = protoc.main(["protoc", f"-I{well_known}", f"-I{ROOT}/Proto", f"--python_out={out}", f"--grpc_python_out={out}",
-                      "billing/v1/billing.proto"])
+                      f"{area}/v1/{area}.proto"])
     if rc != 0:
-        raise RuntimeError("protoc failed for billing.proto")
-    sys.path.insert(0, out)
-    from billing.v1 import billing_pb2, billing_pb2_grpc
-    return billing_pb2, billing_pb2_grpc
+        raise RuntimeError(f"protoc failed for {area}.proto")
+    if out not in sys.path:
+        sys.path.insert(0, out)
+    return importlib.import_module(f"{area}.v1.{area}_pb2"), importlib.import_module(f"{area}.v1.{area}_pb2_grpc")
+
+
+def billing_stubs():
+    return python_stubs("billing")
 
 
 def test_up_and_health():
@@ -196,11 +201,12 @@ def test_one_real_method_per_service():
                                                         for f in os.listdir(os.path.join(STATE, "logs"))))
 
     code, dc, err = call("redemption", "skyport.redemption.v1.Redemption/UpsertDataCentre",
-                         '{"datacentreId": "dc2", "hostmgrAddress": "127.0.0.1:7113", "latitude": 48.1, '
+                         '{"datacentreId": "dc3", "hostmgrAddress": "127.0.0.1:1", "latitude": 48.1, '
                          '"longitude": 11.6, "region": "eu-south"}')
     code2, listed, err2 = call("redemption", "skyport.redemption.v1.Redemption/ListDataCentres")
     check("redemption UpsertDataCentre then ListDataCentres",
-          code == 0 and code2 == 0 and listed and [d["datacentreId"] for d in listed.get("datacentres", [])] == ["dc2"],
+          code == 0 and code2 == 0 and listed
+          and [d["datacentreId"] for d in listed.get("datacentres", [])] == ["dc1", "dc2", "dc3"],
           f"{code} {err} {code2} {listed} {err2}")
 
     for dc in ("dc1", "dc2"):
@@ -347,6 +353,125 @@ def test_sigterm_mid_stream(instances):
     check("every OK call was stored exactly once, and no failed one", stored == ok, f"stored {stored}, OK {ok}, {codes}")
 
 
+def test_sessions():
+    """Sessions end to end on real processes: the demo, 100 racing redemptions, routing, a lost host."""
+    started = time.monotonic()
+    demo = skyport("demo", "--state-dir", STATE, timeout=240)
+    check("skyport demo: a real session end to end, and a second one resuming the saved state",
+          demo.returncode == 0 and "resumed saved state" in demo.stdout, demo.stdout[-2500:] + demo.stderr[-1500:])
+    first = re.search(r"redemption 1\s+client 198\.51\.100\.7 → (dc\d)", demo.stdout)
+    second = re.search(r"redemption 2\s+client 192\.0\.2\.10 → (dc\d)", demo.stdout)
+    check("routing: a client near dc2 (Frankfurt) lands in dc2; one near dc1 (Amsterdam) in dc1",
+          first is not None and first.group(1) == "dc2" and second is not None and second.group(1) == "dc1",
+          demo.stdout[-2500:])
+    print(f"demo took {time.monotonic() - started:.1f} s")
+    print(demo.stdout)
+
+    # A developer, an app homed in dc1 with the demo package, a user.
+    code, created, err = call("entitlement", "skyport.entitlement.v1.Entitlement/CreateDeveloper",
+                              '{"displayName": "Grace Hopper", "email": "grace@example.com"}')
+    if not check("a second developer", code == 0 and created, f"{code} {err}"):
+        return
+    env = {"SKYPORT_API_KEY": created["apiKey"]}
+    app_id = skyport("app", "register", "--state-dir", STATE, "--name", "Races", "--home", "dc1",
+                     "--memory-mib", "64", env=env).stdout.strip()
+    skyport("app", "publish", "--state-dir", STATE, app_id, "--version", "1.0.0", "--command", "python3 demo_app.py",
+            env=env)
+    skyport("package", "install", "--state-dir", STATE, app_id, "1.0.0", "Services/StreamHost/DemoApp")
+    skyport("entitlement", "grant", "--state-dir", STATE, app_id, "bob", env=env)
+
+    def hosts_hold_package():
+        for dc in ("dc1", "dc2"):
+            code, hosts, _ = call(f"hostmgr-{dc}", "skyport.hostmgr.v1.HostManager/ListHosts")
+            if code != 0 or not any(p.get("appId") == app_id for h in hosts.get("hosts", []) for p in h.get("packages", [])):
+                return False
+        return True
+    check("both data centres learn of the installed package from their hosts", eventually(hosts_hold_package, 20))
+
+    def token():
+        requested = skyport("session", "request", "--state-dir", STATE, app_id, "bob", env=env)
+        found = re.search(r"^token:\s+(skt1\.\S+)$", requested.stdout, re.M)
+        return found.group(1) if found else None
+
+    redemption_pb2, redemption_grpc = python_stubs("redemption")
+    redemption = state()["redemption"]["address"]
+    ca = open(os.path.join(STATE, "tls", "ca.pem"), "rb").read()
+    # The public surface: TLS without a client certificate, as a thin client connects.
+    public = grpc.ssl_channel_credentials(root_certificates=ca)
+
+    def redeem(text, forwarded=None):
+        with grpc.secure_channel(redemption, public) as channel:
+            stub = redemption_grpc.RedemptionStub(channel)
+            metadata = [("x-forwarded-for", forwarded)] if forwarded else None
+            try:
+                return grpc.StatusCode.OK, stub.Redeem(redemption_pb2.RedeemRequest(token_text=text), timeout=30,
+                                                       metadata=metadata)
+            except grpc.RpcError as error:
+                return error.code(), error.details()
+
+    # 100 concurrent redemptions of one token, from grpcio: exactly one wins, everywhere.
+    text = token()
+    results = []
+    lock = threading.Lock()
+
+    def race(index):
+        outcome = redeem(text, "198.51.100.7" if index % 2 else "192.0.2.10")
+        with lock:
+            results.append(outcome)
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    codes = [code for code, _ in results]
+    check("100 concurrent redemptions of one token (grpcio, both data centres): exactly one succeeds",
+          codes.count(grpc.StatusCode.OK) == 1 and codes.count(grpc.StatusCode.FAILED_PRECONDITION) == 99,
+          f"{ {c.name: codes.count(c) for c in set(codes)} }")
+
+    # A token with one bit flipped, and garbage, are refused with clear statuses.
+    text = token()
+    flipped = text[:20] + ("A" if text[20] != "A" else "B") + text[21:]
+    code, _ = redeem(flipped)
+    check("a token with a flipped bit is refused (UNAUTHENTICATED or INVALID_ARGUMENT)",
+          code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT), f"{code}")
+
+    # A stream host killed with SIGKILL: its sessions are lost within 3 heartbeat intervals (2 s here).
+    code, placed = redeem(text, "192.0.2.10")
+    if check("a session placed in dc1 (provisioned, client not connected yet)",
+             code == grpc.StatusCode.OK and placed.datacentre == "dc1", f"{code} {placed}"):
+        host = state()["streamhost-dc1"]
+        killed_at = time.monotonic()
+        os.kill(host["pid"], signal.SIGKILL)
+
+        def lost():
+            code, sessions, _ = call("hostmgr-dc1", "skyport.hostmgr.v1.HostManager/ListSessions")
+            return code == 0 and any(s["sessionId"] == placed.session_id and s.get("state") == "lost"
+                                     for s in sessions.get("sessions", []))
+        became_lost = eventually(lost, timeout=20)
+        check("after SIGKILL of its stream host the session is marked lost within 3 intervals (+1 s tick)",
+              became_lost and time.monotonic() - killed_at <= 3 * 2 + 4, f"{time.monotonic() - killed_at:.1f} s")
+        restarted = up()
+        check("skyport up restarts the killed stream host", restarted.returncode == 0, restarted.stderr[-800:])
+
+    # Routing around a data centre that is down: near dc2, but dc2's host management is stopped.
+    hostmgr2 = state()["hostmgr-dc2"]
+    os.kill(hostmgr2["pid"], signal.SIGTERM)
+
+    def dc2_down():
+        code, decision, _ = call("redemption", "skyport.redemption.v1.Redemption/ExplainRoute",
+                                 '{"clientAddress": "198.51.100.7"}')
+        return decision if code == 0 and decision and decision["candidates"][0]["datacentreId"] == "dc1" else None
+    decision = eventually(dc2_down, timeout=20)
+    check("with dc2 down, a client near dc2 is routed to dc1 (and the decision says why)",
+          decision is not None and any(c.get("skippedBecause") for c in decision["candidates"]
+                                       if c["datacentreId"] == "dc2"), f"{decision}")
+    code, placed = redeem(token(), "198.51.100.7")
+    check("a redemption near dc2 while dc2 is down lands in dc1",
+          code == grpc.StatusCode.OK and placed.datacentre == "dc1", f"{code} {placed}")
+    restarted = up()
+    check("skyport up restarts host management dc2", restarted.returncode == 0, restarted.stderr[-800:])
+
+
 def test_down(instances):
     pids = {name: state()[name]["pid"] for name in instances}
     result = skyport("down", "--state-dir", STATE, timeout=60)
@@ -370,6 +495,7 @@ def main():
             test_one_real_method_per_service()
             test_metrics(report["instances"])
             test_sigterm_mid_stream(report["instances"])
+            test_sessions()
             test_down(report["instances"])
             print(f"cold start of the suite: {report['cold_start_ms']} ms (skyport up wall time {report['wall_s']:.2f} s)")
             print("idle RSS per service (KiB): " + ", ".join(f"{name} {kib}" for name, kib in sorted(idle.items())))

@@ -59,7 +59,8 @@ final class StaticKeys: TokenKeySource {
         #expect(issued.token.hasPrefix("skt1."))
         #expect(issued.token.utf8.count < 300)
         let verifier = TokenVerifier(source: StaticKeys([key]))
-        let claims = try await verifier.verify(issued.token, clientAddress: "203.0.113.77", nowMilliseconds: Self.now + 1000)
+        let claims = try await verifier.verify(
+            issued.token, clientAddress: "203.0.113.77", nowMilliseconds: Self.now + 1000)
         #expect(claims == issued.claims)
         #expect(claims.expiresAtMilliseconds == Self.now + 60_000)
         #expect(claims.nonce.count == 32)
@@ -78,7 +79,9 @@ final class StaticKeys: TokenKeySource {
             var flipped = body
             flipped[bit / 8] ^= 1 << (bit % 8)
             let altered = SessionToken.prefix + Base64.encodeURL(flipped)
-            let code = await Self.code { _ = try await verifier.verify(altered, clientAddress: nil, nowMilliseconds: Self.now) }
+            let code = await Self.code {
+                _ = try await verifier.verify(altered, clientAddress: nil, nowMilliseconds: Self.now)
+            }
             #expect(code == .unauthenticated || code == .invalidArgument, "bit \(bit) accepted")
         }
     }
@@ -96,7 +99,9 @@ final class StaticKeys: TokenKeySource {
             #expect(error.rpcError.status.code == .unauthenticated)
         }
         let future = try Self.issue(key, at: Self.now + 60_000).token
-        #expect(await Self.code { _ = try await verifier.verify(future, clientAddress: nil, nowMilliseconds: Self.now) } == .unauthenticated)
+        #expect(
+            await Self.code { _ = try await verifier.verify(future, clientAddress: nil, nowMilliseconds: Self.now) }
+                == .unauthenticated)
         #expect(throws: TokenIssuerError.self) { try Self.issue(key, validity: .milliseconds(999)) }
         #expect(throws: TokenIssuerError.self) { try Self.issue(key, validity: .seconds(7 * 24 * 3600 + 1)) }
         _ = try Self.issue(key, validity: .seconds(7 * 24 * 3600))
@@ -111,13 +116,15 @@ final class StaticKeys: TokenKeySource {
         #expect(keys.fetches == 1)
         // A rotated key is published later: the unknown id triggers one refresh and then verifies.
         keys.publish(rotated)
-        _ = try await verifier.verify(try Self.issue(rotated).token, clientAddress: nil, nowMilliseconds: Self.now + 2000)
+        _ = try await verifier.verify(
+            try Self.issue(rotated).token, clientAddress: nil, nowMilliseconds: Self.now + 2000)
         #expect(keys.fetches == 2)
         // A key nobody published: refused, and repeated attempts within the interval fetch nothing more.
         let stranger = try TokenSigningKey.generate(keyID: "evil")
         for offset in [3000, 3100, 3200] as [Int64] {
             let code = await Self.code {
-                _ = try await verifier.verify(try! Self.issue(stranger).token, clientAddress: nil, nowMilliseconds: Self.now + offset)
+                _ = try await verifier.verify(
+                    try! Self.issue(stranger).token, clientAddress: nil, nowMilliseconds: Self.now + offset)
             }
             #expect(code == .unauthenticated)
         }
@@ -142,7 +149,9 @@ final class StaticKeys: TokenKeySource {
         // Still cached within the age...
         _ = try await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now + 59_000)
         // ...and refused once the cache is refetched.
-        let code = await Self.code { _ = try await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now + 61_000) }
+        let code = await Self.code {
+            _ = try await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now + 61_000)
+        }
         #expect(code == .unauthenticated)
     }
 
@@ -169,7 +178,9 @@ final class StaticKeys: TokenKeySource {
         let index = alphabet.firstIndex(of: last)!
         let variant = String(token.dropLast()) + String(alphabet[index ^ 1])
         if Base64.decodeURL(String(variant.dropFirst(5))) == Base64.decodeURL(String(token.dropFirst(5))) {
-            let code = await Self.code { _ = try await verifier.verify(variant, clientAddress: nil, nowMilliseconds: Self.now) }
+            let code = await Self.code {
+                _ = try await verifier.verify(variant, clientAddress: nil, nowMilliseconds: Self.now)
+            }
             #expect(code == .invalidArgument)
         }
         _ = try await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now)
@@ -181,7 +192,9 @@ final class StaticKeys: TokenKeySource {
         let v4 = try Self.issue(key, cidr: CIDR("198.51.100.0/24")).token
         _ = try await verifier.verify(v4, clientAddress: "::ffff:198.51.100.9", nowMilliseconds: Self.now)
         for address: String? in ["198.51.101.9", nil, "not-an-address", "2001:db8::1"] {
-            let code = await Self.code { _ = try await verifier.verify(v4, clientAddress: address, nowMilliseconds: Self.now) }
+            let code = await Self.code {
+                _ = try await verifier.verify(v4, clientAddress: address, nowMilliseconds: Self.now)
+            }
             #expect(code == .unauthenticated, "accepted from \(address ?? "nil")")
         }
         let v6 = try Self.issue(key, cidr: CIDR("2001:db8::/32")).token
@@ -192,8 +205,40 @@ final class StaticKeys: TokenKeySource {
         let key = try TokenSigningKey.generate(keyID: "dc1-1")
         let verifier = TokenVerifier(source: StaticKeys([key]))
         for garbage in ["", "skt1.", "skt2.AAAA", "skt1.!!!!", "skt1.AAAA", String(repeating: "A", count: 100_000)] {
-            let code = await Self.code { _ = try await verifier.verify(garbage, clientAddress: nil, nowMilliseconds: Self.now) }
+            let code = await Self.code {
+                _ = try await verifier.verify(garbage, clientAddress: nil, nowMilliseconds: Self.now)
+            }
             #expect(code == .invalidArgument, "\(garbage.prefix(20))")
+        }
+    }
+
+    @Test func rawBytesReencodeToTheCanonicalTextThatVerifies() async throws {
+        let key = try TokenSigningKey.generate(keyID: "dc1-1")
+        let issued = try Self.issue(key)
+        let text = SessionToken.text(fromBytes: issued.bytes)
+        #expect(text == issued.token)
+        #expect(SessionToken.hash(text) == SessionToken.hash(issued.token))
+        let claims = try await TokenVerifier(source: StaticKeys([key])).verify(
+            text, clientAddress: nil, nowMilliseconds: Self.now)
+        #expect(claims == issued.claims)
+    }
+
+    @Test func unverifiedClaimsNameTheHomeButCheckOnlyTheForm() async throws {
+        let key = try TokenSigningKey.generate(keyID: "dc1-1")
+        let issued = try TokenIssuer(key: key, homeDatacentre: "dc7").issue(
+            sessionID: "ses_7", appID: "app-7", nowMilliseconds: Self.now)
+        let claims = try SessionToken.unverifiedClaims(issued.token)
+        #expect(claims.homeDatacentre == "dc7")
+        #expect(claims.sessionID == "ses_7")
+        #expect(claims.keyID == "dc1-1")
+        // A token signed by a key nobody publishes still has readable claims (nothing is verified) ...
+        let stranger = try TokenSigningKey.generate(keyID: "nobody")
+        let forged = try TokenIssuer(key: stranger, homeDatacentre: "dc7").issue(
+            sessionID: "ses_8", appID: "app-7", nowMilliseconds: Self.now)
+        #expect(try SessionToken.unverifiedClaims(forged.token).homeDatacentre == "dc7")
+        // ... while what is not a token at all is refused as malformed.
+        for garbage in ["", "skt1.", "skt1.AAAA", "skt2." + issued.token.dropFirst(5)] {
+            #expect(throws: TokenError.self, "\(garbage.prefix(20))") { try SessionToken.unverifiedClaims(garbage) }
         }
     }
 

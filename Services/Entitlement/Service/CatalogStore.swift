@@ -93,7 +93,7 @@ public struct CatalogStore: Sendable {
         try await self.database.query(
             """
             SELECT app_id, version_id, launch_command, release_at_ms, published_at_ms FROM app_versions
-            WHERE app_id = ? ORDER BY release_at_ms, version_id LIMIT 1000
+            WHERE app_id = ? ORDER BY release_at_ms, published_at_ms, version_id LIMIT 1000
             """, [appID]
         ).map { row in
             Version(
@@ -192,7 +192,8 @@ public struct CatalogStore: Sendable {
         return try rows.map { row in
             Entitlement(
                 appID: try row.decode(String.self, "app_id"), userID: try row.decode(String.self, "user_id"),
-                kind: try row.decode(Int64.self, "kind"), expiresAtMilliseconds: try row.decode(Int64.self, "expires_at_ms"),
+                kind: try row.decode(Int64.self, "kind"),
+                expiresAtMilliseconds: try row.decode(Int64.self, "expires_at_ms"),
                 grantedAtMilliseconds: try row.decode(Int64.self, "granted_at_ms"),
                 revokedAtMilliseconds: try row.decode(Int64?.self, "revoked_at_ms"))
         }

@@ -14,8 +14,8 @@ public enum Entitlement {
         "api-key-pepper-file", help: "File holding a secret pepper for API-key hashes (HMAC-SHA-256).")
 
     /// The host management of each data centre, where sessions are created.
-    public static let hostmgrs = ConfigKey<String>(
-        "hostmgrs", default: "dc1=127.0.0.1:7103,dc2=127.0.0.1:7113",
+    public static let hostmgrs = ConfigKey<DatacentreAddresses>(
+        "hostmgrs", default: DatacentreAddresses.parse(configText: "dc1=127.0.0.1:7103,dc2=127.0.0.1:7113")!,
         help: "Host management per data centre: dc1=host:port,dc2=host:port.")
     /// Where clients redeem tokens.
     public static let redemptionEndpoints = ConfigKey<String>(
@@ -31,16 +31,14 @@ public enum Entitlement {
         let configuration = context.configuration
         let hasher = APIKeyHasher(pepper: try Self.pepper(configuration))
         let store = EntitlementStore(database: context.database, hasher: hasher)
-        guard let addresses = HostManagerDirectory.parse(configuration[Self.hostmgrs]) else {
-            throw configuration.invalid(Self.hostmgrs, "expected dc1=host:port,dc2=host:port")
-        }
         let endpoints = configuration[Self.redemptionEndpoints].split(separator: ",").map(String.init)
         guard !endpoints.isEmpty, endpoints.allSatisfy({ HostAndPort.parse(configText: $0) != nil }) else {
             throw configuration.invalid(Self.redemptionEndpoints, "expected host:port,host:port")
         }
         let service = EntitlementService(
             store: store, catalog: CatalogStore(database: context.database),
-            sessions: HostManagerDirectory(addresses: addresses, clients: context.clients, logger: context.logger),
+            sessions: HostManagerDirectory(
+                addresses: configuration[Self.hostmgrs], clients: context.clients, logger: context.logger),
             redemptionEndpoints: endpoints)
         return ServiceParts(
             rpcServices: [service],
@@ -53,8 +51,11 @@ public enum Entitlement {
         policy.allow(["skyport"], toCall: Skyport_Entitlement_V1_EntitlementMethods.createDeveloper)
         policy.allow(["skyport"], toCall: Skyport_Entitlement_V1_EntitlementMethods.getDeveloper)
         for method in [
-            Skyport_Entitlement_V1_EntitlementMethods.whoAmI, Skyport_Entitlement_V1_EntitlementMethods.registerApplication,
-            Skyport_Entitlement_V1_EntitlementMethods.getApplication, Skyport_Entitlement_V1_EntitlementMethods.publishVersion,
+            Skyport_Entitlement_V1_EntitlementMethods.whoAmI,
+            Skyport_Entitlement_V1_EntitlementMethods.registerApplication,
+            Skyport_Entitlement_V1_EntitlementMethods.getApplication,
+            Skyport_Entitlement_V1_EntitlementMethods.publishVersion,
+            Skyport_Entitlement_V1_EntitlementMethods.rollOutVersion,
             Skyport_Entitlement_V1_EntitlementMethods.grantEntitlement,
             Skyport_Entitlement_V1_EntitlementMethods.revokeEntitlement,
             Skyport_Entitlement_V1_EntitlementMethods.listEntitlements,

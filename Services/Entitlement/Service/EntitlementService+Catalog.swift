@@ -17,9 +17,11 @@ extension EntitlementService {
     /// The developer's application, or NOT_FOUND (also for another developer's application).
     func ownApplication(_ appID: String, developerID: String) async throws -> CatalogStore.Application {
         try ServiceSupport.requireText(appID, field: "app_id", maxLength: 64)
-        guard let application = try await ServiceSupport.store({
-            try await self.catalog.application(appID, developerID: developerID)
-        }) else {
+        guard
+            let application = try await ServiceSupport.store({
+                try await self.catalog.application(appID, developerID: developerID)
+            })
+        else {
             throw RPCError(code: .notFound, message: "application \(appID) not found")
         }
         return application
@@ -32,9 +34,10 @@ extension EntitlementService {
         let developerID = try Self.callingDeveloper()
         try ServiceSupport.requireText(request.name, field: "name", maxLength: 200)
         try ServiceSupport.requireName(request.homeDatacentre, field: "home_datacentre")
-        guard self.sessions.knows(request.homeDatacentre) else {
+        guard self.sessions.datacentres.contains(request.homeDatacentre) else {
             throw RPCError(
-                code: .invalidArgument, message: "home_datacentre \(request.homeDatacentre) is not a data centre of this platform")
+                code: .invalidArgument,
+                message: "home_datacentre \(request.homeDatacentre) is not a data centre of this platform")
         }
         let profile = request.profile ?? Skyport_Entitlement_V1_ResourceProfile()
         guard profile.cpuUnits >= 1, profile.memoryMib >= 1, profile.memoryMib <= 1 << 40,
@@ -87,6 +90,11 @@ extension EntitlementService {
         } catch let error as StorageError {
             throw error.rpcError
         }
+        if version.releaseAtMilliseconds <= now {
+            // Released now: every data centre learns it (so older instances drain); a data centre that
+            // misses it learns it from the sessions it places, and RollOutVersion can repeat it.
+            _ = await self.deployEverywhere(Self.launch(application, version), force: false, noticeSeconds: 0)
+        }
         return Self.message(version)
     }
 
@@ -135,8 +143,10 @@ extension EntitlementService {
     ) async throws -> Skyport_Entitlement_V1_ListEntitlementsResponse {
         let application = try await self.ownApplication(request.appId, developerID: try Self.callingDeveloper())
         var response = Skyport_Entitlement_V1_ListEntitlementsResponse()
-        response.entitlements = try await ServiceSupport.store { try await self.catalog.entitlements(appID: application.appID) }
-            .map(Self.message)
+        response.entitlements = try await ServiceSupport.store {
+            try await self.catalog.entitlements(appID: application.appID)
+        }
+        .map(Self.message)
         return response
     }
 

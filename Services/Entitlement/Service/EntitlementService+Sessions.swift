@@ -28,10 +28,12 @@ extension EntitlementService {
         if entitlement.expiresAtMilliseconds != 0 && entitlement.expiresAtMilliseconds <= now {
             throw RPCError(
                 code: .permissionDenied,
-                message: "the entitlement of user \(request.userId) expired at \(Self.date(entitlement.expiresAtMilliseconds))")
+                message:
+                    "the entitlement of user \(request.userId) expired at \(Self.date(entitlement.expiresAtMilliseconds))"
+            )
         }
         let versions = try await ServiceSupport.store { try await self.catalog.versions(of: application.appID) }
-        guard versions.contains(where: { $0.releaseAtMilliseconds <= now }) else {
+        guard let current = versions.last(where: { $0.releaseAtMilliseconds <= now }) else {
             if let next = versions.first {
                 let kind =
                     entitlement.kind == Int64(Skyport_Entitlement_V1_EntitlementKind.preOrder.rawValue)
@@ -52,6 +54,7 @@ extension EntitlementService {
         create.groupId = request.groupId
         create.tokenValiditySeconds = request.tokenValiditySeconds
         create.clientCidr = request.clientCidr
+        create.app = Self.launch(application, current)
         let session = try await self.sessions.createSession(in: application.homeDatacentre, create)
 
         var response = Skyport_Entitlement_V1_RequestSessionResponse()
@@ -59,6 +62,7 @@ extension EntitlementService {
         response.token = session.token
         response.tokenText = session.tokenText
         response.expiresAtUnixMs = session.expiresAtUnixMs
+        response.versionId = current.versionID
         response.redemptionEndpoints = self.redemptionEndpoints
         if let endpoint = self.redemptionEndpoints.first {
             response.redeemUrl = "skyport://\(endpoint)/redeem?token=\(session.tokenText)"
@@ -66,10 +70,81 @@ extension EntitlementService {
         return response
     }
 
+    /// Deploys a released version to every data centre, forcing older instances out after a notice
+    /// when asked. FAILED_PRECONDITION before the release date; UNAVAILABLE when no data centre took it.
     public func rollOutVersion(
         _ request: Skyport_Entitlement_V1_RollOutVersionRequest, context: ServerContext
     ) async throws -> Skyport_Entitlement_V1_RollOutVersionResponse {
-        throw ServiceSupport.unimplemented(Skyport_Entitlement_V1_EntitlementMethods.rollOutVersion)
+        let application = try await self.ownApplication(request.appId, developerID: try Self.callingDeveloper())
+        try ServiceSupport.requireText(request.versionId, field: "version_id", maxLength: 64)
+        guard request.noticeSeconds <= 300 else {
+            throw RPCError(code: .invalidArgument, message: "notice_seconds must be 0 to 300")
+        }
+        let versions = try await ServiceSupport.store { try await self.catalog.versions(of: application.appID) }
+        guard let version = versions.first(where: { $0.versionID == request.versionId }) else {
+            throw RPCError(
+                code: .notFound, message: "application \(application.appID) has no version \(request.versionId)")
+        }
+        guard version.releaseAtMilliseconds <= ServiceSupport.nowUnixMilliseconds() else {
+            throw RPCError(
+                code: .failedPrecondition,
+                message: "version \(version.versionID) is released on \(Self.date(version.releaseAtMilliseconds))")
+        }
+        let results = await self.deployEverywhere(
+            Self.launch(application, version), force: request.force, noticeSeconds: request.noticeSeconds)
+        var response = Skyport_Entitlement_V1_RollOutVersionResponse()
+        for (datacentre, deployed) in results {
+            response.datacentres.append(datacentre)
+            response.instancesAffected += deployed.instancesAffected
+            response.sessionsNoticed += deployed.sessionsNoticed
+        }
+        guard !response.datacentres.isEmpty else {
+            throw RPCError(code: .unavailable, message: "no data centre could be reached; retry")
+        }
+        return response
+    }
+
+    /// Deploys `launch` to every data centre at once; the data centres that took it (failures are
+    /// logged by the directory).
+    func deployEverywhere(
+        _ launch: Skyport_Hostmgr_V1_AppLaunch, force: Bool, noticeSeconds: UInt32
+    ) async -> [(String, Skyport_Hostmgr_V1_DeployVersionResponse)] {
+        var request = Skyport_Hostmgr_V1_DeployVersionRequest()
+        request.app = launch
+        request.force = force
+        request.noticeSeconds = noticeSeconds
+        let deploy = request
+        return await withTaskGroup(of: (String, Skyport_Hostmgr_V1_DeployVersionResponse)?.self) { group in
+            for datacentre in self.sessions.datacentres {
+                group.addTask {
+                    guard let response = try? await self.sessions.deployVersion(in: datacentre, deploy) else {
+                        return nil
+                    }
+                    return (datacentre, response)
+                }
+            }
+            var results: [(String, Skyport_Hostmgr_V1_DeployVersionResponse)] = []
+            for await result in group { if let result { results.append(result) } }
+            return results.sorted { $0.0 < $1.0 }
+        }
+    }
+
+    /// What host management needs to run `version` of `application`.
+    static func launch(_ application: CatalogStore.Application, _ version: CatalogStore.Version)
+        -> Skyport_Hostmgr_V1_AppLaunch
+    {
+        var launch = Skyport_Hostmgr_V1_AppLaunch()
+        launch.appId = application.appID
+        launch.versionId = version.versionID
+        launch.developerId = application.developerID
+        launch.launchCommand = version.launchCommand
+        launch.cpuUnits = UInt32(clamping: application.profile.cpuUnits)
+        launch.memoryMib = UInt64(max(0, application.profile.memoryMiB))
+        launch.minGpuScore = UInt32(clamping: application.profile.minGPUScore)
+        launch.sessionsPerInstance = UInt32(clamping: max(1, application.profile.sessionsPerInstance))
+        launch.releaseAtUnixMs = version.releaseAtMilliseconds
+        launch.homeDatacentre = application.homeDatacentre
+        return launch
     }
 
     /// RFC 3339 UTC, for messages people read.

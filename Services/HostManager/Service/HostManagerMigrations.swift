@@ -51,5 +51,105 @@ public enum HostManagerMigrations {
                 "CREATE INDEX sessions_by_state ON sessions (state, expires_at_ms)",
             ]
         },
+        Migration(version: 3, name: "placement, heartbeats, versions, saved state, usage outbox") { dialect in
+            [
+                // Hosts: liveness from heartbeats, and the packages they hold ("app/version" lines).
+                "ALTER TABLE hosts ADD COLUMN state TEXT NOT NULL DEFAULT 'up'",
+                "ALTER TABLE hosts ADD COLUMN last_heartbeat_ms BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE hosts ADD COLUMN packages TEXT NOT NULL DEFAULT ''",
+                // Sessions created here keep what their application version needs, for the claim.
+                "ALTER TABLE sessions ADD COLUMN version_id TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE sessions ADD COLUMN app_launch \(dialect.bytesType)",
+                """
+                CREATE TABLE app_versions (
+                    app_id TEXT NOT NULL,
+                    version_id TEXT NOT NULL,
+                    launch \(dialect.bytesType) NOT NULL,
+                    release_at_ms BIGINT NOT NULL,
+                    deployed_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (app_id, version_id)
+                )
+                """,
+                """
+                CREATE TABLE instances (
+                    instance_id TEXT PRIMARY KEY,
+                    host_id TEXT NOT NULL,
+                    app_id TEXT NOT NULL,
+                    version_id TEXT NOT NULL,
+                    seats BIGINT NOT NULL,
+                    sessions BIGINT NOT NULL,
+                    cpu_units BIGINT NOT NULL,
+                    memory_mib BIGINT NOT NULL,
+                    state TEXT NOT NULL,
+                    started_at_ms BIGINT NOT NULL,
+                    ended_at_ms BIGINT,
+                    end_reason TEXT NOT NULL DEFAULT ''
+                )
+                """,
+                "CREATE INDEX instances_by_app ON instances (app_id, version_id, state)",
+                "CREATE INDEX instances_by_host ON instances (host_id, state)",
+                """
+                CREATE TABLE placements (
+                    session_id TEXT PRIMARY KEY,
+                    app_id TEXT NOT NULL,
+                    version_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    developer_id TEXT NOT NULL,
+                    group_id TEXT NOT NULL,
+                    home_datacentre TEXT NOT NULL,
+                    host_id TEXT NOT NULL,
+                    instance_id TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    placed_at_ms BIGINT NOT NULL,
+                    connected_at_ms BIGINT,
+                    ended_at_ms BIGINT,
+                    end_reason TEXT NOT NULL DEFAULT ''
+                )
+                """,
+                "CREATE INDEX placements_by_host ON placements (host_id, state)",
+                "CREATE INDEX placements_by_group ON placements (group_id, state)",
+                """
+                CREATE TABLE session_states (
+                    app_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    state \(dialect.bytesType) NOT NULL,
+                    session_id TEXT NOT NULL,
+                    saved_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (app_id, user_id)
+                )
+                """,
+                """
+                CREATE TABLE buffer_targets (
+                    app_id TEXT NOT NULL,
+                    version_id TEXT NOT NULL,
+                    target BIGINT NOT NULL,
+                    PRIMARY KEY (app_id, version_id)
+                )
+                """,
+                """
+                CREATE TABLE host_events (
+                    host_id TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    received_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (host_id, event_id)
+                )
+                """,
+                """
+                CREATE TABLE usage_outbox (
+                    record_id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    developer_id TEXT NOT NULL,
+                    app_id TEXT NOT NULL,
+                    version_id TEXT NOT NULL,
+                    subject_id TEXT NOT NULL,
+                    started_at_ms BIGINT NOT NULL,
+                    ended_at_ms BIGINT NOT NULL,
+                    duration_ms BIGINT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    delivered_at_ms BIGINT
+                )
+                """,
+            ]
+        },
     ]
 }

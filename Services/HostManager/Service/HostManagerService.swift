@@ -1,38 +1,84 @@
 import SkyportInterop
+public import Logging
 public import SkyportProto
 public import SkyportRPC
 import SkyportSecurity
 import SkyportService
 public import SkyportStorage
 import SkyportTokens
+import Synchronization
 
-/// `skyport.hostmgr.v1.HostManager` for one data centre: hosts (``HostStore``), sessions
-/// (``SessionStore``) and the token signing keys (``TokenKeyStore``).
+/// `skyport.hostmgr.v1.HostManager` for one data centre: hosts (``HostStore``), what runs on them
+/// (``PlacementStore``), sessions and their tokens (``SessionStore``, ``TokenKeyStore``), the application
+/// versions and buffer targets (``AppCatalogStore``), users' saved state (``SessionStateStore``) and the
+/// usage outbox (``UsageOutbox``). Placement is in `HostManagerService+Placement.swift`, heartbeats and
+/// events in `+Hosts`, versions and the buffer pool in `+Versions`.
 public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
     /// How long after a token's expiry a claim is still accepted: the clock skew redemption nodes allow.
     public static let claimGraceMilliseconds = TokenVerifier.defaultClockSkew.wholeMilliseconds
 
+    /// What the service is told by configuration.
+    public struct Settings: Sendable {
+        /// The data centre it owns.
+        public var datacentre: String
+        /// How often hosts heartbeat (`heartbeat-interval`); a host silent for 3 intervals is lost.
+        public var heartbeatInterval: Duration = .seconds(60)
+        /// How long a client has to connect to its host after redeeming (`connect-within`).
+        public var connectWithin: Duration = .seconds(30)
+
+        /// Settings for `datacentre` with the defaults.
+        public init(datacentre: String) {
+            self.datacentre = datacentre
+        }
+    }
+
     let store: HostStore
     let sessions: SessionStore
     let keys: TokenKeyStore
-    let datacentre: String
+    let placements: PlacementStore
+    let catalog: AppCatalogStore
+    let states: SessionStateStore
+    let outbox: UsageOutbox
+    let settings: Settings
+    let links: any HostManagerLinks
+    let peerCapacity: PeerCapacity
+    let metrics: HostManagerMetrics
+    let maintenance: MaintenanceSignal
+    let logger: Logger
+    /// `app/version` pairs recorded in the catalogue by this process, so placement writes each once.
+    let knownVersions = KnownSet()
 
-    /// A service over the stores of `database`, owning `datacentre`.
-    public init(database: Database, datacentre: String) {
-        self.init(
-            store: HostStore(database: database), sessions: SessionStore(database: database),
-            keys: TokenKeyStore(database: database, datacentre: datacentre), datacentre: datacentre)
+    var datacentre: String { self.settings.datacentre }
+
+    /// A service over the stores of `database`.
+    ///
+    /// - Parameters:
+    ///   - links: how it reaches stream hosts and peers.
+    ///   - peerCapacity: the peers' capacity, kept fresh by a ``PeerExchange``.
+    ///   - maintenance: wakes the ``MaintenanceLoop`` early (e.g. to refill the buffer pool).
+    public init(
+        database: Database, settings: Settings, links: any HostManagerLinks,
+        peerCapacity: PeerCapacity = PeerCapacity(),
+        metrics: HostManagerMetrics = HostManagerMetrics(), maintenance: MaintenanceSignal = MaintenanceSignal(),
+        logger: Logger
+    ) {
+        self.store = HostStore(database: database)
+        self.sessions = SessionStore(database: database)
+        self.keys = TokenKeyStore(database: database, datacentre: settings.datacentre)
+        self.placements = PlacementStore(database: database)
+        self.catalog = AppCatalogStore(database: database)
+        self.states = SessionStateStore(database: database)
+        self.outbox = UsageOutbox(database: database)
+        self.settings = settings
+        self.links = links
+        self.peerCapacity = peerCapacity
+        self.metrics = metrics
+        self.maintenance = maintenance
+        self.logger = logger
     }
 
-    /// A service over its stores, owning `datacentre`.
-    public init(store: HostStore, sessions: SessionStore, keys: TokenKeyStore, datacentre: String) {
-        self.store = store
-        self.sessions = sessions
-        self.keys = keys
-        self.datacentre = datacentre
-    }
-
-    /// Records (or refreshes) a stream host; FAILED_PRECONDITION when it belongs to another data centre.
+    /// Records (or refreshes) a stream host as up, with its packages; FAILED_PRECONDITION when it belongs to
+    /// another data centre.
     public func registerHost(
         _ request: Skyport_Hostmgr_V1_RegisterHostRequest, context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_Host {
@@ -48,15 +94,29 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         guard request.memoryMib <= UInt64(Int64.max) else {
             throw RPCError(code: .invalidArgument, message: "memory_mib is out of range")
         }
+        guard request.packages.count <= 10_000 else {
+            throw RPCError(code: .invalidArgument, message: "at most 10000 packages per host")
+        }
+        var packages: [String] = []
+        for package in request.packages {
+            try ServiceSupport.requireText(package.appId, field: "packages.app_id", maxLength: 64)
+            try ServiceSupport.requireText(package.versionId, field: "packages.version_id", maxLength: 64)
+            guard !package.appId.contains("/"), !package.versionId.contains("/") else {
+                throw RPCError(code: .invalidArgument, message: "package ids may not contain '/'")
+            }
+            packages.append("\(package.appId)/\(package.versionId)")
+        }
         let now = ServiceSupport.nowUnixMilliseconds()
         let host = try await ServiceSupport.store {
             try await self.store.register(
                 HostStore.Host(
                     hostID: request.hostId, address: request.address, datacentre: request.datacentre,
                     slots: Int64(request.slots), cpuUnits: Int64(request.cpuUnits), memoryMiB: Int64(request.memoryMib),
-                    gpuScore: Int64(request.gpuScore), registeredAtMilliseconds: now, lastSeenMilliseconds: now))
+                    gpuScore: Int64(request.gpuScore), registeredAtMilliseconds: now, lastSeenMilliseconds: now,
+                    packages: packages))
         }
-        return Self.message(host)
+        self.maintenance.wake()
+        return self.message(host)
     }
 
     /// The registered hosts of this data centre.
@@ -64,7 +124,7 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         _ request: Skyport_Hostmgr_V1_ListHostsRequest, context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_ListHostsResponse {
         var response = Skyport_Hostmgr_V1_ListHostsResponse()
-        response.hosts = try await ServiceSupport.store { try await self.store.all() }.map(Self.message)
+        response.hosts = try await ServiceSupport.store { try await self.store.all() }.map(self.message)
         response.datacentre = self.datacentre
         return response
     }
@@ -76,16 +136,24 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         try ServiceSupport.requireText(request.appId, field: "app_id", maxLength: 64)
         try ServiceSupport.requireText(request.userId, field: "user_id", maxLength: 128)
         try ServiceSupport.requireText(request.developerId, field: "developer_id", maxLength: 64)
-        if !request.groupId.isEmpty { try ServiceSupport.requireText(request.groupId, field: "group_id", maxLength: 128) }
+        if !request.groupId.isEmpty {
+            try ServiceSupport.requireText(request.groupId, field: "group_id", maxLength: 128)
+        }
         if !request.clientAddress.isEmpty {
             try ServiceSupport.requireText(request.clientAddress, field: "client_address", maxLength: 64)
         }
         var cidr: CIDR?
         if !request.clientCidr.isEmpty {
             guard let parsed = CIDR(request.clientCidr) else {
-                throw RPCError(code: .invalidArgument, message: "client_cidr must be an address block like 203.0.113.0/24")
+                throw RPCError(
+                    code: .invalidArgument, message: "client_cidr must be an address block like 203.0.113.0/24")
             }
             cidr = parsed
+        }
+        guard let app = request.app else { throw RPCError(code: .invalidArgument, message: "app is required") }
+        try Self.validate(app, field: "app")
+        guard app.appId == request.appId, app.developerId == request.developerId else {
+            throw RPCError(code: .invalidArgument, message: "app must describe app_id of developer_id")
         }
         let validitySeconds = request.tokenValiditySeconds == 0 ? 60 : Int64(request.tokenValiditySeconds)
         guard (1...604_800).contains(validitySeconds) else {
@@ -100,10 +168,12 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
                 nowMilliseconds: now)
             try await self.sessions.create(
                 SessionStore.Session(
-                    sessionID: sessionID, appID: request.appId, userID: request.userId, developerID: request.developerId,
+                    sessionID: sessionID, appID: request.appId, userID: request.userId,
+                    developerID: request.developerId,
                     groupID: request.groupId, clientAddress: request.clientAddress,
                     tokenHash: SessionToken.hash(issued.token), createdAtMilliseconds: now,
-                    expiresAtMilliseconds: issued.claims.expiresAtMilliseconds))
+                    expiresAtMilliseconds: issued.claims.expiresAtMilliseconds, versionID: app.versionId,
+                    appLaunch: app.serializedBytes()))
             return issued
         }
         var response = Skyport_Hostmgr_V1_CreateSessionResponse()
@@ -142,11 +212,19 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         try ServiceSupport.requireName(request.claimingDatacentre, field: "claiming_datacentre")
         // Recorded as the authenticated caller, with the data centre it names (not a name it could forge).
         let caller = AuthenticatedCaller.current.map { "\($0)" } ?? "unknown"
-        let claimant = "\(caller)@\(request.claimingDatacentre)"
+        return try await self.claim(
+            sessionID: request.sessionId, tokenHash: request.tokenHash, by: "\(caller)@\(request.claimingDatacentre)")
+    }
+
+    /// Claims a session of this data centre once, and returns what placing it needs: its application
+    /// version and the user's prior saved state.
+    func claim(sessionID: String, tokenHash: [UInt8], by claimant: String) async throws
+        -> Skyport_Hostmgr_V1_ClaimSessionResponse
+    {
         let outcome = try await ServiceSupport.store {
             try await self.sessions.claim(
-                sessionID: request.sessionId, tokenHash: request.tokenHash, by: claimant,
-                now: ServiceSupport.nowUnixMilliseconds(), graceMilliseconds: Self.claimGraceMilliseconds)
+                sessionID: sessionID, tokenHash: tokenHash, by: claimant, now: ServiceSupport.nowUnixMilliseconds(),
+                graceMilliseconds: Self.claimGraceMilliseconds)
         }
         switch outcome {
         case .claimed(let session, let time):
@@ -157,17 +235,42 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
             response.developerId = session.developerID
             response.groupId = session.groupID
             response.claimedAtUnixMs = time
+            response.homeDatacentre = self.datacentre
+            response.app = try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: session.appLaunch)
+            response.priorState = try await ServiceSupport.store {
+                try await self.states.load(appID: session.appID, userID: session.userID)
+            }
             return response
         case .notFound:
-            throw RPCError(code: .notFound, message: "no session \(request.sessionId) with this token")
+            throw RPCError(code: .notFound, message: "no session \(sessionID) with this token")
         case .alreadyClaimed:
-            throw RPCError(code: .failedPrecondition, message: "session \(request.sessionId) was redeemed already")
+            throw RPCError(code: .failedPrecondition, message: "session \(sessionID) was redeemed already")
         case .expired:
-            throw RPCError(code: .failedPrecondition, message: "the token of session \(request.sessionId) expired")
+            throw RPCError(code: .failedPrecondition, message: "the token of session \(sessionID) expired")
         }
     }
 
-    static func message(_ host: HostStore.Host) -> Skyport_Hostmgr_V1_Host {
+    /// Checks what an application version needs before it is stored or launched.
+    static func validate(_ app: Skyport_Hostmgr_V1_AppLaunch, field: String) throws {
+        try ServiceSupport.requireText(app.appId, field: "\(field).app_id", maxLength: 64)
+        try ServiceSupport.requireText(app.versionId, field: "\(field).version_id", maxLength: 64)
+        try ServiceSupport.requireText(app.developerId, field: "\(field).developer_id", maxLength: 64)
+        guard !app.appId.contains("/"), !app.versionId.contains("/") else {
+            throw RPCError(code: .invalidArgument, message: "\(field) ids may not contain '/'")
+        }
+        guard app.launchCommand.utf8.count <= 1024 else {
+            throw RPCError(code: .invalidArgument, message: "\(field).launch_command is longer than 1024 bytes")
+        }
+        guard app.sessionsPerInstance >= 1, app.sessionsPerInstance <= 10_000 else {
+            throw RPCError(code: .invalidArgument, message: "\(field).sessions_per_instance must be 1 to 10000")
+        }
+        guard app.memoryMib <= 1 << 30 else {
+            throw RPCError(code: .invalidArgument, message: "\(field).memory_mib is out of range")
+        }
+        try ServiceSupport.requireName(app.homeDatacentre, field: "\(field).home_datacentre")
+    }
+
+    func message(_ host: HostStore.Host) -> Skyport_Hostmgr_V1_Host {
         var message = Skyport_Hostmgr_V1_Host()
         message.hostId = host.hostID
         message.address = host.address
@@ -178,46 +281,26 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         message.gpuScore = UInt32(clamping: host.gpuScore)
         message.registeredAtUnixMs = host.registeredAtMilliseconds
         message.lastSeenUnixMs = host.lastSeenMilliseconds
+        message.state = host.state
+        message.packages = host.packages.map { package in
+            var installed = Skyport_Hostmgr_V1_InstalledPackage()
+            let parts = package.split(separator: "/", maxSplits: 1)
+            installed.appId = String(parts[0])
+            installed.versionId = parts.count > 1 ? String(parts[1]) : ""
+            return installed
+        }
+        message.heartbeatIntervalMs = UInt32(clamping: self.settings.heartbeatInterval.wholeMilliseconds)
         return message
     }
-    public func redeemSession(_ request: Skyport_Hostmgr_V1_RedeemSessionRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.redeemSession)
-    }
+}
 
-    public func placeSession(_ request: Skyport_Hostmgr_V1_PlaceSessionRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.placeSession)
-    }
+/// A set of strings shared by concurrent calls.
+final class KnownSet: Sendable {
+    private let members = Mutex<Set<String>>([])
 
-    public func getCapacity(_ request: Skyport_Hostmgr_V1_GetCapacityRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_CapacitySummary {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.getCapacity)
+    /// Adds `member`; true when it was not there before.
+    @discardableResult
+    func insert(_ member: String) -> Bool {
+        self.members.withLock { $0.insert(member).inserted }
     }
-
-    public func heartbeat(_ request: Skyport_Hostmgr_V1_HeartbeatRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_HeartbeatResponse {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.heartbeat)
-    }
-
-    public func reportEvents(_ request: Skyport_Hostmgr_V1_ReportEventsRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_ReportEventsResponse {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.reportEvents)
-    }
-
-    public func saveSessionState(_ request: Skyport_Hostmgr_V1_SaveSessionStateRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_SaveSessionStateResponse {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.saveSessionState)
-    }
-
-    public func setBufferTarget(_ request: Skyport_Hostmgr_V1_BufferTarget, context: ServerContext) async throws -> Skyport_Hostmgr_V1_BufferTarget {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.setBufferTarget)
-    }
-
-    public func listBufferTargets(_ request: Skyport_Hostmgr_V1_ListBufferTargetsRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_ListBufferTargetsResponse {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.listBufferTargets)
-    }
-
-    public func deployVersion(_ request: Skyport_Hostmgr_V1_DeployVersionRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_DeployVersionResponse {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.deployVersion)
-    }
-
-    public func listSessions(_ request: Skyport_Hostmgr_V1_ListSessionsRequest, context: ServerContext) async throws -> Skyport_Hostmgr_V1_ListSessionsResponse {
-        throw ServiceSupport.unimplemented(Skyport_Hostmgr_V1_HostManagerMethods.listSessions)
-    }
-
 }

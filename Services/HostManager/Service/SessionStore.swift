@@ -22,6 +22,10 @@ public struct SessionStore: Sendable {
         public var createdAtMilliseconds: Int64
         /// When the token stops being redeemable, Unix milliseconds.
         public var expiresAtMilliseconds: Int64
+        /// The application version the session runs.
+        public var versionID: String = ""
+        /// What host management needs to run it: a serialized `skyport.hostmgr.v1.AppLaunch`.
+        public var appLaunch: [UInt8] = []
     }
 
     /// How a claim went.
@@ -48,12 +52,13 @@ public struct SessionStore: Sendable {
         try await self.database.execute(
             """
             INSERT INTO sessions (session_id, app_id, user_id, developer_id, group_id, client_address, token_hash,
-                state, created_at_ms, expires_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, ?)
+                state, created_at_ms, expires_at_ms, version_id, app_launch)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?)
             """,
             [
                 session.sessionID, session.appID, session.userID, session.developerID, session.groupID,
                 session.clientAddress, session.tokenHash, session.createdAtMilliseconds, session.expiresAtMilliseconds,
+                session.versionID, session.appLaunch,
             ])
     }
 
@@ -73,7 +78,7 @@ public struct SessionStore: Sendable {
                 let row = try await tx.queryFirst(
                     """
                     SELECT session_id, app_id, user_id, developer_id, group_id, client_address, token_hash,
-                        created_at_ms, expires_at_ms, state
+                        created_at_ms, expires_at_ms, state, version_id, app_launch
                     FROM sessions WHERE session_id = ? AND token_hash = ?
                     """, [sessionID, tokenHash])
             else { return .notFound }
@@ -86,9 +91,12 @@ public struct SessionStore: Sendable {
         Session(
             sessionID: try row.decode(String.self, "session_id"), appID: try row.decode(String.self, "app_id"),
             userID: try row.decode(String.self, "user_id"), developerID: try row.decode(String.self, "developer_id"),
-            groupID: try row.decode(String.self, "group_id"), clientAddress: try row.decode(String.self, "client_address"),
+            groupID: try row.decode(String.self, "group_id"),
+            clientAddress: try row.decode(String.self, "client_address"),
             tokenHash: try row.decode([UInt8].self, "token_hash"),
             createdAtMilliseconds: try row.decode(Int64.self, "created_at_ms"),
-            expiresAtMilliseconds: try row.decode(Int64.self, "expires_at_ms"))
+            expiresAtMilliseconds: try row.decode(Int64.self, "expires_at_ms"),
+            versionID: try row.decode(String.self, "version_id"),
+            appLaunch: try row.decode([UInt8]?.self, "app_launch") ?? [])
     }
 }

@@ -1,24 +1,42 @@
+import Logging
 public import SkyportProto
 public import SkyportRPC
 import SkyportService
 
-/// `skyport.redemption.v1.Redemption` over a ``RedemptionStore``.
+/// `skyport.redemption.v1.Redemption`: redeems session tokens (verified locally with the home data
+/// centre's published keys, then forwarded to the best data centre's host management) and keeps the
+/// data centres it routes to, with their probe state.
 public struct RedemptionService: Skyport_Redemption_V1_RedemptionProvider {
     let store: RedemptionStore
+    let directory: DataCentreDirectory
+    let prefixTable: PrefixTable
+    let trustedProxies: TrustedProxies
+    let connector: any HostManagerConnector
+    let verifiers: HomeTokenVerifiers
+    let metrics: RouteMetrics
+    let logger: Logger
 
-    /// A service over `store`.
-    public init(store: RedemptionStore) {
+    /// How long a forwarded redemption may take.
+    static let forwardTimeout: Duration = .seconds(5)
+    /// The longest token accepted, as bytes or as text.
+    static let maximumTokenBytes = 4096
+
+    init(
+        store: RedemptionStore, directory: DataCentreDirectory, prefixTable: PrefixTable,
+        trustedProxies: TrustedProxies, connector: any HostManagerConnector, metrics: RouteMetrics, logger: Logger
+    ) {
         self.store = store
+        self.directory = directory
+        self.prefixTable = prefixTable
+        self.trustedProxies = trustedProxies
+        self.connector = connector
+        self.verifiers = HomeTokenVerifiers(directory: directory, connector: connector)
+        self.metrics = metrics
+        self.logger = logger
     }
 
-    /// Not implemented yet: token redemption arrives with the sessions issue.
-    public func redeem(
-        _ request: Skyport_Redemption_V1_RedeemRequest, context: ServerContext
-    ) async throws -> Skyport_Redemption_V1_RedeemResponse {
-        throw ServiceSupport.unimplemented(Skyport_Redemption_V1_RedemptionMethods.redeem)
-    }
-
-    /// Adds or replaces a data centre after checking its fields.
+    /// Adds or replaces a data centre after checking its fields; routing uses it at once (probe state
+    /// follows at the next probe cycle).
     public func upsertDataCentre(
         _ request: Skyport_Redemption_V1_DataCentre, context: ServerContext
     ) async throws -> Skyport_Redemption_V1_DataCentre {
@@ -34,19 +52,51 @@ public struct RedemptionService: Skyport_Redemption_V1_RedemptionProvider {
             longitude: request.longitude, region: request.region,
             updatedAtMilliseconds: ServiceSupport.nowUnixMilliseconds())
         try await ServiceSupport.store { try await self.store.upsert(datacentre) }
-        return Self.message(datacentre)
+        self.directory.upsert(datacentre)
+        return Self.message(datacentre, probe: ProbeState())
     }
 
-    /// Every known data centre.
+    /// Every known data centre with its probe state.
     public func listDataCentres(
         _ request: Skyport_Redemption_V1_ListDataCentresRequest, context: ServerContext
     ) async throws -> Skyport_Redemption_V1_ListDataCentresResponse {
+        let rows = try await ServiceSupport.store { try await self.store.all() }
+        let probes = Dictionary(self.directory.statuses().map { ($0.id, $0) }, uniquingKeysWith: { $1 })
         var response = Skyport_Redemption_V1_ListDataCentresResponse()
-        response.datacentres = try await ServiceSupport.store { try await self.store.all() }.map(Self.message)
+        response.datacentres = rows.map { row in
+            // A probe state for another address (the row changed since) does not describe this row.
+            let probe = probes[row.id].flatMap { $0.datacentre.hostmgrAddress == row.hostmgrAddress ? $0.probe : nil }
+            return Self.message(row, probe: probe ?? ProbeState())
+        }
         return response
     }
 
-    static func message(_ datacentre: RedemptionStore.DataCentre) -> Skyport_Redemption_V1_DataCentre {
+    /// How the node would rank the data centres for `client_address` now, without redeeming.
+    public func explainRoute(
+        _ request: Skyport_Redemption_V1_ExplainRouteRequest, context: ServerContext
+    ) async throws -> Skyport_Redemption_V1_RouteDecision {
+        guard TrustedProxies.isIPAddress(request.clientAddress) else {
+            throw RPCError(code: .invalidArgument, message: "client_address must be an IPv4 or IPv6 address")
+        }
+        let decision = self.route(for: request.clientAddress)
+        var message = Self.message(decision)
+        message.reason =
+            decision.eligible.first.map { RouteRanker.reason(for: $0, in: decision) } ?? Self.noDatacentre
+        return message
+    }
+
+    /// The ranking for a client at `address` (`nil` or unknown to the prefix table: not located).
+    func route(for address: String?) -> RouteRanker.Decision {
+        RouteRanker().rank(
+            client: address.flatMap { self.prefixTable.locate($0) }, datacentres: self.directory.statuses())
+    }
+
+    /// What UNAVAILABLE says when no data centre can take a session.
+    static let noDatacentre = "no data centre can take the session now"
+
+    static func message(
+        _ datacentre: RedemptionStore.DataCentre, probe: ProbeState
+    ) -> Skyport_Redemption_V1_DataCentre {
         var message = Skyport_Redemption_V1_DataCentre()
         message.datacentreId = datacentre.id
         message.hostmgrAddress = datacentre.hostmgrAddress
@@ -54,10 +104,33 @@ public struct RedemptionService: Skyport_Redemption_V1_RedemptionProvider {
         message.longitude = datacentre.longitude
         message.region = datacentre.region
         message.updatedAtUnixMs = datacentre.updatedAtMilliseconds
+        message.up = probe.up
+        message.latencyMs = probe.latencyMilliseconds ?? 0
+        message.freeSlots = probe.freeSlots
+        message.totalSlots = probe.totalSlots
+        message.probedAtUnixMs = probe.probedAtMilliseconds ?? 0
         return message
     }
-    public func explainRoute(_ request: Skyport_Redemption_V1_ExplainRouteRequest, context: ServerContext) async throws -> Skyport_Redemption_V1_RouteDecision {
-        throw ServiceSupport.unimplemented(Skyport_Redemption_V1_RedemptionMethods.explainRoute)
-    }
 
+    static func message(_ decision: RouteRanker.Decision) -> Skyport_Redemption_V1_RouteDecision {
+        var message = Skyport_Redemption_V1_RouteDecision()
+        if let client = decision.client {
+            message.clientLocated = true
+            message.clientRegion = client.region
+            message.networkProvider = client.networkProvider
+            message.clientLatitude = client.latitude
+            message.clientLongitude = client.longitude
+        }
+        message.candidates = decision.candidates.map { candidate in
+            var entry = Skyport_Redemption_V1_RouteCandidate()
+            entry.datacentreId = candidate.id
+            entry.score = candidate.skip == nil ? candidate.score : 0
+            entry.distanceKm = candidate.distanceKilometres ?? 0
+            entry.latencyMs = candidate.latencyMilliseconds
+            entry.freeSlots = candidate.freeSlots
+            entry.skippedBecause = candidate.skip?.text ?? ""
+            return entry
+        }
+        return message
+    }
 }

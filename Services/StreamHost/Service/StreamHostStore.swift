@@ -1,7 +1,9 @@
 public import SkyportStorage
+import SkyportProto
 import SkyportService
 
-/// The stream host's store: its identity (one row), kept across restarts.
+/// The stream host's store: its identity (one row), kept across restarts, and the outbox of events not
+/// yet accepted by host management.
 public struct StreamHostStore: Sendable {
     /// Released migrations; never edit one, add the next.
     public static let migrations = [
@@ -17,7 +19,27 @@ public struct StreamHostStore: Sendable {
                     registered_at_ms BIGINT NOT NULL
                 )
                 """
-            ])
+            ]),
+        // Events wait here until host management accepted them; the generated sequence orders them and
+        // names them (`<host_id>-<sequence>`), and is never reused, even after rows are deleted.
+        Migration(version: 2, name: "event outbox") { dialect in
+            [
+                """
+                CREATE TABLE event_outbox (
+                    event_seq \(dialect.autoIncrementPrimaryKey),
+                    kind BIGINT NOT NULL,
+                    instance_id TEXT NOT NULL,
+                    session_id TEXT NOT NULL,
+                    app_id TEXT NOT NULL,
+                    version_id TEXT NOT NULL,
+                    at_ms BIGINT NOT NULL,
+                    saved_state \(dialect.bytesType) NOT NULL,
+                    state_saved BOOLEAN NOT NULL,
+                    reason TEXT NOT NULL
+                )
+                """
+            ]
+        },
     ]
 
     /// The host's identity and history.
@@ -65,6 +87,53 @@ public struct StreamHostStore: Sendable {
     /// The identity; `StorageError.notFound` before the first start.
     public func identity() async throws -> Identity {
         try await self.database.read { tx in try await Self.identity(in: tx) }
+    }
+
+    /// Appends `events` to the outbox, in order, in one transaction (their `event_id` is ignored: the
+    /// sequence names them).
+    func appendEvents(_ events: [Skyport_Hostmgr_V1_HostEvent]) async throws {
+        try await self.database.write { tx in
+            for event in events {
+                try await tx.execute(
+                    """
+                    INSERT INTO event_outbox
+                        (kind, instance_id, session_id, app_id, version_id, at_ms, saved_state, state_saved, reason)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [
+                        Int64(event.kind.rawValue), event.instanceId, event.sessionId, event.appId, event.versionId,
+                        event.atUnixMs, event.savedState, event.stateSaved, event.reason,
+                    ])
+            }
+        }
+    }
+
+    /// The oldest `limit` events of the outbox, oldest first, with their sequence numbers.
+    func pendingEvents(limit: Int) async throws -> [(sequence: Int64, event: Skyport_Hostmgr_V1_HostEvent)] {
+        let rows = try await self.database.query(
+            """
+            SELECT event_seq, kind, instance_id, session_id, app_id, version_id, at_ms, saved_state, state_saved,
+                reason
+            FROM event_outbox ORDER BY event_seq LIMIT ?
+            """, [limit])
+        return try rows.map { row in
+            var event = Skyport_Hostmgr_V1_HostEvent()
+            event.kind = .init(rawValue: Int32(truncatingIfNeeded: try row.decode(Int64.self, "kind")))
+            event.instanceId = try row.decode(String.self, "instance_id")
+            event.sessionId = try row.decode(String.self, "session_id")
+            event.appId = try row.decode(String.self, "app_id")
+            event.versionId = try row.decode(String.self, "version_id")
+            event.atUnixMs = try row.decode(Int64.self, "at_ms")
+            event.savedState = try row.decode([UInt8].self, "saved_state")
+            event.stateSaved = try row.decode(Bool.self, "state_saved")
+            event.reason = try row.decode(String.self, "reason")
+            return (try row.decode(Int64.self, "event_seq"), event)
+        }
+    }
+
+    /// Removes the events up to `sequence` (those host management accepted).
+    func deleteEvents(through sequence: Int64) async throws {
+        try await self.database.execute("DELETE FROM event_outbox WHERE event_seq <= ?", [sequence])
     }
 
     private static func identity(in tx: Transaction) async throws -> Identity {

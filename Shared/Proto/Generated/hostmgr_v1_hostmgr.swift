@@ -1283,7 +1283,7 @@ public struct Skyport_Hostmgr_V1_SessionInfo: ProtoMessage, Hashable {
     /// `group_id` (4).
     public var groupId: String = ""
 
-    /// "created", "claimed", "provisioned", "connected", "ended", "lost".
+    /// "provisioned", "connected", "ended" or "lost".
     public var state: String = ""
 
     /// `host_id` (6).
@@ -2293,7 +2293,7 @@ public protocol Skyport_Hostmgr_V1_HostManagerProvider: RPCService {
         context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_DeployVersionResponse
 
-    /// Sessions of this data centre, newest first (at most 1,000).
+    /// Sessions placed in this data centre, newest first (at most 1,000).
     func listSessions(
         _ request: Skyport_Hostmgr_V1_ListSessionsRequest,
         context: ServerContext
@@ -2638,7 +2638,7 @@ public struct Skyport_Hostmgr_V1_HostManagerClient: Sendable {
         ).message
     }
 
-    /// Sessions of this data centre, newest first (at most 1,000).
+    /// Sessions placed in this data centre, newest first (at most 1,000).
     public func listSessions(
         _ request: Skyport_Hostmgr_V1_ListSessionsRequest,
         metadata: Metadata = [:],

@@ -644,7 +644,7 @@ struct  Skyport__Hostmgr__V1__SessionInfo
   char *user_id;
   char *group_id;
   /*
-   * "created", "claimed", "provisioned", "connected", "ended", "lost".
+   * "provisioned", "connected", "ended" or "lost".
    */
   char *state;
   char *host_id;

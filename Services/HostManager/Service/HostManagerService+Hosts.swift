@@ -1,0 +1,387 @@
+public import SkyportProto
+public import SkyportRPC
+import SkyportService
+import SkyportStorage
+
+/// Heartbeats, events, reconciliation, capacity and users' saved state.
+extension HostManagerService {
+    /// Records a heartbeat. When the host's report disagrees with the store, host management asks the
+    /// host for its actual state (ListInstances) and corrects the store.
+    public func heartbeat(
+        _ request: Skyport_Hostmgr_V1_HeartbeatRequest, context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_HeartbeatResponse {
+        try ServiceSupport.requireName(request.hostId, field: "host_id")
+        guard request.instances.count <= 10_000 else {
+            throw RPCError(code: .invalidArgument, message: "at most 10000 instances per heartbeat")
+        }
+        let now = ServiceSupport.nowUnixMilliseconds()
+        guard try await ServiceSupport.store({ try await self.store.recordHeartbeat(hostID: request.hostId, at: now) })
+        else {
+            throw RPCError(code: .notFound, message: "host \(request.hostId) is not registered; register first")
+        }
+        var response = Skyport_Hostmgr_V1_HeartbeatResponse()
+        response.intervalMs = UInt32(clamping: self.settings.heartbeatInterval.wholeMilliseconds)
+        let (instances, placements) = try await ServiceSupport.store {
+            (
+                try await self.placements.liveInstances(hostID: request.hostId),
+                try await self.placements.livePlacements(hostID: request.hostId)
+            )
+        }
+        if Self.disagrees(report: request.instances, instances: instances, placements: placements, since: now - 5_000) {
+            response.reconciled = try await self.reconcile(hostID: request.hostId)
+        }
+        return response
+    }
+
+    /// Whether a heartbeat's report differs from the store, ignoring what changed in the last seconds
+    /// (a placement recorded after the host took its snapshot).
+    static func disagrees(
+        report: [Skyport_Hostmgr_V1_InstanceReport], instances: [PlacementStore.Instance],
+        placements: [PlacementStore.Placement], since recent: Int64
+    ) -> Bool {
+        let reported = Dictionary(
+            report.map { ($0.instanceId, Set($0.sessionIds)) }, uniquingKeysWith: { $0.union($1) })
+        for instance in instances where instance.startedAtMilliseconds < recent {
+            guard reported[instance.instanceID] != nil else { return true }
+        }
+        for placement in placements where placement.placedAtMilliseconds < recent {
+            guard reported[placement.instanceID]?.contains(placement.sessionID) == true else { return true }
+        }
+        let stored = Set(instances.map(\.instanceID))
+        let storedSessions = Set(placements.map(\.sessionID))
+        for (instanceID, sessions) in reported {
+            if !stored.contains(instanceID) { return true }
+            if !sessions.isSubset(of: storedSessions) { return true }
+        }
+        return false
+    }
+
+    /// Corrects the store from the host's actual state: instances and sessions the host does not run
+    /// end (reason "not on host"); instances it runs that the store lacks are added; seat counts follow
+    /// the host. Counted in `skyport_hostmgr_reconciliations_total`. True when something changed.
+    func reconcile(hostID: String) async throws -> Bool {
+        guard let host = try await ServiceSupport.store({ try await self.store.host(hostID) }) else { return false }
+        let actual = try await Self.passingStatus(of: "asking \(hostID) for its state") {
+            try await self.links.streamHost(at: host.address).listInstances(
+                Skyport_Streamhost_V1_ListInstancesRequest(), options: CallOptions(timeout: .seconds(5)))
+        }
+        let now = ServiceSupport.nowUnixMilliseconds()
+        let recent = now - 5_000
+        let (changes, returned) = try await ServiceSupport.store {
+            try await self.placements.database.write { tx in
+                var changes = 0
+                var returned: [PlacementStore.Instance] = []
+                let running = Dictionary(
+                    actual.instances.map { ($0.instanceId, $0) }, uniquingKeysWith: { first, _ in first })
+                let runningSessions = Set(actual.instances.flatMap(\.sessionIds))
+                for row in try await tx.query(
+                    "SELECT \(PlacementStore.placementColumns) FROM placements WHERE host_id = ? AND state IN \(PlacementStore.livePlacementStates)",
+                    [hostID])
+                {
+                    let placement = try PlacementStore.placement(row)
+                    guard placement.placedAtMilliseconds < recent, !runningSessions.contains(placement.sessionID) else {
+                        continue
+                    }
+                    if let ended = try await PlacementStore.endPlacement(
+                        sessionID: placement.sessionID, at: now, state: "ended", reason: "not on host", in: tx)
+                    {
+                        try await UsageOutbox.append(Self.usage(ended, endedAt: now), at: now, in: tx)
+                        changes += 1
+                    }
+                }
+                for row in try await tx.query(
+                    "SELECT \(PlacementStore.instanceColumns) FROM instances i WHERE host_id = ? AND state IN \(PlacementStore.liveInstanceStates)",
+                    [hostID])
+                {
+                    let instance = try PlacementStore.instance(row)
+                    if let report = running[instance.instanceID] {
+                        let sessions = Int64(report.sessionIds.count)
+                        let state = Self.storeState(report.state, sessions: sessions)
+                        if sessions != instance.sessions || state != instance.state {
+                            try await tx.execute(
+                                "UPDATE instances SET sessions = ?, state = ? WHERE instance_id = ?",
+                                [sessions, state, instance.instanceID])
+                            changes += 1
+                        }
+                    } else if instance.startedAtMilliseconds < recent {
+                        if let (ended, _) = try await PlacementStore.endInstance(
+                            instanceID: instance.instanceID, at: now, state: "ended", reason: "not on host", in: tx)
+                        {
+                            try await self.appendInstanceUsage(ended, endedAt: now, in: tx)
+                            changes += 1
+                        }
+                    }
+                }
+                for report in actual.instances {
+                    let known = try await tx.queryFirst(
+                        "SELECT \(PlacementStore.instanceColumns) FROM instances i WHERE instance_id = ?",
+                        [report.instanceId]
+                    ).map(PlacementStore.instance)
+                    if let known {
+                        // Declared lost (its sessions ended, usage closed) but still running: it is stopped.
+                        if known.state == "lost" { returned.append(known) }
+                        continue
+                    }
+                    let launch = try await tx.queryFirst(
+                        "SELECT launch FROM app_versions WHERE app_id = ? AND version_id = ?",
+                        [report.appId, report.versionId]
+                    ).map { try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: try $0.decode([UInt8].self, "launch")) }
+                    let sessions = Int64(report.sessionIds.count)
+                    try await PlacementStore.upsertInstance(
+                        PlacementStore.Instance(
+                            instanceID: report.instanceId, hostID: hostID, appID: report.appId,
+                            versionID: report.versionId,
+                            seats: Int64(max(report.seats, 1)), sessions: sessions,
+                            cpuUnits: Int64(launch?.cpuUnits ?? 0),
+                            memoryMiB: Int64(launch?.memoryMib ?? 0),
+                            state: Self.storeState(report.state, sessions: sessions),
+                            startedAtMilliseconds: report.startedAtUnixMs == 0 ? now : report.startedAtUnixMs),
+                        in: tx)
+                    changes += 1
+                }
+                return (changes, returned)
+            }
+        }
+        for instance in returned {
+            _ = await self.stop(instance, terminate: true, noticeSeconds: 10)
+        }
+        if changes > 0 {
+            self.metrics.count("skyport_hostmgr_reconciliations_total")
+            self.logger.warning(
+                "corrected the store from a host's actual state",
+                metadata: ["host.id": "\(hostID)", "changes": "\(changes)"])
+        }
+        return changes > 0
+    }
+
+    /// The store's instance state for a state a host reports.
+    static func storeState(_ reported: String, sessions: Int64) -> String {
+        switch reported {
+        case "draining", "stopping": return "draining"
+        default: return sessions > 0 ? "active" : "idle"
+        }
+    }
+
+    /// Records a host's events, each once (by event id), with their usage records in the same transaction.
+    /// A session's saved state goes to its application's home data centre first; when that fails the call
+    /// fails and the host delivers the events again later.
+    public func reportEvents(
+        _ request: Skyport_Hostmgr_V1_ReportEventsRequest, context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_ReportEventsResponse {
+        try ServiceSupport.requireName(request.hostId, field: "host_id")
+        guard request.events.count <= 500 else {
+            throw RPCError(code: .invalidArgument, message: "at most 500 events per call")
+        }
+        var accepted: UInt32 = 0
+        for event in request.events {
+            try ServiceSupport.requireText(event.eventId, field: "event_id", maxLength: 128)
+            guard event.savedState.count <= SessionStateStore.maximumBytes else {
+                throw RPCError(
+                    code: .invalidArgument, message: "saved_state of event \(event.eventId) is larger than 1 MiB")
+            }
+            if try await self.record(event, from: request.hostId) { accepted += 1 }
+        }
+        var response = Skyport_Hostmgr_V1_ReportEventsResponse()
+        response.accepted = accepted
+        return response
+    }
+
+    /// Records one event; false when it was recorded before (a repeat changes nothing, saved state included).
+    func record(_ event: Skyport_Hostmgr_V1_HostEvent, from hostID: String) async throws -> Bool {
+        let now = ServiceSupport.nowUnixMilliseconds()
+        let at = event.atUnixMs == 0 ? now : event.atUnixMs
+        if event.kind == .sessionEnded, event.stateSaved {
+            // The state is kept before the event is recorded (so a failure to reach the home is retried), so
+            // a repeat is recognised here: its bytes must not replace the state, nor its home be asked again.
+            let repeated = try await ServiceSupport.store {
+                try await self.placements.database.query(
+                    "SELECT event_id FROM host_events WHERE host_id = ? AND event_id = ?", [hostID, event.eventId])
+            }
+            guard repeated.isEmpty else { return false }
+            try await self.keepSavedState(of: event, at: at)
+        }
+        return try await ServiceSupport.store {
+            try await self.placements.database.write { tx in
+                let fresh = try await tx.execute(
+                    """
+                    INSERT INTO host_events (host_id, event_id, received_at_ms) VALUES (?, ?, ?)
+                    ON CONFLICT (host_id, event_id) DO NOTHING
+                    """, [hostID, event.eventId, now])
+                guard fresh == 1 else { return false }
+                switch event.kind {
+                case .instanceStarted:
+                    let launch = try await tx.queryFirst(
+                        "SELECT launch FROM app_versions WHERE app_id = ? AND version_id = ?",
+                        [event.appId, event.versionId]
+                    ).map { try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: try $0.decode([UInt8].self, "launch")) }
+                    try await tx.execute(
+                        """
+                        INSERT INTO instances (instance_id, host_id, app_id, version_id, seats, sessions, cpu_units,
+                            memory_mib, state, started_at_ms)
+                        VALUES (?, ?, ?, ?, ?, 0, ?, ?, 'idle', ?)
+                        ON CONFLICT (instance_id) DO NOTHING
+                        """,
+                        [
+                            event.instanceId, hostID, event.appId, event.versionId,
+                            Int64(max(launch?.sessionsPerInstance ?? 1, 1)), Int64(launch?.cpuUnits ?? 0),
+                            Int64(launch?.memoryMib ?? 0), at,
+                        ])
+                case .instanceEnded:
+                    if let (instance, sessions) = try await PlacementStore.endInstance(
+                        instanceID: event.instanceId, at: at, state: "ended", reason: event.reason, in: tx)
+                    {
+                        try await self.appendInstanceUsage(instance, endedAt: at, in: tx)
+                        for session in sessions {
+                            try await UsageOutbox.append(Self.usage(session, endedAt: at), at: now, in: tx)
+                        }
+                    }
+                case .sessionConnected:
+                    _ = try await self.placements.markConnected(sessionID: event.sessionId, at: at, in: tx)
+                case .sessionEnded:
+                    if let placement = try await PlacementStore.endPlacement(
+                        sessionID: event.sessionId, at: at, state: "ended", reason: event.reason, in: tx)
+                    {
+                        try await UsageOutbox.append(Self.usage(placement, endedAt: at), at: now, in: tx)
+                    }
+                case .unspecified, .unrecognized:
+                    break
+                }
+                return true
+            }
+        }
+    }
+
+    /// Sends a session's saved state to its home data centre (or keeps it, when that is here).
+    func keepSavedState(of event: Skyport_Hostmgr_V1_HostEvent, at time: Int64) async throws {
+        guard
+            let placement = try await ServiceSupport.store({
+                try await self.placements.placement(sessionID: event.sessionId)
+            })
+        else { return }
+        if placement.homeDatacentre == self.datacentre {
+            try await ServiceSupport.store {
+                try await self.states.save(
+                    appID: placement.appID, userID: placement.userID, state: event.savedState,
+                    sessionID: placement.sessionID, at: time)
+            }
+            return
+        }
+        guard let home = try self.links.peer(placement.homeDatacentre) else {
+            self.logger.error(
+                "saved state dropped: the home data centre is not a known peer",
+                metadata: ["session.id": "\(placement.sessionID)", "home": "\(placement.homeDatacentre)"])
+            return
+        }
+        var save = Skyport_Hostmgr_V1_SaveSessionStateRequest()
+        save.appId = placement.appID
+        save.userId = placement.userID
+        save.state = event.savedState
+        save.sessionId = placement.sessionID
+        save.savedAtUnixMs = time
+        _ = try await Self.passingStatus(of: "saving state at \(placement.homeDatacentre)") {
+            try await home.saveSessionState(save, options: CallOptions(timeout: .seconds(5)))
+        }
+    }
+
+    /// Keeps a user's saved state here, at the application's home.
+    public func saveSessionState(
+        _ request: Skyport_Hostmgr_V1_SaveSessionStateRequest, context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_SaveSessionStateResponse {
+        try ServiceSupport.requireText(request.appId, field: "app_id", maxLength: 64)
+        try ServiceSupport.requireText(request.userId, field: "user_id", maxLength: 128)
+        try ServiceSupport.requireText(request.sessionId, field: "session_id", maxLength: 64)
+        guard request.state.count <= SessionStateStore.maximumBytes else {
+            throw RPCError(code: .invalidArgument, message: "state is larger than 1 MiB")
+        }
+        try await ServiceSupport.store {
+            try await self.states.save(
+                appID: request.appId, userID: request.userId, state: request.state, sessionID: request.sessionId,
+                at: request.savedAtUnixMs == 0 ? ServiceSupport.nowUnixMilliseconds() : request.savedAtUnixMs)
+        }
+        return Skyport_Hostmgr_V1_SaveSessionStateResponse()
+    }
+
+    /// This data centre's spare capacity and active groups.
+    public func getCapacity(
+        _ request: Skyport_Hostmgr_V1_GetCapacityRequest, context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_CapacitySummary {
+        try await self.capacity()
+    }
+
+    /// Computes the capacity summary from the store.
+    func capacity() async throws -> Skyport_Hostmgr_V1_CapacitySummary {
+        let (hosts, loads, instances, groups) = try await ServiceSupport.store {
+            (
+                try await self.store.all(), try await self.placements.hostLoads(),
+                try await self.placements.liveInstances(), try await self.placements.activeGroups()
+            )
+        }
+        var summary = Skyport_Hostmgr_V1_CapacitySummary()
+        summary.datacentre = self.datacentre
+        for host in hosts where host.state == "up" {
+            let load = loads[host.hostID] ?? PlacementStore.HostLoad()
+            summary.hostsUp += 1
+            summary.totalSlots += UInt32(clamping: host.slots)
+            summary.freeSlots += UInt32(clamping: max(0, host.slots - load.sessions))
+            summary.freeCpuUnits += UInt64(max(0, host.cpuUnits - load.cpuUnits))
+            summary.freeMemoryMib += UInt64(max(0, host.memoryMiB - load.memoryMiB))
+            summary.maxGpuScore = max(summary.maxGpuScore, UInt32(clamping: host.gpuScore))
+            summary.activeSessions += UInt32(clamping: load.sessions)
+        }
+        summary.warmInstances = UInt32(clamping: instances.filter { $0.state == "idle" }.count)
+        summary.activeGroups = groups
+        summary.computedAtUnixMs = ServiceSupport.nowUnixMilliseconds()
+        return summary
+    }
+
+    /// The newest sessions placed here.
+    public func listSessions(
+        _ request: Skyport_Hostmgr_V1_ListSessionsRequest, context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_ListSessionsResponse {
+        var response = Skyport_Hostmgr_V1_ListSessionsResponse()
+        response.sessions = try await ServiceSupport.store { try await self.placements.recentPlacements() }.map {
+            placement, endedAt, reason in
+            var info = Skyport_Hostmgr_V1_SessionInfo()
+            info.sessionId = placement.sessionID
+            info.appId = placement.appID
+            info.userId = placement.userID
+            info.groupId = placement.groupID
+            info.state = placement.state
+            info.hostId = placement.hostID
+            info.instanceId = placement.instanceID
+            info.versionId = placement.versionID
+            info.createdAtUnixMs = placement.placedAtMilliseconds
+            info.endedAtUnixMs = endedAt ?? 0
+            info.endReason = reason
+            return info
+        }
+        return response
+    }
+
+    /// The usage record of a session that ended at `endedAt`.
+    static func usage(_ placement: PlacementStore.Placement, endedAt: Int64) -> UsageOutbox.Record {
+        UsageOutbox.Record(
+            recordID: "session:\(placement.sessionID)", kind: "session", developerID: placement.developerID,
+            appID: placement.appID, versionID: placement.versionID, subjectID: placement.sessionID,
+            startedAtMilliseconds: placement.connectedAtMilliseconds ?? placement.placedAtMilliseconds,
+            endedAtMilliseconds: endedAt)
+    }
+
+    /// Appends the usage record of an instance that ended at `endedAt` (its developer from the catalogue).
+    func appendInstanceUsage(_ instance: PlacementStore.Instance, endedAt: Int64, in tx: Transaction) async throws {
+        let developer =
+            try await tx.queryFirst(
+                "SELECT launch FROM app_versions WHERE app_id = ? AND version_id = ?",
+                [instance.appID, instance.versionID]
+            ).map {
+                try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: try $0.decode([UInt8].self, "launch")).developerId
+            }
+            ?? ""
+        try await UsageOutbox.append(
+            UsageOutbox.Record(
+                recordID: "instance:\(instance.instanceID)", kind: "instance", developerID: developer,
+                appID: instance.appID, versionID: instance.versionID, subjectID: instance.instanceID,
+                startedAtMilliseconds: instance.startedAtMilliseconds, endedAtMilliseconds: endedAt),
+            at: endedAt, in: tx)
+    }
+}

@@ -1,0 +1,367 @@
+public import SkyportStorage
+
+/// What runs in this data centre: application instances on its hosts and the sessions placed on them.
+///
+/// Seats are reserved with one conditional update (`sessions < seats`), so concurrent placements never
+/// put more sessions on an instance than it has seats, on any number of replicas.
+public struct PlacementStore: Sendable {
+    /// One application instance on a host.
+    public struct Instance: Sendable, Hashable {
+        /// `ins_…`, chosen by the stream host.
+        public var instanceID: String
+        /// The host it runs on.
+        public var hostID: String
+        /// Its application.
+        public var appID: String
+        /// Its application version.
+        public var versionID: String
+        /// Sessions it serves at once.
+        public var seats: Int64
+        /// Sessions on it now.
+        public var sessions: Int64
+        /// Normalised CPU units it takes.
+        public var cpuUnits: Int64
+        /// Memory it takes, MiB.
+        public var memoryMiB: Int64
+        /// `idle`, `active`, `draining`, `stopping`, `ended` or `lost`.
+        public var state: String
+        /// Unix milliseconds.
+        public var startedAtMilliseconds: Int64
+    }
+
+    /// A session placed in this data centre.
+    public struct Placement: Sendable, Hashable {
+        /// The session.
+        public var sessionID: String
+        /// Its application.
+        public var appID: String
+        /// Its application version.
+        public var versionID: String
+        /// Its user.
+        public var userID: String
+        /// The developer billed for it.
+        public var developerID: String
+        /// Its group ("" for none).
+        public var groupID: String
+        /// Where the session was created (and the user's saved state lives).
+        public var homeDatacentre: String
+        /// The host it runs on.
+        public var hostID: String
+        /// The instance it runs on.
+        public var instanceID: String
+        /// `provisioned`, `connected`, `ended` or `lost`.
+        public var state: String
+        /// Unix milliseconds.
+        public var placedAtMilliseconds: Int64
+        /// When its client connected, Unix milliseconds.
+        public var connectedAtMilliseconds: Int64?
+    }
+
+    /// What one host has in use.
+    public struct HostLoad: Sendable, Hashable {
+        /// Sessions on the host.
+        public var sessions: Int64 = 0
+        /// CPU units its live instances take.
+        public var cpuUnits: Int64 = 0
+        /// Memory its live instances take, MiB.
+        public var memoryMiB: Int64 = 0
+    }
+
+    /// Instance states that hold resources on their host.
+    static let liveInstanceStates = "('idle', 'active', 'draining', 'stopping')"
+    /// Placement states of sessions that hold a seat.
+    static let livePlacementStates = "('provisioned', 'connected')"
+
+    let database: Database
+
+    /// A store over `database`.
+    public init(database: Database) {
+        self.database = database
+    }
+
+    // MARK: Seats
+
+    /// Takes a seat on a running instance of `appID` at `versionID` on a host that is up: a warm idle
+    /// instance first, then a shared instance with a free seat; instances on `preferredHosts` (where the
+    /// session's group is) before others. `nil` when no instance has a free seat.
+    public func reserveSeat(
+        appID: String, versionID: String, preferredHosts: [String], excluding: Set<String> = []
+    ) async throws -> Instance? {
+        // A lost race (another placement took the last seat between the read and the update) retries with
+        // the next candidate; the conditional update is what decides.
+        for _ in 0..<4 {
+            let candidates = try await self.database.query(
+                """
+                SELECT \(Self.instanceColumns) FROM instances i JOIN hosts h ON h.host_id = i.host_id
+                WHERE i.app_id = ? AND i.version_id = ? AND i.state IN ('idle', 'active') AND i.sessions < i.seats
+                    AND h.state = 'up'
+                ORDER BY CASE WHEN i.state = 'idle' THEN 0 ELSE 1 END, i.started_at_ms, i.instance_id
+                LIMIT 32
+                """, [appID, versionID]
+            ).map(Self.instance).filter { !excluding.contains($0.instanceID) }
+            guard !candidates.isEmpty else { return nil }
+            let ordered =
+                candidates.filter { preferredHosts.contains($0.hostID) }
+                + candidates.filter { !preferredHosts.contains($0.hostID) }
+            for candidate in ordered {
+                let changed = try await self.database.execute(
+                    """
+                    UPDATE instances SET sessions = sessions + 1, state = 'active'
+                    WHERE instance_id = ? AND state IN ('idle', 'active') AND sessions < seats
+                    """, [candidate.instanceID])
+                if changed == 1 {
+                    var taken = candidate
+                    taken.sessions += 1
+                    taken.state = "active"
+                    return taken
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Gives back a seat taken by ``reserveSeat(appID:versionID:preferredHosts:)`` whose provisioning
+    /// failed.
+    public func releaseSeat(instanceID: String) async throws {
+        try await self.database.write { tx in try await Self.releaseSeat(instanceID: instanceID, in: tx) }
+    }
+
+    static func releaseSeat(instanceID: String, in tx: Transaction) async throws {
+        try await tx.execute(
+            """
+            UPDATE instances SET sessions = sessions - 1,
+                state = CASE WHEN state = 'active' AND sessions = 1 THEN 'idle' ELSE state END
+            WHERE instance_id = ? AND sessions > 0
+            """, [instanceID])
+    }
+
+    // MARK: Recording what hosts did
+
+    /// Records a provisioned session. With `unreservedInstance` (no seat was reserved: the stream host
+    /// launched that instance, or attached the session to one of its own) the instance is added, or its
+    /// session count raised when it is known.
+    public func recordProvisioned(_ placement: Placement, unreservedInstance: Instance?) async throws {
+        try await self.database.write { tx in
+            if let instance = unreservedInstance {
+                let raised = try await tx.execute(
+                    """
+                    UPDATE instances SET sessions = sessions + 1,
+                        state = CASE WHEN state = 'idle' THEN 'active' ELSE state END
+                    WHERE instance_id = ? AND state IN \(Self.liveInstanceStates)
+                    """, [instance.instanceID])
+                if raised == 0 { try await Self.upsertInstance(instance, in: tx) }
+            }
+            try await tx.execute(
+                """
+                INSERT INTO placements (session_id, app_id, version_id, user_id, developer_id, group_id, home_datacentre,
+                    host_id, instance_id, state, placed_at_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioned', ?)
+                """,
+                [
+                    placement.sessionID, placement.appID, placement.versionID, placement.userID, placement.developerID,
+                    placement.groupID, placement.homeDatacentre, placement.hostID, placement.instanceID,
+                    placement.placedAtMilliseconds,
+                ])
+        }
+    }
+
+    /// Inserts `instance`, or refreshes its seats, sessions and state when it is known.
+    static func upsertInstance(_ instance: Instance, in tx: Transaction) async throws {
+        try await tx.execute(
+            """
+            INSERT INTO instances (instance_id, host_id, app_id, version_id, seats, sessions, cpu_units, memory_mib,
+                state, started_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (instance_id) DO UPDATE SET seats = excluded.seats, sessions = excluded.sessions,
+                state = excluded.state
+            """,
+            [
+                instance.instanceID, instance.hostID, instance.appID, instance.versionID, instance.seats,
+                instance.sessions, instance.cpuUnits, instance.memoryMiB, instance.state,
+                instance.startedAtMilliseconds,
+            ])
+    }
+
+    /// Records a warm instance a host started for the buffer pool.
+    public func recordStarted(_ instance: Instance) async throws {
+        try await self.database.write { tx in try await Self.upsertInstance(instance, in: tx) }
+    }
+
+    /// Marks the client of `sessionID` connected; false when it is not a live placement here.
+    public func markConnected(sessionID: String, at time: Int64, in tx: Transaction) async throws -> Bool {
+        try await tx.execute(
+            "UPDATE placements SET state = 'connected', connected_at_ms = ? WHERE session_id = ? AND state = 'provisioned'",
+            [time, sessionID]) == 1
+    }
+
+    /// Ends a live placement and frees its seat; the placement as it was, `nil` when it had ended already.
+    static func endPlacement(
+        sessionID: String, at time: Int64, state: String, reason: String, in tx: Transaction
+    ) async throws -> Placement? {
+        guard
+            let row = try await tx.queryFirst(
+                "SELECT \(Self.placementColumns) FROM placements WHERE session_id = ? AND state IN \(Self.livePlacementStates)",
+                [sessionID])
+        else { return nil }
+        let placement = try Self.placement(row)
+        let changed = try await tx.execute(
+            """
+            UPDATE placements SET state = ?, ended_at_ms = ?, end_reason = ?
+            WHERE session_id = ? AND state IN \(Self.livePlacementStates)
+            """, [state, time, String(reason.prefix(200)), sessionID])
+        guard changed == 1 else { return nil }
+        try await Self.releaseSeat(instanceID: placement.instanceID, in: tx)
+        return placement
+    }
+
+    /// Ends a live instance and every live placement on it; the instance as it was (`nil` when unknown or
+    /// ended already) and the placements ended.
+    static func endInstance(
+        instanceID: String, at time: Int64, state: String, reason: String, in tx: Transaction
+    ) async throws -> (Instance, [Placement])? {
+        guard
+            let row = try await tx.queryFirst(
+                "SELECT \(Self.instanceColumns) FROM instances i WHERE instance_id = ? AND state IN \(Self.liveInstanceStates)",
+                [instanceID])
+        else { return nil }
+        let instance = try Self.instance(row)
+        try await tx.execute(
+            "UPDATE instances SET state = ?, sessions = 0, ended_at_ms = ?, end_reason = ? WHERE instance_id = ?",
+            [state, time, String(reason.prefix(200)), instanceID])
+        var ended: [Placement] = []
+        for placementRow in try await tx.query(
+            "SELECT \(Self.placementColumns) FROM placements WHERE instance_id = ? AND state IN \(Self.livePlacementStates)",
+            [instanceID])
+        {
+            let placement = try Self.placement(placementRow)
+            try await tx.execute(
+                "UPDATE placements SET state = ?, ended_at_ms = ?, end_reason = ? WHERE session_id = ?",
+                [state == "lost" ? "lost" : "ended", time, String(reason.prefix(200)), placement.sessionID])
+            ended.append(placement)
+        }
+        return (instance, ended)
+    }
+
+    /// Marks instances `draining` (no new sessions); they end when their host reports them ended.
+    public func markDraining(_ instanceIDs: [String]) async throws {
+        for instanceID in instanceIDs {
+            try await self.database.execute(
+                "UPDATE instances SET state = 'draining' WHERE instance_id = ? AND state IN ('idle', 'active')",
+                [instanceID])
+        }
+    }
+
+    // MARK: Reading
+
+    /// What each host that is up has in use, by host id.
+    public func hostLoads() async throws -> [String: HostLoad] {
+        var loads: [String: HostLoad] = [:]
+        for row in try await self.database.query(
+            """
+            SELECT host_id, CAST(SUM(sessions) AS BIGINT) AS sessions, CAST(SUM(cpu_units) AS BIGINT) AS cpu,
+                CAST(SUM(memory_mib) AS BIGINT) AS memory
+            FROM instances WHERE state IN \(Self.liveInstanceStates) GROUP BY host_id
+            """)
+        {
+            loads[try row.decode(String.self, "host_id")] = HostLoad(
+                sessions: try row.decode(Int64.self, "sessions"), cpuUnits: try row.decode(Int64.self, "cpu"),
+                memoryMiB: try row.decode(Int64.self, "memory"))
+        }
+        return loads
+    }
+
+    /// Hosts with live sessions of `groupID`, most sessions first.
+    public func hosts(ofGroup groupID: String) async throws -> [String] {
+        try await self.database.query(
+            """
+            SELECT host_id, COUNT(*) AS n FROM placements WHERE group_id = ? AND state IN \(Self.livePlacementStates)
+            GROUP BY host_id ORDER BY n DESC, host_id
+            """, [groupID]
+        ).map { try $0.decode(String.self, "host_id") }
+    }
+
+    /// Groups with live sessions here, at most `limit`.
+    public func activeGroups(limit: Int = 1000) async throws -> [String] {
+        try await self.database.query(
+            """
+            SELECT DISTINCT group_id FROM placements WHERE group_id <> '' AND state IN \(Self.livePlacementStates)
+            ORDER BY group_id LIMIT ?
+            """, [limit]
+        ).map { try $0.decode(String.self, "group_id") }
+    }
+
+    /// Live instances, optionally of one host.
+    public func liveInstances(hostID: String? = nil) async throws -> [Instance] {
+        if let hostID {
+            return try await self.database.query(
+                "SELECT \(Self.instanceColumns) FROM instances i WHERE host_id = ? AND state IN \(Self.liveInstanceStates)",
+                [hostID]
+            ).map(Self.instance)
+        }
+        return try await self.database.query(
+            "SELECT \(Self.instanceColumns) FROM instances i WHERE state IN \(Self.liveInstanceStates) ORDER BY started_at_ms"
+        ).map(Self.instance)
+    }
+
+    /// One placement, live or not.
+    public func placement(sessionID: String) async throws -> Placement? {
+        try await self.database.query(
+            "SELECT \(Self.placementColumns) FROM placements WHERE session_id = ?", [sessionID]
+        ).first.map(Self.placement)
+    }
+
+    /// Live placements of one host, by session id.
+    public func livePlacements(hostID: String) async throws -> [Placement] {
+        try await self.database.query(
+            "SELECT \(Self.placementColumns) FROM placements WHERE host_id = ? AND state IN \(Self.livePlacementStates)",
+            [hostID]
+        ).map(Self.placement)
+    }
+
+    /// The newest placements, at most `limit`, with their end (state, end time, reason).
+    public func recentPlacements(limit: Int = 1000) async throws -> [(Placement, endedAt: Int64?, reason: String)] {
+        try await self.database.query(
+            """
+            SELECT \(Self.placementColumns), ended_at_ms, end_reason FROM placements
+            ORDER BY placed_at_ms DESC, session_id LIMIT ?
+            """, [limit]
+        ).map { row in
+            (
+                try Self.placement(row), try row.decode(Int64?.self, "ended_at_ms"),
+                try row.decode(String.self, "end_reason")
+            )
+        }
+    }
+
+    static let instanceColumns = """
+        i.instance_id, i.host_id, i.app_id, i.version_id, i.seats, i.sessions, i.cpu_units, i.memory_mib, i.state,
+        i.started_at_ms
+        """
+
+    static func instance(_ row: Row) throws -> Instance {
+        Instance(
+            instanceID: try row.decode(String.self, "instance_id"), hostID: try row.decode(String.self, "host_id"),
+            appID: try row.decode(String.self, "app_id"), versionID: try row.decode(String.self, "version_id"),
+            seats: try row.decode(Int64.self, "seats"), sessions: try row.decode(Int64.self, "sessions"),
+            cpuUnits: try row.decode(Int64.self, "cpu_units"), memoryMiB: try row.decode(Int64.self, "memory_mib"),
+            state: try row.decode(String.self, "state"),
+            startedAtMilliseconds: try row.decode(Int64.self, "started_at_ms"))
+    }
+
+    static let placementColumns = """
+        session_id, app_id, version_id, user_id, developer_id, group_id, home_datacentre, host_id, instance_id, state,
+        placed_at_ms, connected_at_ms
+        """
+
+    static func placement(_ row: Row) throws -> Placement {
+        Placement(
+            sessionID: try row.decode(String.self, "session_id"), appID: try row.decode(String.self, "app_id"),
+            versionID: try row.decode(String.self, "version_id"), userID: try row.decode(String.self, "user_id"),
+            developerID: try row.decode(String.self, "developer_id"), groupID: try row.decode(String.self, "group_id"),
+            homeDatacentre: try row.decode(String.self, "home_datacentre"),
+            hostID: try row.decode(String.self, "host_id"),
+            instanceID: try row.decode(String.self, "instance_id"), state: try row.decode(String.self, "state"),
+            placedAtMilliseconds: try row.decode(Int64.self, "placed_at_ms"),
+            connectedAtMilliseconds: try row.decode(Int64?.self, "connected_at_ms"))
+    }
+}

@@ -1,0 +1,92 @@
+public import SkyportConfig
+public import SkyportRPC
+public import SkyportTokens
+
+/// The proxies allowed to state a client's address (`trusted-proxies`: comma-separated CIDRs, empty by
+/// default), and how a redemption node finds the address of the client it serves.
+///
+/// Only a TCP peer inside one of these blocks may name the client in the `x-forwarded-for` request
+/// metadata (its first entry); from anyone else the header is ignored and the peer itself is the client,
+/// so a client cannot pose as another to pass a token's CIDR binding or to choose its route.
+public struct TrustedProxies: ConfigValue, Hashable, CustomStringConvertible {
+    /// The trusted blocks.
+    public let blocks: [CIDR]
+
+    /// Proxies from `blocks`.
+    public init(_ blocks: [CIDR]) {
+        self.blocks = blocks
+    }
+
+    /// The metadata key a trusted proxy names the client in.
+    public static let forwardedForKey = "x-forwarded-for"
+
+    /// Comma-separated CIDRs.
+    public static var expectation: String { "comma-separated CIDR blocks, e.g. 10.0.0.0/8,2001:db8::/32 (or empty)" }
+
+    /// `cidr,...`.
+    public static var placeholder: String { "cidr,..." }
+
+    /// Parses `10.0.0.0/8, 192.0.2.7`; empty text is no proxy; `nil` when a block is malformed.
+    public static func parse(configText text: String) -> TrustedProxies? {
+        var blocks: [CIDR] = []
+        for item in text.split(separator: ",") {
+            guard let block = CIDR(item.trimmingSpaces) else { return nil }
+            blocks.append(block)
+        }
+        return TrustedProxies(blocks)
+    }
+
+    /// The blocks, comma-separated.
+    public var configText: String { self.blocks.map(\.description).joined(separator: ",") }
+
+    /// The same as `configText`.
+    public var description: String { self.configText }
+
+    /// The client's address (no port): the first `x-forwarded-for` entry when the peer is a trusted
+    /// proxy and that entry is an IP address, else the peer's own address; `nil` when the peer has no IP
+    /// address (an in-process call) and no trusted proxy spoke for it.
+    public func clientAddress(peer: PeerInfo, metadata: Metadata) -> String? {
+        guard let peerAddress = Self.address(ofPeer: peer.address) else { return nil }
+        guard self.blocks.contains(where: { $0.contains(peerAddress) }),
+            let forwarded = metadata[Self.forwardedForKey],
+            let first = forwarded.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false).first,
+            case let candidate = first.trimmingSpaces, Self.isIPAddress(candidate)
+        else { return peerAddress }
+        return candidate
+    }
+
+    /// The IP address of a transport's peer description: `ipv4:127.0.0.1:51234` → `127.0.0.1`,
+    /// `ipv6:[::1]:5` → `::1`; `nil` for anything else (e.g. `in-process`).
+    public static func address(ofPeer peer: String) -> String? {
+        if peer.hasPrefix("ipv4:") {
+            let rest = peer.dropFirst(5)
+            guard let colon = rest.lastIndex(of: ":") else {
+                return Self.isIPAddress(String(rest)) ? String(rest) : nil
+            }
+            let host = String(rest[..<colon])
+            return Self.isIPAddress(host) ? host : nil
+        }
+        if peer.hasPrefix("ipv6:") {
+            var rest = peer.dropFirst(5)
+            if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+                rest = rest[rest.index(after: rest.startIndex)..<close]
+            }
+            let host = String(rest)
+            return Self.isIPAddress(host) ? host : nil
+        }
+        return nil
+    }
+
+    /// Whether `text` is one IPv4 or IPv6 address (not a block, not a host name).
+    static func isIPAddress(_ text: String) -> Bool {
+        guard !text.contains("/"), let block = CIDR(text) else { return false }
+        return block.prefixLength == block.network.count * 8
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs.
+    var trimmingSpaces: String {
+        String(self.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}

@@ -1,0 +1,258 @@
+import ArgumentParser
+import Foundation
+import SkyportHTTP2
+import SkyportProto
+import SkyportRPC
+import Synchronization
+
+/// `skyport bench-sessions`: session starts on the running local suite.
+///
+/// - Warm: a multi-tenant application (many seats per instance) with running instances; each start is
+///   `RequestSession` at entitlement (API key, entitlement check, the home host management mints the
+///   token) then `Redeem` at the redemption node (verify, route, claim at the home, place on a free seat,
+///   provision on the stream host) — timed from the request to the session info at the client.
+///   `--concurrency` clients run for `--sessions` starts; then every token is redeemed a second time
+///   and each success counted as a double redemption (there must be none).
+/// - Cold: a single-tenant application with no warm instance: each start launches the application
+///   process (`--cold` sequential starts).
+struct BenchSessionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-sessions",
+        abstract: "Measure session starts on the running local suite (make bench-sessions).")
+
+    @Option(name: .long, help: "The state directory of the running suite.") var stateDir: String?
+    @Option(help: "Warm session starts to measure.") var sessions = 5000
+    @Option(help: "Concurrent clients.") var concurrency = 32
+    @Option(help: "Unmeasured warm-up starts.") var warmup = 300
+    @Option(help: "Cold starts (each launches the application).") var cold = 5
+    @Option(name: .long, help: "The demo application's package directory.")
+    var package: String = "Services/StreamHost/DemoApp"
+
+    func validate() throws {
+        guard (1...1_000_000).contains(self.sessions), (1...1024).contains(self.concurrency),
+            (0...100_000).contains(self.warmup), (0...100).contains(self.cold)
+        else { throw ValidationError("--sessions, --concurrency, --warmup or --cold is out of range") }
+    }
+
+    func run() async throws {
+        let directory = SuiteState.directory(self.stateDir)
+        guard let state = try SuiteState.load(from: directory),
+            let entitlementAddress = state.instance(named: "entitlement")?.address,
+            let redemptionAddress = state.instance(named: "redemption")?.address
+        else { throw SuiteError("no suite runs in \(directory) (skyport up)") }
+        let entitlementTransport = try OperatorTransport.connect(
+            to: entitlementAddress, identity: "entitlement", tlsDirectory: state.tlsDirectory)
+        let session = SessionClient(trustRootsPath: state.tlsDirectory + "/ca.pem")
+        let redemptionTransport = try session.transport(to: redemptionAddress, identity: "redemption")
+        defer {
+            Task {
+                await entitlementTransport.close()
+                await redemptionTransport.close()
+            }
+        }
+        let entitlement = Skyport_Entitlement_V1_EntitlementClient(RPCClient(transport: entitlementTransport))
+        let redemption = Skyport_Redemption_V1_RedemptionClient(RPCClient(transport: redemptionTransport))
+
+        var developer = Skyport_Entitlement_V1_CreateDeveloperRequest()
+        developer.displayName = "Bench"
+        developer.email = "bench@example.com"
+        let key: Metadata = [
+            "authorization": .string("Bearer \(try await entitlement.createDeveloper(developer).apiKey)")
+        ]
+        let warmApp = try await self.application(
+            "bench-warm", sessionsPerInstance: 1000, entitlement: entitlement, key: key, state: state)
+        let coldApp = try await self.application(
+            "bench-cold", sessionsPerInstance: 1, entitlement: entitlement, key: key, state: state)
+        try await DemoCommand.waitForPackage(app: warmApp, version: "1.0.0", state: state)
+        try await DemoCommand.waitForPackage(app: coldApp, version: "1.0.0", state: state)
+
+        let start = Starter(entitlement: entitlement, redemption: redemption, key: key)
+        // Warm-up: the first starts launch the shared instances; later ones take free seats.
+        _ = try await start.many(app: warmApp, count: self.warmup, concurrency: self.concurrency)
+        print("warm-up: \(self.warmup) starts")
+        let clock = ContinuousClock()
+        let began = clock.now
+        let warm = try await start.many(app: warmApp, count: self.sessions, concurrency: self.concurrency)
+        let wall = clock.now - began
+        let doubles = try await start.redeemAgain(warm.tokens, concurrency: self.concurrency)
+
+        var coldLatencies: [Duration] = []
+        for _ in 0..<self.cold {
+            let one = try await start.many(app: coldApp, count: 1, concurrency: 1)
+            coldLatencies += one.latencies
+            guard one.launched == 1 else { throw SuiteError("a cold start did not launch the application") }
+        }
+
+        let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        print("")
+        print("| measurement | value |")
+        print("|---|---|")
+        print(
+            "| warm starts (RequestSession → session info at the client) | \(warm.latencies.count) at concurrency \(self.concurrency) |"
+        )
+        print("| warm p50 / p99 / max | \(Self.percentiles(warm.latencies)) |")
+        print(
+            "| sustained warm starts per second | \(String(format: "%.0f", Double(warm.latencies.count) / seconds)) |")
+        print("| failed starts | \(warm.failures) |")
+        print("| double redemptions (second Redeem of every token that succeeded) | \(doubles) |")
+        print("| placements: warm instance / shared seat / launched | \(warm.warm) / \(warm.seat) / \(warm.launched) |")
+        if !coldLatencies.isEmpty {
+            print(
+                "| cold starts (the application launched for the session), p50 / max of \(coldLatencies.count) | \(Self.percentiles(coldLatencies, only: [50])) / \(Timing.text(coldLatencies.max()!)) |"
+            )
+        }
+        guard doubles == 0, warm.failures == 0 else {
+            throw SuiteError("\(doubles) double redemptions, \(warm.failures) failed starts")
+        }
+    }
+
+    /// Registers an application with the demo package, publishes 1.0.0, installs it, grants bench users.
+    func application(
+        _ name: String, sessionsPerInstance: UInt32, entitlement: Skyport_Entitlement_V1_EntitlementClient,
+        key: Metadata, state: SuiteState
+    ) async throws -> String {
+        var register = Skyport_Entitlement_V1_RegisterApplicationRequest()
+        register.name = name
+        register.homeDatacentre = "dc1"
+        var profile = Skyport_Entitlement_V1_ResourceProfile()
+        profile.cpuUnits = 1
+        profile.memoryMib = 64
+        profile.sessionsPerInstance = sessionsPerInstance
+        register.profile = profile
+        let app = try await entitlement.registerApplication(register, metadata: key).appId
+        var publish = Skyport_Entitlement_V1_PublishVersionRequest()
+        publish.appId = app
+        publish.versionId = "1.0.0"
+        publish.launchCommand = "python3 demo_app.py"
+        _ = try await entitlement.publishVersion(publish, metadata: key)
+        _ = try PackageInstaller.install(app: app, version: "1.0.0", from: self.package, state: state)
+        for user in 0..<Starter.users {
+            var grant = Skyport_Entitlement_V1_GrantEntitlementRequest()
+            grant.appId = app
+            grant.userId = "bench-\(user)"
+            grant.kind = .subscription
+            _ = try await entitlement.grantEntitlement(grant, metadata: key)
+        }
+        return app
+    }
+
+    /// `p50 / p99 / max` (or the listed percentiles) of `samples`.
+    static func percentiles(_ samples: [Duration], only: [Int] = [50, 99]) -> String {
+        guard !samples.isEmpty else { return "-" }
+        let sorted = samples.sorted()
+        var parts = only.map { percentile in
+            Timing.text(sorted[min(sorted.count - 1, (sorted.count * percentile) / 100)])
+        }
+        if only == [50, 99] { parts.append(Timing.text(sorted.last!)) }
+        return parts.joined(separator: " / ")
+    }
+}
+
+/// Starts sessions the way a developer's backend and a client do.
+struct Starter {
+    /// Users the starts rotate over (each has an entitlement).
+    static let users = 50
+
+    let entitlement: Skyport_Entitlement_V1_EntitlementClient
+    let redemption: Skyport_Redemption_V1_RedemptionClient
+    let key: Metadata
+
+    /// What a batch of starts did.
+    struct Outcome: Sendable {
+        var latencies: [Duration] = []
+        var tokens: [String] = []
+        var failures = 0
+        var warm = 0
+        var seat = 0
+        var launched = 0
+    }
+
+    /// `count` starts of `app`, `concurrency` at a time.
+    func many(app: String, count: Int, concurrency: Int) async throws -> Outcome {
+        let next = Tally()
+        return await withTaskGroup(of: Outcome.self) { group in
+            for _ in 0..<min(concurrency, max(count, 1)) {
+                group.addTask {
+                    var outcome = Outcome()
+                    while true {
+                        let index = next.take()
+                        guard index < count else { return outcome }
+                        await self.one(app: app, user: "bench-\(index % Self.users)", into: &outcome)
+                    }
+                }
+            }
+            var total = Outcome()
+            for await outcome in group {
+                total.latencies += outcome.latencies
+                total.tokens += outcome.tokens
+                total.failures += outcome.failures
+                total.warm += outcome.warm
+                total.seat += outcome.seat
+                total.launched += outcome.launched
+            }
+            return total
+        }
+    }
+
+    func one(app: String, user: String, into outcome: inout Outcome) async {
+        let clock = ContinuousClock()
+        let began = clock.now
+        do {
+            var request = Skyport_Entitlement_V1_RequestSessionRequest()
+            request.appId = app
+            request.userId = user
+            let token = try await self.entitlement.requestSession(
+                request, metadata: self.key, options: CallOptions(timeout: .seconds(30)))
+            var redeem = Skyport_Redemption_V1_RedeemRequest()
+            redeem.tokenText = token.tokenText
+            let placed = try await self.redemption.redeem(redeem, options: CallOptions(timeout: .seconds(30)))
+            outcome.latencies.append(clock.now - began)
+            outcome.tokens.append(token.tokenText)
+            if placed.placementReason.hasPrefix("warm") {
+                outcome.warm += 1
+            } else if placed.placementReason.hasPrefix("launched") {
+                outcome.launched += 1
+            } else {
+                outcome.seat += 1
+            }
+        } catch {
+            outcome.failures += 1
+            if outcome.failures <= 3 { print("a start failed: \(error)") }
+        }
+    }
+
+    /// Redeems every token again; the number that succeeded (each one a double redemption).
+    func redeemAgain(_ tokens: [String], concurrency: Int) async throws -> Int {
+        let next = Tally()
+        let doubles = Tally()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<min(concurrency, max(tokens.count, 1)) {
+                group.addTask {
+                    while true {
+                        let index = next.take()
+                        guard index < tokens.count else { return }
+                        var redeem = Skyport_Redemption_V1_RedeemRequest()
+                        redeem.tokenText = tokens[index]
+                        if (try? await self.redemption.redeem(redeem, options: CallOptions(timeout: .seconds(30))))
+                            != nil
+                        {
+                            _ = doubles.take()
+                        }
+                    }
+                }
+            }
+        }
+        return doubles.count
+    }
+}
+
+/// A counter shared by concurrent workers.
+final class Tally: Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// The next number (0, 1, 2, …).
+    func take() -> Int { self.value.add(1, ordering: .relaxed).oldValue }
+
+    /// How many were taken.
+    var count: Int { self.value.load(ordering: .relaxed) }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An application process: started with `posix_spawn` in a process group of its own (so signals reach
+/// everything it starts, and a Ctrl-C at the host's terminal does not), reaped by a thread of its own
+/// that blocks in `waitpid` for exactly this pid.
+final class ChildProcess: Sendable {
+    /// How a process ended.
+    enum Termination: Sendable, Hashable, CustomStringConvertible {
+        case exited(Int32)
+        case signalled(Int32)
+
+        /// `exited N` or `killed by signal N`: the reason events and logs carry.
+        var description: String {
+            switch self {
+            case .exited(let code): "exited \(code)"
+            case .signalled(let signal): "killed by signal \(signal)"
+            }
+        }
+    }
+
+    /// Why a process could not be started.
+    struct SpawnError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private enum State {
+        case running(waiters: [UUID: CheckedContinuation<Termination?, Never>])
+        case ended(Termination)
+    }
+
+    /// The process id, also its process group id.
+    let pid: pid_t
+    private let state = Mutex(State.running(waiters: [:]))
+
+    /// Starts `executable` with `arguments` and exactly `environment`, in `workingDirectory`, with
+    /// standard input from /dev/null and standard output and error appended to `logFile`. Every other
+    /// descriptor of the host is closed in the child.
+    init(
+        executable: String, arguments: [String], environment: [String: String], workingDirectory: String,
+        logFile: String
+    ) throws(SpawnError) {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        guard let extensions = Self.extensions else {
+            throw SpawnError(description: "starting applications needs glibc 2.34 or later")
+        }
+        let changedDirectory = workingDirectory.withCString { extensions.addChdir(&actions, $0) }
+        guard extensions.addCloseFrom(&actions, 3) == 0, changedDirectory == 0 else {
+            throw SpawnError(description: "cannot prepare the start of \(executable)")
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The host ignores or handles these signals itself; the application gets the defaults.
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        var argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let environmentLines: [String] = environment.map { key, value in "\(key)=\(value)" }.sorted()
+        var envp = environmentLines.map { strdup($0) } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, &argv, &envp)
+        guard result == 0 else {
+            throw SpawnError(description: "cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
+        let reaper = Thread { [self] in self.reap() }
+        reaper.name = "child-reaper-\(pid)"
+        reaper.start()
+    }
+
+    /// Sends `signal` to the process group, unless the process has been reaped (its pid, and so its
+    /// group id, may belong to someone else by then).
+    func signalGroup(_ signal: Int32) {
+        self.state.withLock { state in
+            if case .running = state { _ = kill(-self.pid, signal) }
+        }
+    }
+
+    /// How it ended; waits until it has, or returns `nil` when the calling task is cancelled first.
+    func termination() async -> Termination? {
+        let id = UUID()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Termination?, Never>) in
+                let ended = self.state.withLock { state -> Termination?? in
+                    switch state {
+                    case .running(var waiters):
+                        if Task.isCancelled { return .some(nil) }
+                        waiters[id] = continuation
+                        state = .running(waiters: waiters)
+                        return nil
+                    case .ended(let termination):
+                        return .some(termination)
+                    }
+                }
+                if let ended { continuation.resume(returning: ended) }
+            }
+        } onCancel: {
+            let waiter = self.state.withLock { state -> CheckedContinuation<Termination?, Never>? in
+                guard case .running(var waiters) = state else { return nil }
+                let waiter = waiters.removeValue(forKey: id)
+                state = .running(waiters: waiters)
+                return waiter
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+
+    /// Whether it ends within `timeout`.
+    func hasEnded(within timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.termination() != nil }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// How it ended, or `nil` while it runs.
+    var ended: Termination? {
+        self.state.withLock { state in
+            if case .ended(let termination) = state { return termination }
+            return nil
+        }
+    }
+
+    private func reap() {
+        var status: Int32 = 0
+        while waitpid(self.pid, &status, 0) < 0 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift cannot import.
+        let termination: Termination =
+            status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+        let waiters = self.state.withLock { state -> [CheckedContinuation<Termination?, Never>] in
+            guard case .running(let waiters) = state else { return [] }
+            state = .ended(termination)
+            return Array(waiters.values)
+        }
+        for waiter in waiters { waiter.resume(returning: termination) }
+    }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` and `…_addchdir_np` (2.34+), which Swift's
+    /// Glibc module does not declare (they need `_GNU_SOURCE`): looked up once at run time.
+    private struct Extensions: Sendable {
+        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        typealias AddChdir =
+            @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>)
+            -> Int32
+        let addCloseFrom: AddCloseFrom
+        let addChdir: AddChdir
+
+        init?() {
+            guard let closeFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np"),
+                let chdir = dlsym(nil, "posix_spawn_file_actions_addchdir_np")
+            else { return nil }
+            self.addCloseFrom = unsafeBitCast(closeFrom, to: AddCloseFrom.self)
+            self.addChdir = unsafeBitCast(chdir, to: AddChdir.self)
+        }
+    }
+
+    private static let extensions = Extensions()
+}

@@ -1,7 +1,0 @@
-import Testing
-
-@testable import RedemptionService
-
-@Suite struct RedemptionPlaceholderTests {
-    @Test func specificationName() { #expect(Redemption.specification.name == "redemption") }
-}

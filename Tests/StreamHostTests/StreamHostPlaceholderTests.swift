@@ -1,7 +1,0 @@
-import Testing
-
-@testable import StreamHostService
-
-@Suite struct StreamHostPlaceholderTests {
-    @Test func specificationName() { #expect(StreamHost.specification.name == "streamhost") }
-}
