@@ -151,41 +151,11 @@ enum LocalSuite {
     /// `skyport up` does not reach it), standard input from /dev/null and standard output and error
     /// appended to `logFile`.
     static func spawn(binary: String, environment: [String: String], logFile: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        let arguments = [binary]
-        let environmentLines = environment.map { "\($0.key)=\($0.value)" }.sorted()
-        var argv = arguments.map { strdup($0) } + [nil]
-        var envp = environmentLines.map { strdup($0) } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
+        do {
+            return try ProcessSpawner.spawn(executable: binary, environment: environment, logFile: logFile)
+        } catch {
+            throw SuiteError(error.description)
         }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, binary, &actions, &attributes, &argv, &envp)
-        guard result == 0 else {
-            throw SuiteError("cannot start \(binary): \(String(cString: strerror(result)))")
-        }
-        return pid
     }
 
     /// Whether `pid` is alive and runs `binary` (so a recycled pid is never mistaken for ours).

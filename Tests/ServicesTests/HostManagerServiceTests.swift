@@ -294,4 +294,18 @@ struct HostManagerServiceTests {
             }
         }
     }
+
+    @Test("buffer-targets configuration: app/version=N entries, malformed ones refused")
+    func bufferTargetsConfiguration() {
+        let parsed = HostManager.parseBufferTargets("app_a/1.0.0=2,app_b/2.1=0")
+        #expect(
+            parsed == [
+                AppCatalogStore.Target(appID: "app_a", versionID: "1.0.0", target: 2),
+                AppCatalogStore.Target(appID: "app_b", versionID: "2.1", target: 0),
+            ])
+        #expect(HostManager.parseBufferTargets("") == [])
+        for bad in ["app_a=2", "app_a/1.0=65", "app_a/1.0=-1", "/1.0=1", "app_a/=1", "app_a/1.0/x=1", "app_a/1.0"] {
+            #expect(HostManager.parseBufferTargets(bad) == nil, "\(bad)")
+        }
+    }
 }

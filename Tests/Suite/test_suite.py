@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -436,6 +437,12 @@ def test_sessions():
           code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT), f"{code}")
 
     # A stream host killed with SIGKILL: its sessions are lost within 3 heartbeat intervals (2 s here).
+    # (A forward that failed under the race above marks its data centre down until the next probe.)
+    def dc1_first():
+        code, decision, _ = call("redemption", "skyport.redemption.v1.Redemption/ExplainRoute",
+                                 '{"clientAddress": "192.0.2.10"}')
+        return code == 0 and decision and decision["candidates"][0]["datacentreId"] == "dc1"
+    eventually(dc1_first, timeout=10)
     code, placed = redeem(text, "192.0.2.10")
     if check("a session placed in dc1 (provisioned, client not connected yet)",
              code == grpc.StatusCode.OK and placed.datacentre == "dc1", f"{code} {placed}"):
@@ -452,6 +459,25 @@ def test_sessions():
               became_lost and time.monotonic() - killed_at <= 3 * 2 + 4, f"{time.monotonic() - killed_at:.1f} s")
         restarted = up()
         check("skyport up restarts the killed stream host", restarted.returncode == 0, restarted.stderr[-800:])
+
+    # A store that disagrees with a heartbeat is corrected: a phantom instance written straight into
+    # hostmgr-dc2's database ends once the host's next heartbeat (every 2 s) does not report it.
+    code, status, err = call("streamhost-dc2", "skyport.streamhost.v1.StreamHost/GetStatus")
+    database = os.path.join(STATE, "data", "hostmgr-dc2", "hostmgr.sqlite3")
+    if check("the stream host of dc2 reports its id", code == 0 and status, f"{code} {err}"):
+        with sqlite3.connect(database, timeout=10) as db:
+            db.execute("INSERT INTO instances (instance_id, host_id, app_id, version_id, seats, sessions, cpu_units, "
+                       "memory_mib, state, started_at_ms) VALUES ('inst-phantom', ?, 'app_phantom', '1.0.0', 1, 0, 1, "
+                       "64, 'idle', ?)", (status["hostId"], int(time.time() * 1000) - 60_000))
+
+        def corrected():
+            with sqlite3.connect(database, timeout=10) as db:
+                row = db.execute("SELECT state, end_reason FROM instances WHERE instance_id = 'inst-phantom'").fetchone()
+            return row if row and row[0] == "ended" else None
+        row = eventually(corrected, timeout=15)
+        log = open(os.path.join(STATE, "logs", "hostmgr-dc2.log")).read()
+        check("a store row the host's heartbeat contradicts is corrected from the host's actual state",
+              row == ("ended", "not on host") and "corrected the store from a host's actual state" in log, f"{row}")
 
     # Routing around a data centre that is down: near dc2, but dc2's host management is stopped.
     hostmgr2 = state()["hostmgr-dc2"]

@@ -32,12 +32,17 @@ public enum HostManager {
         "maintenance-interval", default: .seconds(1),
         help: "How often lost hosts, version drains and the buffer pool are checked.")
 
+    /// Buffer-pool targets set at start.
+    public static let bufferTargets = ConfigKey<String>(
+        "buffer-targets", default: "",
+        help: "Warm idle instances to keep, set at start: app/version=N,... (SetBufferTarget changes them later).")
+
     /// How `hostmgr` runs: port 7103, metrics 9103.
     public static let specification = ServiceSpecification(
         name: "hostmgr", defaultPort: 7103, defaultMetricsPort: 9103,
         keys: [
             Self.datacentre, Self.heartbeatInterval, Self.connectWithin, Self.peers, Self.peerInterval,
-            Self.maintenanceInterval,
+            Self.maintenanceInterval, Self.bufferTargets,
         ],
         migrations: HostManagerMigrations.all, accessPolicy: Self.accessPolicy
     ) { context in
@@ -66,6 +71,9 @@ public enum HostManager {
             }
             peers = parsed
         }
+        guard let targets = Self.parseBufferTargets(configuration[Self.bufferTargets]) else {
+            throw configuration.invalid(Self.bufferTargets, "expected app/version=N,... with N from 0 to 64")
+        }
         for key in [Self.peerInterval, Self.maintenanceInterval] {
             guard configuration[key] >= .milliseconds(100) else {
                 throw configuration.invalid(key, "must be at least 100ms")
@@ -81,7 +89,23 @@ public enum HostManager {
                 MaintenanceLoop(service: service, tick: configuration[Self.maintenanceInterval]),
                 PeerExchange(service: service, interval: configuration[Self.peerInterval]),
             ],
-            prepare: { try await service.keys.ensureCurrentKey(now: ServiceSupport.nowUnixMilliseconds()) })
+            prepare: {
+                try await service.keys.ensureCurrentKey(now: ServiceSupport.nowUnixMilliseconds())
+                for target in targets { try await service.catalog.setTarget(target) }
+            })
+    }
+
+    /// `app/version=N,…` as targets; `nil` when an entry is malformed.
+    static func parseBufferTargets(_ text: String) -> [AppCatalogStore.Target]? {
+        var targets: [AppCatalogStore.Target] = []
+        for entry in text.split(separator: ",") {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let count = Int64(parts[1]), (0...64).contains(count) else { return nil }
+            let ids = parts[0].split(separator: "/", omittingEmptySubsequences: false)
+            guard ids.count == 2, !ids[0].isEmpty, !ids[1].isEmpty else { return nil }
+            targets.append(AppCatalogStore.Target(appID: String(ids[0]), versionID: String(ids[1]), target: count))
+        }
+        return targets
     }
 
     /// Who may call what; see the service comment in `Proto/hostmgr/v1/hostmgr.proto`.

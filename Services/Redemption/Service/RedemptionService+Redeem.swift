@@ -30,6 +30,9 @@ extension RedemptionService {
             case .placed(let placement):
                 return self.placed(placement, candidate: candidate, decision: decision, failed: failed)
             case .failed(let why):
+                self.logger.warning(
+                    "forwarding a redemption failed; trying the next data centre",
+                    metadata: ["session.id": "\(claims.sessionID)", "datacentre": "\(candidate.id)", "why": "\(why)"])
                 failed.append((candidate.id, why))
             }
         }

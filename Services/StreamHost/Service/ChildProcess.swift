@@ -1,4 +1,5 @@
 import Foundation
+import SkyportInterop
 import Synchronization
 
 #if canImport(Glibc)
@@ -44,48 +45,15 @@ final class ChildProcess: Sendable {
         executable: String, arguments: [String], environment: [String: String], workingDirectory: String,
         logFile: String
     ) throws(SpawnError) {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        guard let extensions = Self.extensions else {
-            throw SpawnError(description: "starting applications needs glibc 2.34 or later")
+        do {
+            // The host handles SIGCHLD itself; the application gets the default.
+            self.pid = try ProcessSpawner.spawn(
+                executable: executable, arguments: arguments, environment: environment, logFile: logFile,
+                workingDirectory: workingDirectory, closeOtherDescriptors: true,
+                extraDefaultSignals: [SIGCHLD])
+        } catch {
+            throw SpawnError(description: error.description)
         }
-        let changedDirectory = workingDirectory.withCString { extensions.addChdir(&actions, $0) }
-        guard extensions.addCloseFrom(&actions, 3) == 0, changedDirectory == 0 else {
-            throw SpawnError(description: "cannot prepare the start of \(executable)")
-        }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // The host ignores or handles these signals itself; the application gets the defaults.
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        var argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let environmentLines: [String] = environment.map { key, value in "\(key)=\(value)" }.sorted()
-        var envp = environmentLines.map { strdup($0) } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, &argv, &envp)
-        guard result == 0 else {
-            throw SpawnError(description: "cannot start \(executable): \(String(cString: strerror(result)))")
-        }
-        self.pid = pid
         let reaper = Thread { [self] in self.reap() }
         reaper.name = "child-reaper-\(pid)"
         reaper.start()
@@ -163,25 +131,4 @@ final class ChildProcess: Sendable {
         }
         for waiter in waiters { waiter.resume(returning: termination) }
     }
-
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` and `…_addchdir_np` (2.34+), which Swift's
-    /// Glibc module does not declare (they need `_GNU_SOURCE`): looked up once at run time.
-    private struct Extensions: Sendable {
-        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        typealias AddChdir =
-            @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>)
-            -> Int32
-        let addCloseFrom: AddCloseFrom
-        let addChdir: AddChdir
-
-        init?() {
-            guard let closeFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np"),
-                let chdir = dlsym(nil, "posix_spawn_file_actions_addchdir_np")
-            else { return nil }
-            self.addCloseFrom = unsafeBitCast(closeFrom, to: AddCloseFrom.self)
-            self.addChdir = unsafeBitCast(chdir, to: AddChdir.self)
-        }
-    }
-
-    private static let extensions = Extensions()
 }
