@@ -92,6 +92,12 @@ struct BenchSessionsCommand: AsyncParsableCommand {
         )
         print("| warm p50 / p99 / max | \(Self.percentiles(warm.latencies)) |")
         print(
+            "| of which RequestSession (entitlement + home host management) p50 / p99 / max | \(Self.percentiles(warm.requestLatencies)) |"
+        )
+        print(
+            "| of which Redeem (redemption + host management + stream host) p50 / p99 / max | \(Self.percentiles(warm.redeemLatencies)) |"
+        )
+        print(
             "| sustained warm starts per second | \(String(format: "%.0f", Double(warm.latencies.count) / seconds)) |")
         print("| failed starts | \(warm.failures) |")
         print("| double redemptions (second Redeem of every token that succeeded) | \(doubles) |")
@@ -160,6 +166,9 @@ struct Starter {
     /// What a batch of starts did.
     struct Outcome: Sendable {
         var latencies: [Duration] = []
+        /// The two halves of each start: the token (entitlement), then the redemption.
+        var requestLatencies: [Duration] = []
+        var redeemLatencies: [Duration] = []
         var tokens: [String] = []
         var failures = 0
         var warm = 0
@@ -184,6 +193,8 @@ struct Starter {
             var total = Outcome()
             for await outcome in group {
                 total.latencies += outcome.latencies
+                total.requestLatencies += outcome.requestLatencies
+                total.redeemLatencies += outcome.redeemLatencies
                 total.tokens += outcome.tokens
                 total.failures += outcome.failures
                 total.warm += outcome.warm
@@ -203,10 +214,13 @@ struct Starter {
             request.userId = user
             let token = try await self.entitlement.requestSession(
                 request, metadata: self.key, options: CallOptions(timeout: .seconds(30)))
+            let requested = clock.now
             var redeem = Skyport_Redemption_V1_RedeemRequest()
             redeem.tokenText = token.tokenText
             let placed = try await self.redemption.redeem(redeem, options: CallOptions(timeout: .seconds(30)))
             outcome.latencies.append(clock.now - began)
+            outcome.requestLatencies.append(requested - began)
+            outcome.redeemLatencies.append(clock.now - requested)
             outcome.tokens.append(token.tokenText)
             if placed.placementReason.hasPrefix("warm") {
                 outcome.warm += 1

@@ -171,7 +171,17 @@ public final class Database: Sendable {
     /// Runs one statement in its own write transaction and returns the number of rows it changed.
     @discardableResult
     public func execute(_ sql: String, _ arguments: [any SQLBindable] = []) async throws(StorageError) -> Int {
-        try await Self.storageErrors { try await self.write { try await $0.execute(sql, arguments) } }
+        try await Self.storageErrors {
+            guard case .sqlite(let backend) = self.backend,
+                !Self.openTransactions.contains(ObjectIdentifier(self))
+            else {
+                return try await self.write { try await $0.execute(sql, arguments) }
+            }
+            // One statement is atomic on its own in SQLite: no BEGIN/COMMIT round trips.
+            return try await StorageMetrics.measure(self.metrics, write: true) {
+                try await backend.autocommit(logger: self.logger) { try await $0.execute(sql, arguments) }
+            }
+        }
     }
 
     /// Runs one query with read-only access and returns its rows.

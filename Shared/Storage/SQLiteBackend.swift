@@ -96,6 +96,18 @@ final class SQLiteBackend: Sendable {
         }
     }
 
+    /// Runs one statement in SQLite's autocommit mode (a single statement is atomic on its own): one trip
+    /// to the writer connection instead of three (`BEGIN`, the statement, `COMMIT`). `body` must run
+    /// exactly one statement.
+    func autocommit<T: Sendable>(logger: Logger, _ body: (Transaction) async throws -> T) async throws -> T {
+        try await self.lock.withLock {
+            let state = Transaction.State()
+            defer { state.finish() }
+            return try await body(
+                Transaction(connection: .sqlite(Access(target: .writer(self.writer))), state: state, logger: logger))
+        }
+    }
+
     /// Runs `body` with read-only access.
     func read<T: Sendable>(logger: Logger, _ body: (Transaction) async throws -> T) async throws -> T {
         let state = Transaction.State()
