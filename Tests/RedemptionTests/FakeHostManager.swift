@@ -136,6 +136,10 @@ final class FakeHostManager: Skyport_Hostmgr_V1_HostManagerProvider, Sendable {
         _ request: Skyport_Hostmgr_V1_ClaimSessionRequest, context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_ClaimSessionResponse { throw Self.notFaked }
 
+    func releaseClaim(
+        _ request: Skyport_Hostmgr_V1_ClaimSessionRequest, context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_ReleaseClaimResponse { throw Self.notFaked }
+
     func placeSession(
         _ request: Skyport_Hostmgr_V1_PlaceSessionRequest, context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_SessionPlacement { throw Self.notFaked }

@@ -22,12 +22,21 @@ import Testing
     @Test func onlyATrustedPeerNamesTheClient() {
         let proxies = TrustedProxies.parse(configText: "10.0.0.0/8,fd00::/8")!
         let forwarded: Metadata = ["x-forwarded-for": "198.51.100.7, 10.0.0.9"]
-        // A trusted proxy: its first x-forwarded-for entry is the client.
+        // A trusted proxy: the rightmost entry that is not a trusted proxy is the client.
         #expect(
             proxies.clientAddress(peer: PeerInfo(address: "ipv4:10.1.2.3:4000"), metadata: forwarded) == "198.51.100.7")
         #expect(
             proxies.clientAddress(peer: PeerInfo(address: "ipv6:[fd00::1]:4000"), metadata: forwarded) == "198.51.100.7"
         )
+        // Read from the right: what the client wrote itself (left of the address the proxy saw) is ignored.
+        let forged: Metadata = ["x-forwarded-for": "203.0.113.66, 198.51.100.7, 10.0.0.9"]
+        #expect(
+            proxies.clientAddress(peer: PeerInfo(address: "ipv4:10.1.2.3:4000"), metadata: forged) == "198.51.100.7")
+        // Only trusted proxies listed: the leftmost of them.
+        #expect(
+            proxies.clientAddress(
+                peer: PeerInfo(address: "ipv4:10.1.2.3:4000"), metadata: ["x-forwarded-for": "10.0.0.9"])
+                == "10.0.0.9")
         // Anyone else: the header is ignored, the peer is the client.
         #expect(
             proxies.clientAddress(peer: PeerInfo(address: "ipv4:192.0.2.1:4000"), metadata: forwarded) == "192.0.2.1")

@@ -492,6 +492,35 @@ struct HostManagerPlacementTests {
     }
 
     @Test(
+        "a session that cannot be placed after its claim gets its claim back, at home or at the home peer",
+        arguments: ServiceBackend.all)
+    func unplacedClaimIsReleased(backend: ServiceBackend) async throws {
+        try await Self.withTwoDataCentres(backend) { dc1, dc2 in
+            // Free slots, but no host holds the package: the claim succeeds, the placement does not.
+            let here = try await dc1.addHost("host-a", slots: 4, packages: [])
+            let local = try await dc1.createSession(user: "user-1")
+            await expectStatus(.resourceExhausted) { try await dc1.redeem(local) }
+            #expect(
+                try await Self.column(
+                    "state", of: "sessions", where: "session_id", is: local.sessionId, in: dc1.database)
+                    == "created")
+            #expect(here.provisions.isEmpty)
+
+            // Homed in dc2, redeemed in dc1: dc1 claims at dc2, fails to place, and releases at dc2.
+            let remote = try await dc2.createSession(Self.app(home: "dc2"), user: "user-2")
+            await expectStatus(.resourceExhausted) { try await dc1.redeem(remote, home: "dc2") }
+            #expect(
+                try await Self.column(
+                    "state", of: "sessions", where: "session_id", is: remote.sessionId, in: dc2.database) == "created")
+
+            // Once the host holds the package, the same token places.
+            try await dc1.addHost("host-a", slots: 4)
+            let placed = try await dc1.redeem(local)
+            #expect(placed.datacentre == "dc1")
+        }
+    }
+
+    @Test(
         "no room anywhere: RESOURCE_EXHAUSTED before the claim, and the token stays redeemable",
         arguments: ServiceBackend.all)
     func noRoomAnywhere(backend: ServiceBackend) async throws {

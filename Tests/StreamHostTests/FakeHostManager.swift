@@ -95,6 +95,9 @@ final class FakeHostManager: Skyport_Hostmgr_V1_HostManagerProvider {
     func claimSession(_ request: Skyport_Hostmgr_V1_ClaimSessionRequest, context: ServerContext) async throws
         -> Skyport_Hostmgr_V1_ClaimSessionResponse
     { throw self.unused("ClaimSession") }
+    func releaseClaim(_ request: Skyport_Hostmgr_V1_ClaimSessionRequest, context: ServerContext) async throws
+        -> Skyport_Hostmgr_V1_ReleaseClaimResponse
+    { throw self.unused("ReleaseClaim") }
     func redeemSession(_ request: Skyport_Hostmgr_V1_RedeemSessionRequest, context: ServerContext) async throws
         -> Skyport_Hostmgr_V1_SessionPlacement
     { throw self.unused("RedeemSession") }

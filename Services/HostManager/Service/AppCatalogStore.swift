@@ -39,6 +39,15 @@ public struct AppCatalogStore: Sendable {
         }
     }
 
+    /// Records a version unless it is known already.
+    public func insertIfAbsent(_ launch: Skyport_Hostmgr_V1_AppLaunch, now: Int64) async throws {
+        try await self.database.execute(
+            """
+            INSERT INTO app_versions (app_id, version_id, launch, release_at_ms, deployed_at_ms) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (app_id, version_id) DO NOTHING
+            """, [launch.appId, launch.versionId, launch.serializedBytes(), launch.releaseAtUnixMs, now])
+    }
+
     /// One version, when known.
     public func version(appID: String, versionID: String) async throws -> Skyport_Hostmgr_V1_AppLaunch? {
         try await self.database.query(

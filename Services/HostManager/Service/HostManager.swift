@@ -120,6 +120,7 @@ public enum HostManager {
         policy.allow(["entitlement", "skyport"], toCall: Methods.deployVersion)
         policy.allow(["redemption", "hostmgr", "skyport"], toCall: Methods.getTokenKeys)
         policy.allow(["redemption", "hostmgr"], toCall: Methods.claimSession)
+        policy.allow(["hostmgr"], toCall: Methods.releaseClaim)
         policy.allow(["redemption"], toCall: Methods.redeemSession)
         policy.allow(["hostmgr"], toCall: Methods.placeSession)
         policy.allow(["hostmgr"], toCall: Methods.saveSessionState)

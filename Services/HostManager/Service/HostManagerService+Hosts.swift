@@ -41,8 +41,11 @@ extension HostManagerService {
     ) -> Bool {
         let reported = Dictionary(
             report.map { ($0.instanceId, Set($0.sessionIds)) }, uniquingKeysWith: { $0.union($1) })
+        let recentlyPlaced = Set(placements.filter { $0.placedAtMilliseconds >= recent }.map(\.instanceID))
         for instance in instances where instance.startedAtMilliseconds < recent {
-            guard reported[instance.instanceID] != nil else { return true }
+            guard let sessions = reported[instance.instanceID] else { return true }
+            // Seat counts too, unless a placement on it is too young to be in the host's snapshot.
+            if !recentlyPlaced.contains(instance.instanceID), Int64(sessions.count) != instance.sessions { return true }
         }
         for placement in placements where placement.placedAtMilliseconds < recent {
             guard reported[placement.instanceID]?.contains(placement.sessionID) == true else { return true }
@@ -99,8 +102,10 @@ extension HostManagerService {
                         let state = Self.storeState(report.state, sessions: sessions)
                         if sessions != instance.sessions || state != instance.state {
                             try await tx.execute(
-                                "UPDATE instances SET sessions = ?, state = ? WHERE instance_id = ?",
-                                [sessions, state, instance.instanceID])
+                                """
+                                UPDATE instances SET sessions = ?, state = ?
+                                WHERE instance_id = ? AND state IN \(PlacementStore.liveInstanceStates)
+                                """, [sessions, state, instance.instanceID])
                             changes += 1
                         }
                     } else if instance.startedAtMilliseconds < recent {
@@ -198,7 +203,7 @@ extension HostManagerService {
                     "SELECT event_id FROM host_events WHERE host_id = ? AND event_id = ?", [hostID, event.eventId])
             }
             guard repeated.isEmpty else { return false }
-            try await self.keepSavedState(of: event, at: at)
+            try await self.keepSavedState(of: event, from: hostID, at: at)
         }
         return try await ServiceSupport.store {
             try await self.placements.database.write { tx in
@@ -228,7 +233,8 @@ extension HostManagerService {
                         ])
                 case .instanceEnded:
                     if let (instance, sessions) = try await PlacementStore.endInstance(
-                        instanceID: event.instanceId, at: at, state: "ended", reason: event.reason, in: tx)
+                        instanceID: event.instanceId, hostID: hostID, at: at, state: "ended", reason: event.reason,
+                        in: tx)
                     {
                         try await self.appendInstanceUsage(instance, endedAt: at, in: tx)
                         for session in sessions {
@@ -236,11 +242,12 @@ extension HostManagerService {
                         }
                     }
                 case .sessionConnected:
-                    _ = try await self.placements.markConnected(sessionID: event.sessionId, at: at, in: tx)
+                    _ = try await self.placements.markConnected(
+                        sessionID: event.sessionId, hostID: hostID, at: at, in: tx)
                 case .sessionEnded:
                     if let placement = try await PlacementStore.endPlacement(
-                        sessionID: event.sessionId, at: at, state: "ended", reason: event.reason, in: tx)
-                    {
+                        sessionID: event.sessionId, hostID: hostID, at: at, state: "ended", reason: event.reason, in: tx
+                    ) {
                         try await UsageOutbox.append(Self.usage(placement, endedAt: at), at: now, in: tx)
                     }
                 case .unspecified, .unrecognized:
@@ -252,11 +259,11 @@ extension HostManagerService {
     }
 
     /// Sends a session's saved state to its home data centre (or keeps it, when that is here).
-    func keepSavedState(of event: Skyport_Hostmgr_V1_HostEvent, at time: Int64) async throws {
+    func keepSavedState(of event: Skyport_Hostmgr_V1_HostEvent, from hostID: String, at time: Int64) async throws {
         guard
             let placement = try await ServiceSupport.store({
                 try await self.placements.placement(sessionID: event.sessionId)
-            })
+            }), placement.hostID == hostID
         else { return }
         if placement.homeDatacentre == self.datacentre {
             try await ServiceSupport.store {

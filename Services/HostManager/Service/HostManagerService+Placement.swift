@@ -36,24 +36,43 @@ extension HostManagerService {
                 code: .resourceExhausted, message: "\(self.datacentre) and its peers have no free session slot")
         }
         let caller = AuthenticatedCaller.current.map { "\($0)" } ?? "unknown"
+        let localClaimant = "\(caller)@\(self.datacentre)"
+        var claim = Skyport_Hostmgr_V1_ClaimSessionRequest()
+        claim.sessionId = request.sessionId
+        claim.tokenHash = request.tokenHash
+        claim.claimingDatacentre = self.datacentre
+        let home = request.homeDatacentre == self.datacentre ? nil : try self.links.peer(request.homeDatacentre)
+        guard request.homeDatacentre == self.datacentre || home != nil else {
+            throw RPCError(
+                code: .failedPrecondition, message: "data centre \(request.homeDatacentre) is not a known peer")
+        }
         let claimed: Skyport_Hostmgr_V1_ClaimSessionResponse
-        if request.homeDatacentre == self.datacentre {
-            claimed = try await self.claim(
-                sessionID: request.sessionId, tokenHash: request.tokenHash, by: "\(caller)@\(self.datacentre)")
-        } else {
-            guard let home = try self.links.peer(request.homeDatacentre) else {
-                throw RPCError(
-                    code: .failedPrecondition, message: "data centre \(request.homeDatacentre) is not a known peer")
-            }
-            var claim = Skyport_Hostmgr_V1_ClaimSessionRequest()
-            claim.sessionId = request.sessionId
-            claim.tokenHash = request.tokenHash
-            claim.claimingDatacentre = self.datacentre
+        if let home {
             claimed = try await Self.passingStatus(of: "claiming at \(request.homeDatacentre)") {
                 try await home.claimSession(claim, options: CallOptions(timeout: .seconds(5)))
             }
+        } else {
+            claimed = try await self.claim(
+                sessionID: request.sessionId, tokenHash: request.tokenHash, by: localClaimant)
         }
-        return try await self.place(claimed, preferredPeers: request.preferredDatacentres, allowPeers: true)
+        do {
+            return try await self.place(claimed, preferredPeers: request.preferredDatacentres, allowPeers: true)
+        } catch {
+            // Not placed: give the claim back, so the token is not spent and the node can try elsewhere.
+            do {
+                if let home {
+                    _ = try await home.releaseClaim(claim, options: CallOptions(timeout: .seconds(5)))
+                } else {
+                    _ = try await self.sessions.releaseClaim(
+                        sessionID: request.sessionId, tokenHash: request.tokenHash, by: localClaimant)
+                }
+            } catch let release {
+                self.logger.error(
+                    "releasing the claim of an unplaced session failed",
+                    metadata: ["session.id": "\(request.sessionId)", "error": "\(release)"])
+            }
+            throw error
+        }
     }
 
     /// Places a session a peer claimed in this data centre (never forwarded further).
@@ -284,11 +303,12 @@ extension HostManagerService {
         }
     }
 
-    /// Records a version seen in a session, so the buffer pool and rollouts know it (once per process).
+    /// Records a version seen in a session when it is not known yet, so the buffer pool and rollouts know
+    /// it (once per process; a deployment's newer details are never overwritten by an older session's).
     func remember(_ app: Skyport_Hostmgr_V1_AppLaunch) async throws {
         guard self.knownVersions.insert("\(app.appId)/\(app.versionId)") else { return }
         try await ServiceSupport.store {
-            try await self.catalog.upsert(app, now: ServiceSupport.nowUnixMilliseconds())
+            try await self.catalog.insertIfAbsent(app, now: ServiceSupport.nowUnixMilliseconds())
         }
     }
 

@@ -16,7 +16,7 @@ extension HostManagerService {
             throw RPCError(code: .invalidArgument, message: "notice_seconds must be 0 to 300")
         }
         let now = ServiceSupport.nowUnixMilliseconds()
-        try await ServiceSupport.store { try await self.catalog.upsert(app, now: now) }
+        _ = try await ServiceSupport.store { try await self.catalog.upsert(app, now: now) }
         self.knownVersions.insert("\(app.appId)/\(app.versionId)")
         var response = Skyport_Hostmgr_V1_DeployVersionResponse()
         guard app.releaseAtUnixMs <= now else { return response }

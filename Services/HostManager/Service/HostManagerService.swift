@@ -216,6 +216,26 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
             sessionID: request.sessionId, tokenHash: request.tokenHash, by: "\(caller)@\(request.claimingDatacentre)")
     }
 
+    /// Gives back a claim the caller's data centre holds; NOT_FOUND when it holds none for this token.
+    public func releaseClaim(
+        _ request: Skyport_Hostmgr_V1_ClaimSessionRequest, context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_ReleaseClaimResponse {
+        try ServiceSupport.requireText(request.sessionId, field: "session_id", maxLength: 64)
+        guard request.tokenHash.count == 32 else {
+            throw RPCError(code: .invalidArgument, message: "token_hash must be the 32-byte SHA-256 of the token")
+        }
+        try ServiceSupport.requireName(request.claimingDatacentre, field: "claiming_datacentre")
+        let caller = AuthenticatedCaller.current.map { "\($0)" } ?? "unknown"
+        guard
+            try await ServiceSupport.store({
+                try await self.sessions.releaseClaim(
+                    sessionID: request.sessionId, tokenHash: request.tokenHash,
+                    by: "\(caller)@\(request.claimingDatacentre)")
+            })
+        else { throw RPCError(code: .notFound, message: "no claim of session \(request.sessionId) to release") }
+        return Skyport_Hostmgr_V1_ReleaseClaimResponse()
+    }
+
     /// Claims a session of this data centre once, and returns what placing it needs: its application
     /// version and the user's prior saved state.
     func claim(sessionID: String, tokenHash: [UInt8], by claimant: String) async throws

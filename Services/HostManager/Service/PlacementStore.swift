@@ -182,27 +182,45 @@ public struct PlacementStore: Sendable {
             ])
     }
 
-    /// Records a warm instance a host started for the buffer pool.
+    /// Records a warm instance a host started for the buffer pool (left as it is when its start event
+    /// arrived first and a placement may already have taken a seat on it).
     public func recordStarted(_ instance: Instance) async throws {
-        try await self.database.write { tx in try await Self.upsertInstance(instance, in: tx) }
+        try await self.database.execute(
+            """
+            INSERT INTO instances (instance_id, host_id, app_id, version_id, seats, sessions, cpu_units, memory_mib,
+                state, started_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (instance_id) DO NOTHING
+            """,
+            [
+                instance.instanceID, instance.hostID, instance.appID, instance.versionID, instance.seats,
+                instance.sessions, instance.cpuUnits, instance.memoryMiB, instance.state,
+                instance.startedAtMilliseconds,
+            ])
     }
 
-    /// Marks the client of `sessionID` connected; false when it is not a live placement here.
-    public func markConnected(sessionID: String, at time: Int64, in tx: Transaction) async throws -> Bool {
+    /// Marks the client of `sessionID` (on `hostID`) connected; false when it is not a live placement there.
+    public func markConnected(sessionID: String, hostID: String, at time: Int64, in tx: Transaction) async throws
+        -> Bool
+    {
         try await tx.execute(
-            "UPDATE placements SET state = 'connected', connected_at_ms = ? WHERE session_id = ? AND state = 'provisioned'",
-            [time, sessionID]) == 1
+            """
+            UPDATE placements SET state = 'connected', connected_at_ms = ?
+            WHERE session_id = ? AND host_id = ? AND state = 'provisioned'
+            """, [time, sessionID, hostID]) == 1
     }
 
-    /// Ends a live placement and frees its seat; the placement as it was, `nil` when it had ended already.
+    /// Ends a live placement (on `hostID`, when given) and frees its seat; the placement as it was, `nil`
+    /// when it had ended already or runs elsewhere.
     static func endPlacement(
-        sessionID: String, at time: Int64, state: String, reason: String, in tx: Transaction
+        sessionID: String, hostID: String? = nil, at time: Int64, state: String, reason: String, in tx: Transaction
     ) async throws -> Placement? {
         guard
             let row = try await tx.queryFirst(
                 "SELECT \(Self.placementColumns) FROM placements WHERE session_id = ? AND state IN \(Self.livePlacementStates)",
                 [sessionID])
         else { return nil }
+        if let hostID, try row.decode(String.self, "host_id") != hostID { return nil }
         let placement = try Self.placement(row)
         let changed = try await tx.execute(
             """
@@ -214,10 +232,10 @@ public struct PlacementStore: Sendable {
         return placement
     }
 
-    /// Ends a live instance and every live placement on it; the instance as it was (`nil` when unknown or
-    /// ended already) and the placements ended.
+    /// Ends a live instance (on `hostID`, when given) and every live placement on it; the instance as it
+    /// was (`nil` when unknown, ended already or elsewhere) and the placements ended.
     static func endInstance(
-        instanceID: String, at time: Int64, state: String, reason: String, in tx: Transaction
+        instanceID: String, hostID: String? = nil, at time: Int64, state: String, reason: String, in tx: Transaction
     ) async throws -> (Instance, [Placement])? {
         guard
             let row = try await tx.queryFirst(
@@ -225,9 +243,15 @@ public struct PlacementStore: Sendable {
                 [instanceID])
         else { return nil }
         let instance = try Self.instance(row)
-        try await tx.execute(
-            "UPDATE instances SET state = ?, sessions = 0, ended_at_ms = ?, end_reason = ? WHERE instance_id = ?",
-            [state, time, String(reason.prefix(200)), instanceID])
+        if let hostID, instance.hostID != hostID { return nil }
+        // The state check makes a concurrent end (read committed on PostgreSQL) a no-op, not a revival.
+        guard
+            try await tx.execute(
+                """
+                UPDATE instances SET state = ?, sessions = 0, ended_at_ms = ?, end_reason = ?
+                WHERE instance_id = ? AND state IN \(Self.liveInstanceStates)
+                """, [state, time, String(reason.prefix(200)), instanceID]) == 1
+        else { return nil }
         var ended: [Placement] = []
         for placementRow in try await tx.query(
             "SELECT \(Self.placementColumns) FROM placements WHERE instance_id = ? AND state IN \(Self.livePlacementStates)",

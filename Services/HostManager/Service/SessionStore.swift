@@ -87,6 +87,15 @@ public struct SessionStore: Sendable {
         }
     }
 
+    /// Gives a claim back (the session becomes redeemable again) when `claimant` holds it; false otherwise.
+    public func releaseClaim(sessionID: String, tokenHash: [UInt8], by claimant: String) async throws -> Bool {
+        try await self.database.execute(
+            """
+            UPDATE sessions SET state = 'created', claimed_at_ms = NULL, claimed_by = NULL
+            WHERE session_id = ? AND token_hash = ? AND state = 'claimed' AND claimed_by = ?
+            """, [sessionID, tokenHash, claimant]) == 1
+    }
+
     private static func session(_ row: Row) throws -> Session {
         Session(
             sessionID: try row.decode(String.self, "session_id"), appID: try row.decode(String.self, "app_id"),

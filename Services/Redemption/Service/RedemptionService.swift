@@ -16,8 +16,9 @@ public struct RedemptionService: Skyport_Redemption_V1_RedemptionProvider {
     let metrics: RouteMetrics
     let logger: Logger
 
-    /// How long a forwarded redemption may take.
-    static let forwardTimeout: Duration = .seconds(5)
+    /// How long a forwarded redemption may take: longer than host management's slowest placement (a
+    /// launch waits up to 15 s for the application, a peer placement up to 20 s).
+    static let forwardTimeout: Duration = .seconds(25)
     /// The longest token accepted, as bytes or as text.
     static let maximumTokenBytes = 4096
 

@@ -42,17 +42,26 @@ public struct TrustedProxies: ConfigValue, Hashable, CustomStringConvertible {
     /// The same as `configText`.
     public var description: String { self.configText }
 
-    /// The client's address (no port): the first `x-forwarded-for` entry when the peer is a trusted
-    /// proxy and that entry is an IP address, else the peer's own address; `nil` when the peer has no IP
+    /// The client's address (no port). When the peer is a trusted proxy, `x-forwarded-for` is read from
+    /// the right (proxies append the address they saw): trusted proxies are skipped, and the first address
+    /// that is not one is the client; entries left of it were written by the client and are ignored. A
+    /// malformed entry there, or no header, leaves the peer's own address. `nil` when the peer has no IP
     /// address (an in-process call) and no trusted proxy spoke for it.
     public func clientAddress(peer: PeerInfo, metadata: Metadata) -> String? {
         guard let peerAddress = Self.address(ofPeer: peer.address) else { return nil }
-        guard self.blocks.contains(where: { $0.contains(peerAddress) }),
-            let forwarded = metadata[Self.forwardedForKey],
-            let first = forwarded.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false).first,
-            case let candidate = first.trimmingSpaces, Self.isIPAddress(candidate)
-        else { return peerAddress }
-        return candidate
+        guard self.isTrusted(peerAddress), let forwarded = metadata[Self.forwardedForKey] else { return peerAddress }
+        var client = peerAddress
+        for entry in forwarded.split(separator: ",", omittingEmptySubsequences: false).reversed() {
+            let candidate = entry.trimmingSpaces
+            guard Self.isIPAddress(candidate) else { return client }
+            client = candidate
+            if !self.isTrusted(candidate) { return candidate }
+        }
+        return client
+    }
+
+    private func isTrusted(_ address: String) -> Bool {
+        self.blocks.contains { $0.contains(address) }
     }
 
     /// The IP address of a transport's peer description: `ipv4:127.0.0.1:51234` → `127.0.0.1`,

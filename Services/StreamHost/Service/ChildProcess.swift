@@ -121,6 +121,9 @@ final class ChildProcess: Sendable {
     private func reap() {
         var status: Int32 = 0
         while waitpid(self.pid, &status, 0) < 0 && errno == EINTR {}
+        // What the application started itself must not outlive it: its group goes too. (While any member
+        // lives, the group id cannot be reused; with none left this finds nothing.)
+        _ = kill(-self.pid, SIGKILL)
         // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift cannot import.
         let termination: Termination =
             status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)

@@ -86,10 +86,19 @@ final class EventOutbox: Sendable {
             }
         }
 
-        /// Sends the oldest stored events; returns whether there may be more.
+        /// Sends the oldest stored events, at most 100 and about 3 MiB of saved state per call (a server
+        /// takes messages up to 4 MiB; an event with a full 1 MiB state always fits alone); returns
+        /// whether there may be more.
         private func deliverBatch() async throws -> Bool {
             let limit = 100
-            let pending = try await self.store.pendingEvents(limit: limit)
+            let stored = try await self.store.pendingEvents(limit: limit)
+            var pending: [(sequence: Int64, event: Skyport_Hostmgr_V1_HostEvent)] = []
+            var bytes = 0
+            for item in stored {
+                bytes += item.event.savedState.count + 512
+                if !pending.isEmpty && bytes > 3 << 20 { break }
+                pending.append(item)
+            }
             guard let last = pending.last else { return false }
             let hostID = try await self.store.identity().hostID
             var request = Skyport_Hostmgr_V1_ReportEventsRequest()
@@ -102,7 +111,7 @@ final class EventOutbox: Sendable {
             _ = try await self.hostmgr.reportEvents(request, options: CallOptions(timeout: .seconds(10)))
             try await self.store.deleteEvents(through: last.sequence)
             self.logger.debug("events delivered", metadata: ["events.count": "\(pending.count)"])
-            return pending.count == limit
+            return pending.count < stored.count || stored.count == limit
         }
     }
 }

@@ -22,14 +22,29 @@ public struct SessionChannelService: Skyport_Streamhost_V1_SessionChannelProvide
         return policy
     }
 
+    /// How long a client has to send its first message after opening the channel.
+    static let helloTimeout: Duration = .seconds(10)
+
     /// The session's control channel.
     public func attach(
         _ requests: RequestStream<Skyport_Streamhost_V1_ClientMessage>,
         responses: ResponseWriter<Skyport_Streamhost_V1_ServerMessage>, context: ServerContext
     ) async throws {
-        var iterator = requests.makeAsyncIterator()
-        // A client that sends something else first, or nothing, learns no more than a wrong credential.
-        guard case .hello(let hello)? = try await iterator.next()?.kind else {
+        // A client that sends something else first, or nothing within `helloTimeout`, learns no more than a
+        // wrong credential.
+        let first = try await withThrowingTaskGroup(of: Skyport_Streamhost_V1_ClientMessage?.self) { group in
+            group.addTask {
+                var iterator = requests.makeAsyncIterator()
+                return try await iterator.next()
+            }
+            group.addTask {
+                try await Task.sleep(for: Self.helloTimeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        guard case .hello(let hello)? = first?.kind else {
             throw StreamHostError.unauthenticated.rpcError
         }
         let sessionID = hello.sessionId

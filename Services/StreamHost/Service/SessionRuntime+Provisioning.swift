@@ -73,9 +73,12 @@ extension SessionRuntime {
             instanceID = try await self.launch(
                 package, profile: profile, singleSessionID: profile.seats == 1 ? sessionID : nil)
             launched = true
-            // The instance may have died or been stopped while this call waited for it.
-            guard let instance = self.instances[instanceID], instance.phase == .running else {
-                throw .unavailable("instance \(instanceID) stopped before the session was attached")
+            // The instance may have died or been stopped while this call waited for it, or (once running)
+            // another provision may have taken its free seat: never more sessions than seats.
+            guard let instance = self.instances[instanceID], instance.phase == .running,
+                instance.sessionIDs.count < instance.seats
+            else {
+                throw .unavailable("instance \(instanceID) stopped or filled up before the session was attached")
             }
         }
 

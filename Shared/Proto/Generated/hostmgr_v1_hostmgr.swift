@@ -531,6 +531,32 @@ public struct Skyport_Hostmgr_V1_ClaimSessionResponse: ProtoMessage, Hashable {
     }
 }
 
+/// The `skyport.hostmgr.v1.ReleaseClaimResponse` message.
+public struct Skyport_Hostmgr_V1_ReleaseClaimResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.hostmgr.v1.ReleaseClaimResponse"
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__hostmgr__v1__release_claim_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
 /// The `skyport.hostmgr.v1.RedeemSessionRequest` message.
 public struct Skyport_Hostmgr_V1_RedeemSessionRequest: ProtoMessage, Hashable {
     /// The fully-qualified message name.
@@ -1672,6 +1698,19 @@ extension Skyport_Hostmgr_V1_ClaimSessionResponse {
     }
 }
 
+extension Skyport_Hostmgr_V1_ReleaseClaimResponse {
+    /// Copies a protobuf-c `Skyport__Hostmgr__V1__ReleaseClaimResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__ReleaseClaimResponse>) {
+        self.init()
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Hostmgr__V1__ReleaseClaimResponse> {
+        let c = arena.message(skyport__hostmgr__v1__release_claim_response__init)
+        return c
+    }
+}
+
 extension Skyport_Hostmgr_V1_RedeemSessionRequest {
     /// Copies a protobuf-c `Skyport__Hostmgr__V1__RedeemSessionRequest` into a Swift value.
     init(cMessage: UnsafeMutablePointer<Skyport__Hostmgr__V1__RedeemSessionRequest>) {
@@ -2156,6 +2195,8 @@ public enum Skyport_Hostmgr_V1_HostManagerMethods {
     public static let getTokenKeys = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "GetTokenKeys")
     /// `/skyport.hostmgr.v1.HostManager/ClaimSession`.
     public static let claimSession = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "ClaimSession")
+    /// `/skyport.hostmgr.v1.HostManager/ReleaseClaim`.
+    public static let releaseClaim = MethodDescriptor(service: "skyport.hostmgr.v1.HostManager", method: "ReleaseClaim")
     /// `/skyport.hostmgr.v1.HostManager/RedeemSession`.
     public static let redeemSession = MethodDescriptor(
         service: "skyport.hostmgr.v1.HostManager",
@@ -2201,7 +2242,8 @@ public enum Skyport_Hostmgr_V1_HostManagerMethods {
 /// - stream hosts: RegisterHost, Heartbeat, ReportEvents;
 /// - entitlement: CreateSession, DeployVersion;
 /// - redemption nodes: RedeemSession, GetCapacity, GetTokenKeys, ClaimSession;
-/// - peer host managements: ClaimSession, PlaceSession, GetCapacity, SaveSessionState, GetTokenKeys;
+/// - peer host managements: ClaimSession, ReleaseClaim, PlaceSession, GetCapacity, SaveSessionState,
+///   GetTokenKeys;
 /// - the operator (`skyport`): listing, GetTokenKeys, SetBufferTarget, DeployVersion.
 public protocol Skyport_Hostmgr_V1_HostManagerProvider: RPCService {
     /// Records (or refreshes) a stream host of this data centre, its capacity and installed packages.
@@ -2236,6 +2278,13 @@ public protocol Skyport_Hostmgr_V1_HostManagerProvider: RPCService {
         _ request: Skyport_Hostmgr_V1_ClaimSessionRequest,
         context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_ClaimSessionResponse
+
+    /// Gives back a claim whose session could not be placed, so the token can be redeemed again (until
+    /// it expires). Only the data centre that claimed it may release it; NOT_FOUND otherwise.
+    func releaseClaim(
+        _ request: Skyport_Hostmgr_V1_ClaimSessionRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Hostmgr_V1_ReleaseClaimResponse
 
     /// A redemption node forwards a verified token here: claim it at its home data centre, place the
     /// session (this data centre, or a peer's), provision it on a stream host.
@@ -2338,6 +2387,13 @@ extension Skyport_Hostmgr_V1_HostManagerProvider {
                 Skyport_Hostmgr_V1_ClaimSessionResponse.self
             ) {
                 try await self.claimSession($0, context: $1)
+            },
+            .unary(
+                Skyport_Hostmgr_V1_HostManagerMethods.releaseClaim,
+                Skyport_Hostmgr_V1_ClaimSessionRequest.self,
+                Skyport_Hostmgr_V1_ReleaseClaimResponse.self
+            ) {
+                try await self.releaseClaim($0, context: $1)
             },
             .unary(
                 Skyport_Hostmgr_V1_HostManagerMethods.redeemSession,
@@ -2498,6 +2554,22 @@ public struct Skyport_Hostmgr_V1_HostManagerClient: Sendable {
             metadata: metadata,
             options: options,
             responseType: Skyport_Hostmgr_V1_ClaimSessionResponse.self
+        ).message
+    }
+
+    /// Gives back a claim whose session could not be placed, so the token can be redeemed again (until
+    /// it expires). Only the data centre that claimed it may release it; NOT_FOUND otherwise.
+    public func releaseClaim(
+        _ request: Skyport_Hostmgr_V1_ClaimSessionRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Hostmgr_V1_ReleaseClaimResponse {
+        try await self.client.unary(
+            Skyport_Hostmgr_V1_HostManagerMethods.releaseClaim,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Hostmgr_V1_ReleaseClaimResponse.self
         ).message
     }
 

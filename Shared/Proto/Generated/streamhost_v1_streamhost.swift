@@ -103,7 +103,7 @@ public struct Skyport_Streamhost_V1_AppSpec: ProtoMessage, Hashable {
     /// `developer_id` (3).
     public var developerId: String = ""
 
-    /// `launch_command` (4).
+    /// Informational: what runs is the installed package's manifest (a request never picks a command).
     public var launchCommand: String = ""
 
     /// `cpu_units` (5).

@@ -592,6 +592,51 @@ void   skyport__hostmgr__v1__claim_session_response__free_unpacked
   assert(message->base.descriptor == &skyport__hostmgr__v1__claim_session_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   skyport__hostmgr__v1__release_claim_response__init
+                     (Skyport__Hostmgr__V1__ReleaseClaimResponse         *message)
+{
+  static const Skyport__Hostmgr__V1__ReleaseClaimResponse init_value = SKYPORT__HOSTMGR__V1__RELEASE_CLAIM_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__hostmgr__v1__release_claim_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__ReleaseClaimResponse *message)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__release_claim_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__hostmgr__v1__release_claim_response__pack
+                     (const Skyport__Hostmgr__V1__ReleaseClaimResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__release_claim_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__hostmgr__v1__release_claim_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ReleaseClaimResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__hostmgr__v1__release_claim_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Hostmgr__V1__ReleaseClaimResponse *
+       skyport__hostmgr__v1__release_claim_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Hostmgr__V1__ReleaseClaimResponse *)
+     protobuf_c_message_unpack (&skyport__hostmgr__v1__release_claim_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__hostmgr__v1__release_claim_response__free_unpacked
+                     (Skyport__Hostmgr__V1__ReleaseClaimResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__hostmgr__v1__release_claim_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   skyport__hostmgr__v1__redeem_session_request__init
                      (Skyport__Hostmgr__V1__RedeemSessionRequest         *message)
 {
@@ -2667,6 +2712,24 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_response__d
   (ProtobufCMessageInit) skyport__hostmgr__v1__claim_session_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define skyport__hostmgr__v1__release_claim_response__field_descriptors NULL
+#define skyport__hostmgr__v1__release_claim_response__field_indices_by_name NULL
+#define skyport__hostmgr__v1__release_claim_response__number_ranges NULL
+const ProtobufCMessageDescriptor skyport__hostmgr__v1__release_claim_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.hostmgr.v1.ReleaseClaimResponse",
+  "ReleaseClaimResponse",
+  "Skyport__Hostmgr__V1__ReleaseClaimResponse",
+  "skyport.hostmgr.v1",
+  sizeof(Skyport__Hostmgr__V1__ReleaseClaimResponse),
+  0,
+  skyport__hostmgr__v1__release_claim_response__field_descriptors,
+  skyport__hostmgr__v1__release_claim_response__field_indices_by_name,
+  0,  skyport__hostmgr__v1__release_claim_response__number_ranges,
+  (ProtobufCMessageInit) skyport__hostmgr__v1__release_claim_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor skyport__hostmgr__v1__redeem_session_request__field_descriptors[4] =
 {
   {
@@ -4225,13 +4288,14 @@ const ProtobufCMessageDescriptor skyport__hostmgr__v1__list_sessions_response__d
   (ProtobufCMessageInit) skyport__hostmgr__v1__list_sessions_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor skyport__hostmgr__v1__host_manager__method_descriptors[15] =
+static const ProtobufCMethodDescriptor skyport__hostmgr__v1__host_manager__method_descriptors[16] =
 {
   { "RegisterHost", &skyport__hostmgr__v1__register_host_request__descriptor, &skyport__hostmgr__v1__host__descriptor },
   { "ListHosts", &skyport__hostmgr__v1__list_hosts_request__descriptor, &skyport__hostmgr__v1__list_hosts_response__descriptor },
   { "CreateSession", &skyport__hostmgr__v1__create_session_request__descriptor, &skyport__hostmgr__v1__create_session_response__descriptor },
   { "GetTokenKeys", &skyport__hostmgr__v1__get_token_keys_request__descriptor, &skyport__hostmgr__v1__get_token_keys_response__descriptor },
   { "ClaimSession", &skyport__hostmgr__v1__claim_session_request__descriptor, &skyport__hostmgr__v1__claim_session_response__descriptor },
+  { "ReleaseClaim", &skyport__hostmgr__v1__claim_session_request__descriptor, &skyport__hostmgr__v1__release_claim_response__descriptor },
   { "RedeemSession", &skyport__hostmgr__v1__redeem_session_request__descriptor, &skyport__hostmgr__v1__session_placement__descriptor },
   { "PlaceSession", &skyport__hostmgr__v1__place_session_request__descriptor, &skyport__hostmgr__v1__session_placement__descriptor },
   { "GetCapacity", &skyport__hostmgr__v1__get_capacity_request__descriptor, &skyport__hostmgr__v1__capacity_summary__descriptor },
@@ -4246,19 +4310,20 @@ static const ProtobufCMethodDescriptor skyport__hostmgr__v1__host_manager__metho
 const unsigned skyport__hostmgr__v1__host_manager__method_indices_by_name[] = {
   4,        /* ClaimSession */
   2,        /* CreateSession */
-  13,        /* DeployVersion */
-  7,        /* GetCapacity */
+  14,        /* DeployVersion */
+  8,        /* GetCapacity */
   3,        /* GetTokenKeys */
-  8,        /* Heartbeat */
-  12,        /* ListBufferTargets */
+  9,        /* Heartbeat */
+  13,        /* ListBufferTargets */
   1,        /* ListHosts */
-  14,        /* ListSessions */
-  6,        /* PlaceSession */
-  5,        /* RedeemSession */
+  15,        /* ListSessions */
+  7,        /* PlaceSession */
+  6,        /* RedeemSession */
   0,        /* RegisterHost */
-  9,        /* ReportEvents */
-  10,        /* SaveSessionState */
-  11         /* SetBufferTarget */
+  5,        /* ReleaseClaim */
+  10,        /* ReportEvents */
+  11,        /* SaveSessionState */
+  12         /* SetBufferTarget */
 };
 const ProtobufCServiceDescriptor skyport__hostmgr__v1__host_manager__descriptor =
 {
@@ -4267,7 +4332,7 @@ const ProtobufCServiceDescriptor skyport__hostmgr__v1__host_manager__descriptor 
   "HostManager",
   "Skyport__Hostmgr__V1__HostManager",
   "skyport.hostmgr.v1",
-  15,
+  16,
   skyport__hostmgr__v1__host_manager__method_descriptors,
   skyport__hostmgr__v1__host_manager__method_indices_by_name
 };
@@ -4311,13 +4376,21 @@ void skyport__hostmgr__v1__host_manager__claim_session(ProtobufCService *service
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void skyport__hostmgr__v1__host_manager__release_claim(ProtobufCService *service,
+                                                       const Skyport__Hostmgr__V1__ClaimSessionRequest *input,
+                                                       Skyport__Hostmgr__V1__ReleaseClaimResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void skyport__hostmgr__v1__host_manager__redeem_session(ProtobufCService *service,
                                                         const Skyport__Hostmgr__V1__RedeemSessionRequest *input,
                                                         Skyport__Hostmgr__V1__SessionPlacement_Closure closure,
                                                         void *closure_data)
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__place_session(ProtobufCService *service,
                                                        const Skyport__Hostmgr__V1__PlaceSessionRequest *input,
@@ -4325,7 +4398,7 @@ void skyport__hostmgr__v1__host_manager__place_session(ProtobufCService *service
                                                        void *closure_data)
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__get_capacity(ProtobufCService *service,
                                                       const Skyport__Hostmgr__V1__GetCapacityRequest *input,
@@ -4333,7 +4406,7 @@ void skyport__hostmgr__v1__host_manager__get_capacity(ProtobufCService *service,
                                                       void *closure_data)
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__heartbeat(ProtobufCService *service,
                                                    const Skyport__Hostmgr__V1__HeartbeatRequest *input,
@@ -4341,7 +4414,7 @@ void skyport__hostmgr__v1__host_manager__heartbeat(ProtobufCService *service,
                                                    void *closure_data)
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__report_events(ProtobufCService *service,
                                                        const Skyport__Hostmgr__V1__ReportEventsRequest *input,
@@ -4349,7 +4422,7 @@ void skyport__hostmgr__v1__host_manager__report_events(ProtobufCService *service
                                                        void *closure_data)
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__save_session_state(ProtobufCService *service,
                                                             const Skyport__Hostmgr__V1__SaveSessionStateRequest *input,
@@ -4357,7 +4430,7 @@ void skyport__hostmgr__v1__host_manager__save_session_state(ProtobufCService *se
                                                             void *closure_data)
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
-  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__set_buffer_target(ProtobufCService *service,
                                                            const Skyport__Hostmgr__V1__BufferTarget *input,
@@ -4365,7 +4438,7 @@ void skyport__hostmgr__v1__host_manager__set_buffer_target(ProtobufCService *ser
                                                            void *closure_data)
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
-  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__list_buffer_targets(ProtobufCService *service,
                                                              const Skyport__Hostmgr__V1__ListBufferTargetsRequest *input,
@@ -4373,7 +4446,7 @@ void skyport__hostmgr__v1__host_manager__list_buffer_targets(ProtobufCService *s
                                                              void *closure_data)
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
-  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__deploy_version(ProtobufCService *service,
                                                         const Skyport__Hostmgr__V1__DeployVersionRequest *input,
@@ -4381,7 +4454,7 @@ void skyport__hostmgr__v1__host_manager__deploy_version(ProtobufCService *servic
                                                         void *closure_data)
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
-  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__list_sessions(ProtobufCService *service,
                                                        const Skyport__Hostmgr__V1__ListSessionsRequest *input,
@@ -4389,7 +4462,7 @@ void skyport__hostmgr__v1__host_manager__list_sessions(ProtobufCService *service
                                                        void *closure_data)
 {
   assert(service->descriptor == &skyport__hostmgr__v1__host_manager__descriptor);
-  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__hostmgr__v1__host_manager__init (Skyport__Hostmgr__V1__HostManager_Service *service,
                                                Skyport__Hostmgr__V1__HostManager_ServiceDestroy destroy)

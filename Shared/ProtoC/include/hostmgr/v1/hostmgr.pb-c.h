@@ -28,6 +28,7 @@ typedef struct Skyport__Hostmgr__V1__TokenKey Skyport__Hostmgr__V1__TokenKey;
 typedef struct Skyport__Hostmgr__V1__GetTokenKeysResponse Skyport__Hostmgr__V1__GetTokenKeysResponse;
 typedef struct Skyport__Hostmgr__V1__ClaimSessionRequest Skyport__Hostmgr__V1__ClaimSessionRequest;
 typedef struct Skyport__Hostmgr__V1__ClaimSessionResponse Skyport__Hostmgr__V1__ClaimSessionResponse;
+typedef struct Skyport__Hostmgr__V1__ReleaseClaimResponse Skyport__Hostmgr__V1__ReleaseClaimResponse;
 typedef struct Skyport__Hostmgr__V1__RedeemSessionRequest Skyport__Hostmgr__V1__RedeemSessionRequest;
 typedef struct Skyport__Hostmgr__V1__PlaceSessionRequest Skyport__Hostmgr__V1__PlaceSessionRequest;
 typedef struct Skyport__Hostmgr__V1__SessionPlacement Skyport__Hostmgr__V1__SessionPlacement;
@@ -315,6 +316,15 @@ struct  Skyport__Hostmgr__V1__ClaimSessionResponse
 #define SKYPORT__HOSTMGR__V1__CLAIM_SESSION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__claim_session_response__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL, {0,NULL}, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Hostmgr__V1__ReleaseClaimResponse
+{
+  ProtobufCMessage base;
+};
+#define SKYPORT__HOSTMGR__V1__RELEASE_CLAIM_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__hostmgr__v1__release_claim_response__descriptor) \
+     }
 
 
 struct  Skyport__Hostmgr__V1__RedeemSessionRequest
@@ -917,6 +927,25 @@ Skyport__Hostmgr__V1__ClaimSessionResponse *
 void   skyport__hostmgr__v1__claim_session_response__free_unpacked
                      (Skyport__Hostmgr__V1__ClaimSessionResponse *message,
                       ProtobufCAllocator *allocator);
+/* Skyport__Hostmgr__V1__ReleaseClaimResponse methods */
+void   skyport__hostmgr__v1__release_claim_response__init
+                     (Skyport__Hostmgr__V1__ReleaseClaimResponse         *message);
+size_t skyport__hostmgr__v1__release_claim_response__get_packed_size
+                     (const Skyport__Hostmgr__V1__ReleaseClaimResponse   *message);
+size_t skyport__hostmgr__v1__release_claim_response__pack
+                     (const Skyport__Hostmgr__V1__ReleaseClaimResponse   *message,
+                      uint8_t             *out);
+size_t skyport__hostmgr__v1__release_claim_response__pack_to_buffer
+                     (const Skyport__Hostmgr__V1__ReleaseClaimResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Hostmgr__V1__ReleaseClaimResponse *
+       skyport__hostmgr__v1__release_claim_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__hostmgr__v1__release_claim_response__free_unpacked
+                     (Skyport__Hostmgr__V1__ReleaseClaimResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Skyport__Hostmgr__V1__RedeemSessionRequest methods */
 void   skyport__hostmgr__v1__redeem_session_request__init
                      (Skyport__Hostmgr__V1__RedeemSessionRequest         *message);
@@ -1357,6 +1386,9 @@ typedef void (*Skyport__Hostmgr__V1__ClaimSessionRequest_Closure)
 typedef void (*Skyport__Hostmgr__V1__ClaimSessionResponse_Closure)
                  (const Skyport__Hostmgr__V1__ClaimSessionResponse *message,
                   void *closure_data);
+typedef void (*Skyport__Hostmgr__V1__ReleaseClaimResponse_Closure)
+                 (const Skyport__Hostmgr__V1__ReleaseClaimResponse *message,
+                  void *closure_data);
 typedef void (*Skyport__Hostmgr__V1__RedeemSessionRequest_Closure)
                  (const Skyport__Hostmgr__V1__RedeemSessionRequest *message,
                   void *closure_data);
@@ -1447,6 +1479,10 @@ struct Skyport__Hostmgr__V1__HostManager_Service
                         const Skyport__Hostmgr__V1__ClaimSessionRequest *input,
                         Skyport__Hostmgr__V1__ClaimSessionResponse_Closure closure,
                         void *closure_data);
+  void (*release_claim)(Skyport__Hostmgr__V1__HostManager_Service *service,
+                        const Skyport__Hostmgr__V1__ClaimSessionRequest *input,
+                        Skyport__Hostmgr__V1__ReleaseClaimResponse_Closure closure,
+                        void *closure_data);
   void (*redeem_session)(Skyport__Hostmgr__V1__HostManager_Service *service,
                          const Skyport__Hostmgr__V1__RedeemSessionRequest *input,
                          Skyport__Hostmgr__V1__SessionPlacement_Closure closure,
@@ -1500,6 +1536,7 @@ void skyport__hostmgr__v1__host_manager__init (Skyport__Hostmgr__V1__HostManager
       function_prefix__ ## create_session,\
       function_prefix__ ## get_token_keys,\
       function_prefix__ ## claim_session,\
+      function_prefix__ ## release_claim,\
       function_prefix__ ## redeem_session,\
       function_prefix__ ## place_session,\
       function_prefix__ ## get_capacity,\
@@ -1529,6 +1566,10 @@ void skyport__hostmgr__v1__host_manager__get_token_keys(ProtobufCService *servic
 void skyport__hostmgr__v1__host_manager__claim_session(ProtobufCService *service,
                                                        const Skyport__Hostmgr__V1__ClaimSessionRequest *input,
                                                        Skyport__Hostmgr__V1__ClaimSessionResponse_Closure closure,
+                                                       void *closure_data);
+void skyport__hostmgr__v1__host_manager__release_claim(ProtobufCService *service,
+                                                       const Skyport__Hostmgr__V1__ClaimSessionRequest *input,
+                                                       Skyport__Hostmgr__V1__ReleaseClaimResponse_Closure closure,
                                                        void *closure_data);
 void skyport__hostmgr__v1__host_manager__redeem_session(ProtobufCService *service,
                                                         const Skyport__Hostmgr__V1__RedeemSessionRequest *input,
@@ -1586,6 +1627,7 @@ extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__token_key__descrip
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__get_token_keys_response__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__claim_session_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__release_claim_response__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__redeem_session_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__place_session_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__hostmgr__v1__session_placement__descriptor;

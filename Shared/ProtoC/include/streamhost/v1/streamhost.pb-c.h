@@ -88,6 +88,9 @@ struct  Skyport__Streamhost__V1__AppSpec
   char *app_id;
   char *version_id;
   char *developer_id;
+  /*
+   * Informational: what runs is the installed package's manifest (a request never picks a command).
+   */
   char *launch_command;
   uint32_t cpu_units;
   uint64_t memory_mib;
