@@ -6,9 +6,9 @@ import SkyportRPC
 
 /// `skyport demo`: the whole session story on the running local suite, step by step with timings:
 /// developer, application, version, package, entitlement, token, redemption (which data centre and
-/// why), host, connection, inputs and outputs, the end with saved state, and a second session, in the
-/// other data centre, that resumes the saved state. Exits non-zero when any step does not do what it
-/// should, so it doubles as an end-to-end check.
+/// why), host, connection, inputs and outputs, the end with saved state, and a second session from a
+/// client near the other data centre that resumes the saved state. Exits non-zero when any step does
+/// not do what it should, so it doubles as an end-to-end check.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo", abstract: "Run a real session end to end on the local suite (skyport up first).")
@@ -82,6 +82,7 @@ struct DemoCommand: AsyncParsableCommand {
         // Two sessions: the first from a client near dc2 (Frankfurt), the second near dc1 (Amsterdam).
         let client = SessionClient(trustRootsPath: state.tlsDirectory + "/ca.pem")
         var first: SessionClient.Conversation?
+        var datacentres: [String] = []
         for (round, address, inputs) in [
             (1, "198.51.100.7", ["hello", "left", "jump"]), (2, "192.0.2.10", ["again"]),
         ] {
@@ -119,6 +120,7 @@ struct DemoCommand: AsyncParsableCommand {
                 "session ended (\($0)); the application's state is kept at the home data centre"
             }
             if round == 1 { first = conversation }
+            datacentres.append(redeemed.datacentre)
             if round == 2 {
                 guard conversation.welcome?.resumedState == true, conversation.outputs.first?.contains("#4") == true
                 else {
@@ -128,7 +130,10 @@ struct DemoCommand: AsyncParsableCommand {
                 }
             }
         }
-        steps.note("done", "the second session resumed at input #4 in the other data centre")
+        steps.note(
+            "done",
+            "the second session (in \(datacentres[1])) resumed at input #4 from the state the first (in "
+                + "\(datacentres[0])) saved")
     }
 
     /// Waits until both host managements list a host holding the package (hosts re-register every few

@@ -13,7 +13,7 @@ import Testing
         probe.probedAtMilliseconds = 1_000
         probe.up = up
         probe.downReason = up ? nil : "last probe failed (UNAVAILABLE)"
-        probe.latencyMilliseconds = latency
+        probe.recentRoundTrips = [latency]
         probe.freeSlots = free
         probe.totalSlots = total
         return DataCentreStatus(

@@ -8,15 +8,19 @@ struct ProbeState: Sendable, Hashable {
     var up = false
     /// Why it is down, for operators and route reasons.
     var downReason: String?
-    /// The smoothed round trip of successful probes; `nil` before the first.
-    var latencyMilliseconds: Double?
+    /// The round trip of successful probes: the least of the last ``window`` (delays from a busy machine
+    /// or network only ever add to a round trip, so the minimum is the path's own latency); `nil` before
+    /// the first.
+    var latencyMilliseconds: Double? { self.recentRoundTrips.min() }
+    /// The last round trips, newest last.
+    var recentRoundTrips: [Double] = []
     /// Spare capacity as of the last successful probe (a forward refused for capacity zeroes it).
     var freeSlots: UInt32 = 0
     /// All slots as of the last successful probe.
     var totalSlots: UInt32 = 0
 
-    /// Weight of the newest round trip in the moving average.
-    static let smoothing = 0.3
+    /// How many recent round trips the latency is the minimum of.
+    static let window = 10
 }
 
 /// A data centre as routing sees it: its row and its probe state.
@@ -71,7 +75,7 @@ final class DataCentreDirectory: Sendable {
     @discardableResult
     func recordProbe(
         _ datacentre: String, address: String, outcome: Result<(free: UInt32, total: UInt32), ProbeFailure>,
-        roundTrip: Duration, at milliseconds: Int64
+        roundTrip: Duration, at milliseconds: Int64, replacingLast: Bool = false
     ) -> (before: ProbeState, after: ProbeState)? {
         self.state.withLock { state in
             guard state.rows[datacentre]?.hostmgrAddress == address else { return nil }
@@ -82,10 +86,9 @@ final class DataCentreDirectory: Sendable {
             case .success(let capacity):
                 let sample =
                     Double(roundTrip.components.seconds) * 1000 + Double(roundTrip.components.attoseconds) / 1e15
-                after.latencyMilliseconds =
-                    before.latencyMilliseconds.map {
-                        $0 + ProbeState.smoothing * (sample - $0)
-                    } ?? sample
+                // `replacingLast`: the previous sample included connection set-up.
+                let kept = replacingLast ? before.recentRoundTrips.dropLast() : before.recentRoundTrips[...]
+                after.recentRoundTrips = Array((kept + [sample]).suffix(ProbeState.window))
                 after.up = true
                 after.downReason = nil
                 after.freeSlots = capacity.free

@@ -5,7 +5,7 @@ import SkyportRPC
 import SkyportService
 
 /// Probes every data centre's host management (`GetCapacity`, 1 s timeout) once the node serves, then
-/// every `interval`: up or down, the smoothed round trip and the spare slots go to the directory. Each
+/// every `interval`: up or down, the round trip and the spare slots go to the directory. Each
 /// cycle first refreshes the directory's rows from the store. Stops on graceful shutdown.
 struct ProbeLoop: Service {
     let store: RedemptionStore
@@ -40,6 +40,16 @@ struct ProbeLoop: Service {
     }
 
     private func probe(_ datacentre: RedemptionStore.DataCentre) async {
+        let wasUp = self.directory.statuses().first { $0.id == datacentre.id }?.probe.up ?? false
+        await self.probeOnce(datacentre)
+        // A first probe (or the first after being down) pays for the connection's TCP and TLS set-up: a
+        // second one at once measures the path itself, so routing does not start from a handshake.
+        if !wasUp, self.directory.statuses().first(where: { $0.id == datacentre.id })?.probe.up == true {
+            await self.probeOnce(datacentre, replacingLast: true)
+        }
+    }
+
+    private func probeOnce(_ datacentre: RedemptionStore.DataCentre, replacingLast: Bool = false) async {
         let clock = ContinuousClock()
         let start = clock.now
         let outcome: Result<(free: UInt32, total: UInt32), ProbeFailure>
@@ -55,7 +65,7 @@ struct ProbeLoop: Service {
         guard
             let change = self.directory.recordProbe(
                 datacentre.id, address: datacentre.hostmgrAddress, outcome: outcome, roundTrip: clock.now - start,
-                at: ServiceSupport.nowUnixMilliseconds())
+                at: ServiceSupport.nowUnixMilliseconds(), replacingLast: replacingLast)
         else { return }
         let metadata: Logger.Metadata = [
             "datacentre": "\(datacentre.id)", "hostmgr": "\(datacentre.hostmgrAddress)",

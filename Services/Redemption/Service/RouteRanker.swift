@@ -5,7 +5,7 @@ import Foundation
 /// score (ms, lower wins, ties by id) =
 ///   distance km ÷ 100            (estimated network round trip from the client: ~1 ms per 100 km of
 ///                                 great-circle distance; 0 when the client is not located)
-/// + measured latency ms          (the node's smoothed probe round trip to the data centre)
+/// + measured latency ms          (the least of the node's last probe round trips to it)
 /// + utilisation × 20             (load: 1 − free ÷ total slots)
 ///
 /// Data centres that are down (last probe failed, or a forward could not reach them), not probed yet,
