@@ -141,21 +141,19 @@ struct DemoCommand: AsyncParsableCommand {
     static func waitForPackage(app: String, version: String, state: SuiteState) async throws {
         let deadline = ContinuousClock.now + .seconds(20)
         for instance in state.instances where instance.executable == "hostmgr" {
-            while true {
-                let transport = try OperatorTransport.connect(
-                    to: instance.address, identity: "hostmgr", tlsDirectory: state.tlsDirectory)
-                let hosts = try await Skyport_Hostmgr_V1_HostManagerClient(RPCClient(transport: transport)).listHosts(
-                    .init())
-                await transport.close()
-                if hosts.hosts.contains(where: { host in
-                    host.state == "up" && host.packages.contains { $0.appId == app && $0.versionId == version }
-                }) {
-                    break
+            try await Self.withHostManager(instance, state: state) { hostmgr in
+                while true {
+                    let hosts = try await hostmgr.listHosts(.init())
+                    if hosts.hosts.contains(where: { host in
+                        host.state == "up" && host.packages.contains { $0.appId == app && $0.versionId == version }
+                    }) {
+                        return
+                    }
+                    guard ContinuousClock.now < deadline else {
+                        throw SuiteError("\(instance.name) lists no host with \(app) \(version) after 20 s")
+                    }
+                    try await Task.sleep(for: .milliseconds(250))
                 }
-                guard ContinuousClock.now < deadline else {
-                    throw SuiteError("\(instance.name) lists no host with \(app) \(version) after 20 s")
-                }
-                try await Task.sleep(for: .milliseconds(250))
             }
         }
     }
@@ -163,23 +161,40 @@ struct DemoCommand: AsyncParsableCommand {
     /// Waits until the host management of the session's data centre records its end; the end reason.
     static func waitForEnd(of session: Skyport_Redemption_V1_RedeemResponse, state: SuiteState) async throws -> String {
         guard
-            let hostmgr = state.instances.first(where: {
+            let instance = state.instances.first(where: {
                 $0.executable == "hostmgr" && $0.environment["SKYPORT_HOSTMGR_DATACENTRE"] == session.datacentre
             })
         else { throw SuiteError("no host management for \(session.datacentre) in the suite") }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            let transport = try OperatorTransport.connect(
-                to: hostmgr.address, identity: "hostmgr", tlsDirectory: state.tlsDirectory)
-            let sessions = try await Skyport_Hostmgr_V1_HostManagerClient(RPCClient(transport: transport))
-                .listSessions(.init())
-            await transport.close()
-            if let info = sessions.sessions.first(where: { $0.sessionId == session.sessionId }), info.state == "ended" {
-                return info.endReason
+        return try await Self.withHostManager(instance, state: state) { hostmgr in
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                let sessions = try await hostmgr.listSessions(.init())
+                if let info = sessions.sessions.first(where: { $0.sessionId == session.sessionId }),
+                    info.state == "ended"
+                {
+                    return info.endReason
+                }
+                try await Task.sleep(for: .milliseconds(100))
             }
-            try await Task.sleep(for: .milliseconds(100))
+            throw SuiteError("\(instance.name) did not record the end of \(session.sessionId) within 20 s")
         }
-        throw SuiteError("\(hostmgr.name) did not record the end of \(session.sessionId) within 20 s")
+    }
+
+    /// Runs `body` with an operator client of `instance`, over one connection for all its calls.
+    static func withHostManager<T>(
+        _ instance: SuiteState.Instance, state: SuiteState,
+        _ body: (Skyport_Hostmgr_V1_HostManagerClient) async throws -> T
+    ) async throws -> T {
+        let transport = try OperatorTransport.connect(
+            to: instance.address, identity: "hostmgr", tlsDirectory: state.tlsDirectory)
+        do {
+            let value = try await body(Skyport_Hostmgr_V1_HostManagerClient(RPCClient(transport: transport)))
+            await transport.close()
+            return value
+        } catch {
+            await transport.close()
+            throw error
+        }
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import SkyportHTTP2
 import SkyportProto
 import SkyportRPC
@@ -109,12 +108,7 @@ struct SessionClient {
     /// A TLS connection to `address` whose certificate must name `identity`; no client certificate (these
     /// are the public surfaces).
     func transport(to address: String, identity: String) throws -> HTTP2ClientTransport {
-        guard let (host, port) = splitAddress(address) else { throw SuiteError("\(address) is not host:port") }
-        var configuration = HTTP2ClientConfiguration()
-        configuration.tls = ClientTLS(trustRootsPath: self.trustRootsPath, expectedServerIdentity: identity)
-        var logger = Logger(label: "skyport")
-        logger.logLevel = .critical
-        return try HTTP2ClientTransport(host: host, port: port, configuration: configuration, logger: logger)
+        try OperatorTransport.connectPublic(to: address, identity: identity, trustRootsPath: self.trustRootsPath)
     }
 
     /// The token and redemption endpoint of a redeem URL (`skyport://host:port/redeem?token=…`), or `nil`

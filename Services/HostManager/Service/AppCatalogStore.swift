@@ -50,9 +50,16 @@ public struct AppCatalogStore: Sendable {
 
     /// One version, when known.
     public func version(appID: String, versionID: String) async throws -> Skyport_Hostmgr_V1_AppLaunch? {
-        try await self.database.query(
+        try await self.database.read { tx in try await Self.version(appID: appID, versionID: versionID, in: tx) }
+    }
+
+    /// One version, when known, read inside `tx`.
+    static func version(appID: String, versionID: String, in tx: Transaction) async throws
+        -> Skyport_Hostmgr_V1_AppLaunch?
+    {
+        try await tx.queryFirst(
             "SELECT launch FROM app_versions WHERE app_id = ? AND version_id = ?", [appID, versionID]
-        ).first.map { try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: try $0.decode([UInt8].self, "launch")) }
+        ).map { try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: try $0.decode([UInt8].self, "launch")) }
     }
 
     /// The current version of each known application: the latest released at `now` (ties: the latest

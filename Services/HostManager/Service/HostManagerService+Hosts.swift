@@ -109,10 +109,9 @@ extension HostManagerService {
                             changes += 1
                         }
                     } else if instance.startedAtMilliseconds < recent {
-                        if let (ended, _) = try await PlacementStore.endInstance(
-                            instanceID: instance.instanceID, at: now, state: "ended", reason: "not on host", in: tx)
+                        if try await Self.endInstance(
+                            instance.instanceID, at: now, state: "ended", reason: "not on host", in: tx) != nil
                         {
-                            try await self.appendInstanceUsage(ended, endedAt: now, in: tx)
                             changes += 1
                         }
                     }
@@ -127,10 +126,8 @@ extension HostManagerService {
                         if known.state == "lost" { returned.append(known) }
                         continue
                     }
-                    let launch = try await tx.queryFirst(
-                        "SELECT launch FROM app_versions WHERE app_id = ? AND version_id = ?",
-                        [report.appId, report.versionId]
-                    ).map { try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: try $0.decode([UInt8].self, "launch")) }
+                    let launch = try await AppCatalogStore.version(
+                        appID: report.appId, versionID: report.versionId, in: tx)
                     let sessions = Int64(report.sessionIds.count)
                     try await PlacementStore.upsertInstance(
                         PlacementStore.Instance(
@@ -215,10 +212,8 @@ extension HostManagerService {
                 guard fresh == 1 else { return false }
                 switch event.kind {
                 case .instanceStarted:
-                    let launch = try await tx.queryFirst(
-                        "SELECT launch FROM app_versions WHERE app_id = ? AND version_id = ?",
-                        [event.appId, event.versionId]
-                    ).map { try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: try $0.decode([UInt8].self, "launch")) }
+                    let launch = try await AppCatalogStore.version(
+                        appID: event.appId, versionID: event.versionId, in: tx)
                     try await tx.execute(
                         """
                         INSERT INTO instances (instance_id, host_id, app_id, version_id, seats, sessions, cpu_units,
@@ -232,15 +227,8 @@ extension HostManagerService {
                             Int64(launch?.memoryMib ?? 0), at,
                         ])
                 case .instanceEnded:
-                    if let (instance, sessions) = try await PlacementStore.endInstance(
-                        instanceID: event.instanceId, hostID: hostID, at: at, state: "ended", reason: event.reason,
-                        in: tx)
-                    {
-                        try await self.appendInstanceUsage(instance, endedAt: at, in: tx)
-                        for session in sessions {
-                            try await UsageOutbox.append(Self.usage(session, endedAt: at), at: now, in: tx)
-                        }
-                    }
+                    _ = try await Self.endInstance(
+                        event.instanceId, hostID: hostID, at: at, state: "ended", reason: event.reason, in: tx)
                 case .sessionConnected:
                     _ = try await self.placements.markConnected(
                         sessionID: event.sessionId, hostID: hostID, at: at, in: tx)
@@ -374,21 +362,28 @@ extension HostManagerService {
             endedAtMilliseconds: endedAt)
     }
 
-    /// Appends the usage record of an instance that ended at `endedAt` (its developer from the catalogue).
-    func appendInstanceUsage(_ instance: PlacementStore.Instance, endedAt: Int64, in tx: Transaction) async throws {
+    /// Ends a live instance (of `hostID`, when given) and the sessions on it inside `tx`, with the usage
+    /// records of all of them (the instance's developer from the catalogue); the sessions ended, `nil`
+    /// when the instance was not live there.
+    static func endInstance(
+        _ instanceID: String, hostID: String? = nil, at time: Int64, state: String, reason: String, in tx: Transaction
+    ) async throws -> [PlacementStore.Placement]? {
+        guard
+            let (instance, placements) = try await PlacementStore.endInstance(
+                instanceID: instanceID, hostID: hostID, at: time, state: state, reason: reason, in: tx)
+        else { return nil }
         let developer =
-            try await tx.queryFirst(
-                "SELECT launch FROM app_versions WHERE app_id = ? AND version_id = ?",
-                [instance.appID, instance.versionID]
-            ).map {
-                try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: try $0.decode([UInt8].self, "launch")).developerId
-            }
-            ?? ""
+            try await AppCatalogStore.version(appID: instance.appID, versionID: instance.versionID, in: tx)?
+            .developerId ?? ""
         try await UsageOutbox.append(
             UsageOutbox.Record(
                 recordID: "instance:\(instance.instanceID)", kind: "instance", developerID: developer,
                 appID: instance.appID, versionID: instance.versionID, subjectID: instance.instanceID,
-                startedAtMilliseconds: instance.startedAtMilliseconds, endedAtMilliseconds: endedAt),
-            at: endedAt, in: tx)
+                startedAtMilliseconds: instance.startedAtMilliseconds, endedAtMilliseconds: time),
+            at: time, in: tx)
+        for placement in placements {
+            try await UsageOutbox.append(Self.usage(placement, endedAt: time), at: time, in: tx)
+        }
+        return placements
     }
 }

@@ -1,6 +1,5 @@
 public import SkyportProto
 public import SkyportRPC
-import SkyportSecurity
 import SkyportService
 
 /// Redemption and placement.
@@ -21,10 +20,7 @@ extension HostManagerService {
     public func redeemSession(
         _ request: Skyport_Hostmgr_V1_RedeemSessionRequest, context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
-        try ServiceSupport.requireText(request.sessionId, field: "session_id", maxLength: 64)
-        guard request.tokenHash.count == 32 else {
-            throw RPCError(code: .invalidArgument, message: "token_hash must be the 32-byte SHA-256 of the token")
-        }
+        try Self.requireSessionToken(sessionID: request.sessionId, tokenHash: request.tokenHash)
         try ServiceSupport.requireName(request.homeDatacentre, field: "home_datacentre")
         guard request.preferredDatacentres.count <= 64 else {
             throw RPCError(code: .invalidArgument, message: "at most 64 preferred_datacentres")
@@ -35,8 +31,7 @@ extension HostManagerService {
             throw RPCError(
                 code: .resourceExhausted, message: "\(self.datacentre) and its peers have no free session slot")
         }
-        let caller = AuthenticatedCaller.current.map { "\($0)" } ?? "unknown"
-        let localClaimant = "\(caller)@\(self.datacentre)"
+        let localClaimant = "\(Self.callerName)@\(self.datacentre)"
         var claim = Skyport_Hostmgr_V1_ClaimSessionRequest()
         claim.sessionId = request.sessionId
         claim.tokenHash = request.tokenHash

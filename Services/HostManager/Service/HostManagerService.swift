@@ -205,36 +205,42 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
     public func claimSession(
         _ request: Skyport_Hostmgr_V1_ClaimSessionRequest, context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_ClaimSessionResponse {
-        try ServiceSupport.requireText(request.sessionId, field: "session_id", maxLength: 64)
-        guard request.tokenHash.count == 32 else {
-            throw RPCError(code: .invalidArgument, message: "token_hash must be the 32-byte SHA-256 of the token")
-        }
-        try ServiceSupport.requireName(request.claimingDatacentre, field: "claiming_datacentre")
-        // Recorded as the authenticated caller, with the data centre it names (not a name it could forge).
-        let caller = AuthenticatedCaller.current.map { "\($0)" } ?? "unknown"
-        return try await self.claim(
-            sessionID: request.sessionId, tokenHash: request.tokenHash, by: "\(caller)@\(request.claimingDatacentre)")
+        try await self.claim(
+            sessionID: request.sessionId, tokenHash: request.tokenHash, by: try Self.claimant(of: request))
     }
 
     /// Gives back a claim the caller's data centre holds; NOT_FOUND when it holds none for this token.
     public func releaseClaim(
         _ request: Skyport_Hostmgr_V1_ClaimSessionRequest, context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_ReleaseClaimResponse {
-        try ServiceSupport.requireText(request.sessionId, field: "session_id", maxLength: 64)
-        guard request.tokenHash.count == 32 else {
-            throw RPCError(code: .invalidArgument, message: "token_hash must be the 32-byte SHA-256 of the token")
-        }
-        try ServiceSupport.requireName(request.claimingDatacentre, field: "claiming_datacentre")
-        let caller = AuthenticatedCaller.current.map { "\($0)" } ?? "unknown"
+        let claimant = try Self.claimant(of: request)
         guard
             try await ServiceSupport.store({
                 try await self.sessions.releaseClaim(
-                    sessionID: request.sessionId, tokenHash: request.tokenHash,
-                    by: "\(caller)@\(request.claimingDatacentre)")
+                    sessionID: request.sessionId, tokenHash: request.tokenHash, by: claimant)
             })
         else { throw RPCError(code: .notFound, message: "no claim of session \(request.sessionId) to release") }
         return Skyport_Hostmgr_V1_ReleaseClaimResponse()
     }
+
+    /// Who claims (or releases) with `request`, after checking it: the authenticated caller with the data
+    /// centre it names (recorded as such, not as a name the caller could forge).
+    static func claimant(of request: Skyport_Hostmgr_V1_ClaimSessionRequest) throws -> String {
+        try Self.requireSessionToken(sessionID: request.sessionId, tokenHash: request.tokenHash)
+        try ServiceSupport.requireName(request.claimingDatacentre, field: "claiming_datacentre")
+        return "\(Self.callerName)@\(request.claimingDatacentre)"
+    }
+
+    /// INVALID_ARGUMENT unless the request names a session and the 32-byte SHA-256 of its token.
+    static func requireSessionToken(sessionID: String, tokenHash: [UInt8]) throws {
+        try ServiceSupport.requireText(sessionID, field: "session_id", maxLength: 64)
+        guard tokenHash.count == 32 else {
+            throw RPCError(code: .invalidArgument, message: "token_hash must be the 32-byte SHA-256 of the token")
+        }
+    }
+
+    /// The authenticated caller of the current call, as recorded in claims.
+    static var callerName: String { AuthenticatedCaller.current.map { "\($0)" } ?? "unknown" }
 
     /// Claims a session of this data centre once, and returns what placing it needs: its application
     /// version and the user's prior saved state.

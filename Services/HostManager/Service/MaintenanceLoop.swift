@@ -48,15 +48,9 @@ struct MaintenanceLoop: Service {
                     [hostID])
                 {
                     let instance = try PlacementStore.instance(row)
-                    guard
-                        let (ended, placements) = try await PlacementStore.endInstance(
-                            instanceID: instance.instanceID, at: now, state: "lost", reason: "host lost", in: tx)
-                    else { continue }
-                    try await self.service.appendInstanceUsage(ended, endedAt: now, in: tx)
-                    for placement in placements {
-                        try await UsageOutbox.append(HostManagerService.usage(placement, endedAt: now), at: now, in: tx)
-                    }
-                    sessions += placements.count
+                    sessions +=
+                        try await HostManagerService.endInstance(
+                            instance.instanceID, at: now, state: "lost", reason: "host lost", in: tx)?.count ?? 0
                 }
                 return sessions
             }
