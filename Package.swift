@@ -87,7 +87,7 @@ let package = Package(
                 "SkyportRPC", "SkyportInterop", logging, .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
-            ],
+            ] + nio,
             path: "Shared/Storage", swiftSettings: swiftSettings),
         // Layered configuration (flags, then environment, then defaults).
         .target(name: "SkyportConfig", dependencies: [], path: "Shared/Config", swiftSettings: swiftSettings),

@@ -1,19 +1,41 @@
+internal import Foundation
 internal import NIOCore
 internal import NIOPosix
 #if canImport(Glibc)
     internal import Glibc
 #endif
 
-/// The event loops every Skyport server and client in the process share: one thread per CPU the
-/// process may run on, living as long as the process.
+/// The event loops every Skyport server and client in the process share: NIO's singleton group,
+/// living as long as the process. Other NIO servers of a Skyport process (the Prometheus endpoint) use
+/// it too.
 ///
-/// NIO's own singleton sizes itself by cgroup quota or core count and ignores the CPU affinity mask,
-/// so a server pinned with `taskset -c 1` would run two loops on one CPU and pay for switching
-/// between them. This group counts the affinity mask as well. Other NIO servers of a Skyport process
-/// (the Prometheus endpoint) use it too.
-enum SharedEventLoopGroup {
+/// A Skyport executable calls ``runConcurrencyOnEventLoops()`` first thing, so the group has one loop
+/// per CPU the process may run on and Swift concurrency runs its tasks on those loops as well.
+public enum SharedEventLoopGroup {
     /// The group.
-    static let group = MultiThreadedEventLoopGroup(numberOfThreads: usableCPUCount())
+    static var group: MultiThreadedEventLoopGroup { MultiThreadedEventLoopGroup.singleton }
+
+    /// Sizes the group and makes it Swift concurrency's global executor. Call it once, at the start of
+    /// `main`, before any NIO use.
+    ///
+    /// Why: without it every RPC handler, continuation and database result hops between the event loop
+    /// that did the I/O and Swift's own thread pool, and each hop wakes a sleeping thread through a
+    /// futex. Under session-start load that wake-up traffic was the largest single cost of the
+    /// services. With the loops as the global executor, a task resumed on a loop stays on it.
+    ///
+    /// Sizing: NIO's singleton sizes itself by cgroup quota or core count and ignores the CPU affinity
+    /// mask, so a server pinned with `taskset -c 1` would run two loops on one CPU and pay for switching
+    /// between them. This counts the affinity mask as well (`NIO_SINGLETON_GROUP_LOOP_COUNT` still
+    /// wins when set).
+    ///
+    /// - Returns: whether the executor was installed (it is not on platforms NIO does not support).
+    @discardableResult
+    public static func runConcurrencyOnEventLoops() -> Bool {
+        if ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil {
+            NIOSingletons.groupLoopCountSuggestion = usableCPUCount()
+        }
+        return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
 
     /// The CPUs this process may run on: the affinity mask, capped by NIO's count (cgroup quota).
     static func usableCPUCount() -> Int {

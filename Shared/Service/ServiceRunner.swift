@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SkyportConfig
+import SkyportHTTP2
 
 #if canImport(Glibc)
     import Glibc
@@ -21,6 +22,7 @@ import SkyportConfig
 public enum ServiceRunner {
     /// Runs `specification` as this process.
     public static func main(_ specification: ServiceSpecification) async -> Never {
+        SharedEventLoopGroup.runConcurrencyOnEventLoops()
         let schema = specification.configSchema
         let configuration = schema.parseOrExit()
         let settings: CommonSettings

@@ -1,39 +1,61 @@
+import Synchronization
+
 /// A FIFO async mutex: the holder may suspend (await) while holding it.
 ///
 /// SQLite transactions with async closures span several GRDB calls on the single writer connection;
-/// this lock keeps any other transaction from interleaving statements on it. Waiters are not
-/// cancellable: a cancelled task still waits its turn, then fails at its first statement.
-actor AsyncSerialLock {
-    private var held = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+/// this lock keeps any other transaction from interleaving statements on it. Taking a free lock does
+/// not suspend. Waiters are not cancellable: a cancelled task still waits its turn, then fails at its
+/// first statement.
+final class AsyncSerialLock: Sendable {
+    private struct State {
+        var held = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
 
     /// Suspends until the lock is free, then takes it.
     func acquire() async {
-        if !self.held {
-            self.held = true
-            return
+        let taken = self.state.withLock { state in
+            if state.held { return false }
+            state.held = true
+            return true
         }
-        await withCheckedContinuation { self.waiters.append($0) }
+        if taken { return }
+        await withCheckedContinuation { continuation in
+            let handed = self.state.withLock { state in
+                // Freed between the two looks: take it now.
+                if !state.held {
+                    state.held = true
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if handed { continuation.resume() }
+        }
     }
 
     /// Hands the lock to the next waiter, or frees it.
     func release() {
-        if self.waiters.isEmpty {
-            self.held = false
-        } else {
-            self.waiters.removeFirst().resume()
+        let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.held = false
+                return nil
+            }
+            return state.waiters.removeFirst()
         }
+        next?.resume()
     }
 
     /// Runs `body` while holding the lock.
-    nonisolated func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         await self.acquire()
         do {
             let value = try await body()
-            await self.release()
+            self.release()
             return value
         } catch {
-            await self.release()
+            self.release()
             throw error
         }
     }

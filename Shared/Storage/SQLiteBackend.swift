@@ -6,14 +6,25 @@ import Logging
 ///
 /// Why transactions are bridged this way: GRDB's transaction APIs take synchronous closures, but the
 /// storage API takes async closures so that one service code path works on PostgreSQL too. So a write
-/// transaction is `BEGIN IMMEDIATE`, then each statement, then `COMMIT`, each sent as its own
-/// `writeWithoutTransaction` call on GRDB's serial writer queue (GRDB's `allowsUnsafeTransactions`
-/// permits the transaction to stay open between calls). ``AsyncSerialLock`` makes sure no other
-/// transaction's statements run on the writer connection in between. Every statement runs on GRDB's
-/// dispatch queues via its async API, so no NIO event loop and no cooperative thread blocks on SQLite.
+/// transaction is `BEGIN IMMEDIATE`, then each statement, then `COMMIT`, each its own
+/// `writeWithoutTransaction` call on the writer connection (GRDB's `allowsUnsafeTransactions` permits
+/// the transaction to stay open between calls). ``AsyncSerialLock`` makes sure no other transaction's
+/// statements run on the writer connection in between.
+///
+/// Where statements run: the closure of a transaction runs on ``SQLiteThreads`` (the writer thread, or
+/// the reader thread for a read session on a file), and each statement calls GRDB synchronously there.
+/// No NIO event loop of the network and no task of Swift's pool ever blocks on SQLite, and a
+/// transaction pays two thread hops, not two per statement. A statement reached from another thread
+/// (a closure that hopped elsewhere, say to an actor) falls back to GRDB's async API.
+///
+/// Statements of the data language (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `WITH`) are compiled once
+/// per connection and cached (GRDB's `cachedStatement`); schema statements are compiled each time.
 ///
 /// Reads: with a pool, each statement of a read session runs on a reader connection in parallel with
-/// writes (read-committed visibility, like PostgreSQL's default). An in-memory queue has a single
+/// writes, in SQLite's autocommit mode (GRDB's `unsafeRead`: no `BEGIN`/`COMMIT` around each one), so
+/// each statement sees what was committed when it started (read committed, like PostgreSQL's default);
+/// reader connections are opened read-only, so a write in a read session fails. An in-memory queue's
+/// reads use GRDB's read-only `read` instead. An in-memory queue has a single
 /// connection, so reads take the writer lock too.
 final class SQLiteBackend: Sendable {
     /// One way of running statements: on the writer (inside our transaction) or on readers.
@@ -27,9 +38,18 @@ final class SQLiteBackend: Sendable {
         func run(_ sql: String, _ values: [SQLValue], wantsRows: Bool) async throws(StorageError) -> (
             rows: [Row], affected: Int
         ) {
+            let cacheable = Self.isDataStatement(sql)
             let work: @Sendable (GRDB.Database) throws -> (rows: [Row], affected: Int) = { db in
                 let arguments = StatementArguments(
                     values.map { SQLiteBackend.databaseValue($0) as (any DatabaseValueConvertible)? })
+                if cacheable {
+                    let statement = try db.cachedStatement(sql: sql)
+                    if wantsRows {
+                        return (try GRDB.Row.fetchAll(statement, arguments: arguments).map(SQLiteBackend.row), 0)
+                    }
+                    try statement.execute(arguments: arguments)
+                    return ([], db.changesCount)
+                }
                 if wantsRows {
                     let rows = try GRDB.Row.fetchAll(db, sql: sql, arguments: arguments).map(SQLiteBackend.row)
                     return (rows, 0)
@@ -38,13 +58,31 @@ final class SQLiteBackend: Sendable {
                 return ([], db.changesCount)
             }
             do {
+                if SQLiteThreads.onStorageThread { return try self.runHere(work) }
                 switch self.target {
                 case .writer(let writer): return try await writer.writeWithoutTransaction(work)
+                case .reader(let reader) where reader is DatabasePool: return try await reader.unsafeRead(work)
                 case .reader(let reader): return try await reader.read(work)
                 }
             } catch {
                 throw SQLiteBackend.storageError(error)
             }
+        }
+
+        /// Runs `work` synchronously on this thread (one of ``SQLiteThreads``).
+        private func runHere<T>(_ work: (GRDB.Database) throws -> T) throws -> T {
+            switch self.target {
+            case .writer(let writer): try writer.writeWithoutTransaction(work)
+            case .reader(let reader) where reader is DatabasePool: try reader.unsafeRead(work)
+            case .reader(let reader): try reader.read(work)
+            }
+        }
+
+        /// Whether `sql` is a data statement, worth compiling once and caching.
+        static func isDataStatement(_ sql: String) -> Bool {
+            let keyword = sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }).prefix(6)
+            let upper = String(decoding: keyword.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
+            return ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(upper) || upper.hasPrefix("WITH")
         }
     }
 
@@ -77,6 +115,14 @@ final class SQLiteBackend: Sendable {
     func write<T: Sendable>(
         logger: Logger, _ body: (Transaction) async throws -> T
     ) async throws -> T {
+        try await withTaskExecutorPreference(SQLiteThreads.writer) {
+            try await self.lockedWrite(logger: logger, body)
+        }
+    }
+
+    private func lockedWrite<T: Sendable>(
+        logger: Logger, _ body: (Transaction) async throws -> T
+    ) async throws -> T {
         try await self.lock.withLock {
             let access = Access(target: .writer(self.writer))
             try await self.control("BEGIN IMMEDIATE TRANSACTION")
@@ -100,11 +146,14 @@ final class SQLiteBackend: Sendable {
     /// to the writer connection instead of three (`BEGIN`, the statement, `COMMIT`). `body` must run
     /// exactly one statement.
     func autocommit<T: Sendable>(logger: Logger, _ body: (Transaction) async throws -> T) async throws -> T {
-        try await self.lock.withLock {
-            let state = Transaction.State()
-            defer { state.finish() }
-            return try await body(
-                Transaction(connection: .sqlite(Access(target: .writer(self.writer))), state: state, logger: logger))
+        try await withTaskExecutorPreference(SQLiteThreads.writer) {
+            try await self.lock.withLock {
+                let state = Transaction.State()
+                defer { state.finish() }
+                return try await body(
+                    Transaction(connection: .sqlite(Access(target: .writer(self.writer))), state: state, logger: logger)
+                )
+            }
         }
     }
 
@@ -112,13 +161,13 @@ final class SQLiteBackend: Sendable {
     func read<T: Sendable>(logger: Logger, _ body: (Transaction) async throws -> T) async throws -> T {
         let state = Transaction.State()
         defer { state.finish() }
+        let transaction = Transaction(
+            connection: .sqlite(Access(target: .reader(self.writer))), state: state, logger: logger)
         if self.hasReaders {
-            return try await body(
-                Transaction(connection: .sqlite(Access(target: .reader(self.writer))), state: state, logger: logger))
+            return try await withTaskExecutorPreference(SQLiteThreads.reader) { try await body(transaction) }
         }
-        return try await self.lock.withLock {
-            try await body(
-                Transaction(connection: .sqlite(Access(target: .reader(self.writer))), state: state, logger: logger))
+        return try await withTaskExecutorPreference(SQLiteThreads.writer) {
+            try await self.lock.withLock { try await body(transaction) }
         }
     }
 
@@ -136,11 +185,7 @@ final class SQLiteBackend: Sendable {
     }
 
     private func control(_ sql: String) async throws(StorageError) {
-        do {
-            try await self.writer.writeWithoutTransaction { try $0.execute(sql: sql) }
-        } catch {
-            throw Self.storageError(error)
-        }
+        _ = try await Access(target: .writer(self.writer)).run(sql, [], wantsRows: false)
     }
 
     /// Rolls back in an unstructured task: a cancelled caller must still leave the writer connection

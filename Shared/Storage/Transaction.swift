@@ -76,7 +76,7 @@ public struct Transaction: Sendable {
         guard placeholders == arguments.count else {
             throw .invalidStatement("\(placeholders) placeholder(s) but \(arguments.count) argument(s)")
         }
-        let values = arguments.map(\.sqlValue)
+        let values = arguments.map { $0.sqlValue }
         // The SQL text is logged, never the values: they may be personal data or secrets.
         self.logger.debug(
             "storage statement", metadata: ["storage.sql": "\(sql)", "storage.arguments": "\(values.count)"])

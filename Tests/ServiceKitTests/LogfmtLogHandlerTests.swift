@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SkyportService
 import Testing
@@ -16,6 +17,15 @@ import Testing
         #expect(line.contains(#"q="say \"hi\"""#))
         let keys = ["a=", "n=", "q=", "z="].map { line.range(of: " " + $0)!.lowerBound }
         #expect(keys == keys.sorted())
+    }
+
+    @Test func timestampsAreRFC3339UTCWithMillisecondsAndCurrent() throws {
+        let stamp = LogfmtLogHandler.timestamp()
+        #expect(stamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) != nil, "\(stamp)")
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let parsed = try #require(parser.date(from: stamp))
+        #expect(abs(parsed.timeIntervalSinceNow) < 5)
     }
 
     @Test func addsTheRequestIDOfTheCurrentCall() async {

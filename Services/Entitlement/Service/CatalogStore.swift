@@ -90,7 +90,27 @@ public struct CatalogStore: Sendable {
 
     /// The versions of an application, by release date.
     public func versions(of appID: String) async throws -> [Version] {
-        try await self.database.query(
+        try await self.database.read { tx in try await Self.versions(of: appID, in: tx) }
+    }
+
+    /// What a session request checks, read in one session: the developer's application, the user's
+    /// entitlement to it, and its versions by release date.
+    public func sessionFacts(appID: String, developerID: String, userID: String) async throws -> (
+        application: Application?, entitlement: Entitlement?, versions: [Version]
+    ) {
+        try await self.database.read { tx in
+            guard let application = try await Self.application(appID, developerID: developerID, in: tx) else {
+                return (nil, nil, [])
+            }
+            return (
+                application, try await Self.entitlements(appID: appID, userID: userID, in: tx).first,
+                try await Self.versions(of: appID, in: tx)
+            )
+        }
+    }
+
+    private static func versions(of appID: String, in tx: Transaction) async throws -> [Version] {
+        try await tx.query(
             """
             SELECT app_id, version_id, launch_command, release_at_ms, published_at_ms FROM app_versions
             WHERE app_id = ? ORDER BY release_at_ms, published_at_ms, version_id LIMIT 1000

@@ -22,9 +22,15 @@ extension EntitlementService {
                 try await self.catalog.application(appID, developerID: developerID)
             })
         else {
-            throw RPCError(code: .notFound, message: "application \(appID) not found")
+            throw Self.noSuchApplication(appID)
         }
         return application
+    }
+
+    /// NOT_FOUND for an application that does not exist or belongs to another developer (the two look
+    /// the same to the caller).
+    static func noSuchApplication(_ appID: String) -> RPCError {
+        RPCError(code: .notFound, message: "application \(appID) not found")
     }
 
     /// Registers an application of the calling developer.

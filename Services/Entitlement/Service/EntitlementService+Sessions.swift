@@ -10,13 +10,17 @@ extension EntitlementService {
     public func requestSession(
         _ request: Skyport_Entitlement_V1_RequestSessionRequest, context: ServerContext
     ) async throws -> Skyport_Entitlement_V1_RequestSessionResponse {
-        let application = try await self.ownApplication(request.appId, developerID: try Self.callingDeveloper())
+        let developerID = try Self.callingDeveloper()
+        try ServiceSupport.requireText(request.appId, field: "app_id", maxLength: 64)
         try ServiceSupport.requireText(request.userId, field: "user_id", maxLength: 128)
         let now = ServiceSupport.nowUnixMilliseconds()
-        let entitlement = try await ServiceSupport.store {
-            try await self.catalog.entitlement(appID: application.appID, userID: request.userId)
+        let facts = try await ServiceSupport.store {
+            try await self.catalog.sessionFacts(appID: request.appId, developerID: developerID, userID: request.userId)
         }
-        guard let entitlement else {
+        guard let application = facts.application else {
+            throw Self.noSuchApplication(request.appId)
+        }
+        guard let entitlement = facts.entitlement else {
             throw RPCError(
                 code: .permissionDenied, message: "user \(request.userId) has no entitlement to \(application.appID)")
         }
@@ -32,7 +36,7 @@ extension EntitlementService {
                     "the entitlement of user \(request.userId) expired at \(Self.date(entitlement.expiresAtMilliseconds))"
             )
         }
-        let versions = try await ServiceSupport.store { try await self.catalog.versions(of: application.appID) }
+        let versions = facts.versions
         guard let current = versions.last(where: { $0.releaseAtMilliseconds <= now }) else {
             if let next = versions.first {
                 let kind =

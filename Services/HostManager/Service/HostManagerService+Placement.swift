@@ -110,22 +110,18 @@ extension HostManagerService {
 
         // 2. A running instance with a free seat (each tried once: one that fails is left to reconciliation).
         var tried: Set<String> = []
-        while let instance = try await ServiceSupport.store({
+        while let seat = try await ServiceSupport.store({
             try await self.placements.reserveSeat(
                 appID: app.appId, versionID: app.versionId, preferredHosts: groupHosts, excluding: tried)
         }) {
+            let instance = seat.instance
             tried.insert(instance.instanceID)
             let warm = instance.sessions == 1
-            guard let host = try await ServiceSupport.store({ try await self.store.host(instance.hostID) }) else {
-                try await ServiceSupport.store {
-                    try await self.placements.releaseSeat(instanceID: instance.instanceID)
-                }
-                continue
-            }
             do {
-                var placed = try await self.provision(session, on: host, instance: instance)
+                var placed = try await self.provision(
+                    session, onHost: instance.hostID, at: seat.hostAddress, instance: instance)
                 placed.reason = warm ? "warm instance" : "free seat on a shared instance"
-                if groupHosts.contains(host.hostID) { placed.reason += " with its group" }
+                if groupHosts.contains(instance.hostID) { placed.reason += " with its group" }
                 self.metrics.count("skyport_hostmgr_placements_total", [("reason", warm ? "warm" : "seat")])
                 if warm { self.maintenance.wake() }
                 return placed
@@ -136,7 +132,7 @@ extension HostManagerService {
                 self.logger.warning(
                     "provisioning on a running instance failed",
                     metadata: [
-                        "session.id": "\(session.sessionId)", "host.id": "\(host.hostID)",
+                        "session.id": "\(session.sessionId)", "host.id": "\(instance.hostID)",
                         "instance.id": "\(instance.instanceID)", "error": "\(error)",
                     ])
                 if let rpc = error as? RPCError, rpc.code != .unavailable, rpc.code != .notFound,
@@ -151,7 +147,7 @@ extension HostManagerService {
         // 3. A new instance on a host with room.
         for host in try await self.launchCandidates(for: app, preferring: groupHosts).prefix(3) {
             do {
-                var placed = try await self.provision(session, on: host, instance: nil)
+                var placed = try await self.provision(session, onHost: host.hostID, at: host.address, instance: nil)
                 placed.reason = groupHosts.contains(host.hostID) ? "launched next to its group" : "launched"
                 self.metrics.count("skyport_hostmgr_placements_total", [("reason", "launch")])
                 return placed
@@ -193,9 +189,11 @@ extension HostManagerService {
         )
     }
 
-    /// Provisions the session on `host`: on `instance` (whose seat is reserved) or on a new instance.
+    /// Provisions the session on host `hostID` (control port at `address`): on `instance` (whose seat is
+    /// reserved) or on a new instance.
     func provision(
-        _ session: Skyport_Hostmgr_V1_ClaimSessionResponse, on host: HostStore.Host, instance: PlacementStore.Instance?
+        _ session: Skyport_Hostmgr_V1_ClaimSessionResponse, onHost hostID: String, at address: String,
+        instance: PlacementStore.Instance?
     ) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
         let app = session.app ?? Skyport_Hostmgr_V1_AppLaunch()
         var request = Skyport_Streamhost_V1_ProvisionRequest()
@@ -207,21 +205,21 @@ extension HostManagerService {
         request.connectWithinSeconds = UInt32(clamping: self.settings.connectWithin.wholeMilliseconds / 1000)
         request.groupId = session.groupId
         // A launch waits for the application to be ready (the stream host gives it 10 s).
-        let response = try await Self.passingStatus(of: "provisioning on \(host.hostID)") {
-            try await self.links.streamHost(at: host.address).provision(
+        let response = try await Self.passingStatus(of: "provisioning on \(hostID)") {
+            try await self.links.streamHost(at: address).provision(
                 request, options: CallOptions(timeout: instance == nil ? .seconds(15) : .seconds(5)))
         }
         let now = ServiceSupport.nowUnixMilliseconds()
         let placement = PlacementStore.Placement(
             sessionID: session.sessionId, appID: app.appId, versionID: app.versionId, userID: session.userId,
             developerID: session.developerId, groupID: session.groupId, homeDatacentre: session.homeDatacentre,
-            hostID: host.hostID, instanceID: response.instanceId, state: "provisioned", placedAtMilliseconds: now)
+            hostID: hostID, instanceID: response.instanceId, state: "provisioned", placedAtMilliseconds: now)
         // Without a reserved seat the host either launched an instance or attached the session to one of
         // its own with a free seat; either way the store takes one more session on that instance.
         let unreserved =
             instance == nil
             ? PlacementStore.Instance(
-                instanceID: response.instanceId, hostID: host.hostID, appID: app.appId, versionID: app.versionId,
+                instanceID: response.instanceId, hostID: hostID, appID: app.appId, versionID: app.versionId,
                 seats: Int64(app.sessionsPerInstance), sessions: 1, cpuUnits: Int64(app.cpuUnits),
                 memoryMiB: Int64(app.memoryMib), state: "active", startedAtMilliseconds: now) : nil
         try await ServiceSupport.store {
@@ -230,7 +228,7 @@ extension HostManagerService {
         var placed = Skyport_Hostmgr_V1_SessionPlacement()
         placed.sessionId = session.sessionId
         placed.datacentre = self.datacentre
-        placed.hostId = host.hostID
+        placed.hostId = hostID
         placed.clientAddress = response.clientAddress
         placed.sessionCredential = response.sessionCredential
         placed.connectByUnixMs = response.connectByUnixMs

@@ -247,10 +247,15 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
     func claim(sessionID: String, tokenHash: [UInt8], by claimant: String) async throws
         -> Skyport_Hostmgr_V1_ClaimSessionResponse
     {
-        let outcome = try await ServiceSupport.store {
-            try await self.sessions.claim(
-                sessionID: sessionID, tokenHash: tokenHash, by: claimant, now: ServiceSupport.nowUnixMilliseconds(),
-                graceMilliseconds: Self.claimGraceMilliseconds)
+        // One transaction claims and reads the user's saved state: one trip to the store on the hot path.
+        let (outcome, priorState) = try await ServiceSupport.store {
+            try await self.sessions.database.write { tx in
+                let outcome = try await SessionStore.claim(
+                    sessionID: sessionID, tokenHash: tokenHash, by: claimant, now: ServiceSupport.nowUnixMilliseconds(),
+                    graceMilliseconds: Self.claimGraceMilliseconds, in: tx)
+                guard case .claimed(let session, _) = outcome else { return (outcome, [UInt8]()) }
+                return (outcome, try await SessionStateStore.load(appID: session.appID, userID: session.userID, in: tx))
+            }
         }
         switch outcome {
         case .claimed(let session, let time):
@@ -263,9 +268,7 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
             response.claimedAtUnixMs = time
             response.homeDatacentre = self.datacentre
             response.app = try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: session.appLaunch)
-            response.priorState = try await ServiceSupport.store {
-                try await self.states.load(appID: session.appID, userID: session.userID)
-            }
+            response.priorState = priorState
             return response
         case .notFound:
             throw RPCError(code: .notFound, message: "no session \(sessionID) with this token")

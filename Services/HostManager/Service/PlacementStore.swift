@@ -81,46 +81,59 @@ public struct PlacementStore: Sendable {
 
     // MARK: Seats
 
+    /// A seat taken on a running instance, with the address of its host's control port.
+    public struct Seat: Sendable, Hashable {
+        /// The instance, with the seat counted.
+        public var instance: Instance
+        /// Where its stream host listens (`host:port`).
+        public var hostAddress: String
+    }
+
     /// Takes a seat on a running instance of `appID` at `versionID` on a host that is up: a warm idle
     /// instance first, then a shared instance with a free seat; instances on `preferredHosts` (where the
     /// session's group is) before others. `nil` when no instance has a free seat.
+    ///
+    /// One write transaction reads the candidates and takes the seat with a conditional update (which is
+    /// what decides: on PostgreSQL another replica may take the last seat between the read and the update,
+    /// and then the next candidate is tried).
     public func reserveSeat(
         appID: String, versionID: String, preferredHosts: [String], excluding: Set<String> = []
-    ) async throws -> Instance? {
-        // A lost race (another placement took the last seat between the read and the update) retries with
-        // the next candidate; the conditional update is what decides.
-        for _ in 0..<4 {
-            let candidates = try await self.database.query(
-                """
-                SELECT \(Self.instanceColumns) FROM instances i JOIN hosts h ON h.host_id = i.host_id
-                WHERE i.app_id = ? AND i.version_id = ? AND i.state IN ('idle', 'active') AND i.sessions < i.seats
-                    AND h.state = 'up'
-                ORDER BY CASE WHEN i.state = 'idle' THEN 0 ELSE 1 END, i.started_at_ms, i.instance_id
-                LIMIT 32
-                """, [appID, versionID]
-            ).map(Self.instance).filter { !excluding.contains($0.instanceID) }
-            guard !candidates.isEmpty else { return nil }
-            let ordered =
-                candidates.filter { preferredHosts.contains($0.hostID) }
-                + candidates.filter { !preferredHosts.contains($0.hostID) }
-            for candidate in ordered {
-                let changed = try await self.database.execute(
+    ) async throws -> Seat? {
+        try await self.database.write { tx in
+            for _ in 0..<4 {
+                let candidates = try await tx.query(
                     """
-                    UPDATE instances SET sessions = sessions + 1, state = 'active'
-                    WHERE instance_id = ? AND state IN ('idle', 'active') AND sessions < seats
-                    """, [candidate.instanceID])
-                if changed == 1 {
-                    var taken = candidate
-                    taken.sessions += 1
-                    taken.state = "active"
-                    return taken
+                    SELECT \(Self.instanceColumns), h.address FROM instances i JOIN hosts h ON h.host_id = i.host_id
+                    WHERE i.app_id = ? AND i.version_id = ? AND i.state IN ('idle', 'active') AND i.sessions < i.seats
+                        AND h.state = 'up'
+                    ORDER BY CASE WHEN i.state = 'idle' THEN 0 ELSE 1 END, i.started_at_ms, i.instance_id
+                    LIMIT 32
+                    """, [appID, versionID]
+                ).map { Seat(instance: try Self.instance($0), hostAddress: try $0.decode(String.self, "address")) }
+                    .filter { !excluding.contains($0.instance.instanceID) }
+                guard !candidates.isEmpty else { return nil }
+                let ordered =
+                    candidates.filter { preferredHosts.contains($0.instance.hostID) }
+                    + candidates.filter { !preferredHosts.contains($0.instance.hostID) }
+                for candidate in ordered {
+                    let changed = try await tx.execute(
+                        """
+                        UPDATE instances SET sessions = sessions + 1, state = 'active'
+                        WHERE instance_id = ? AND state IN ('idle', 'active') AND sessions < seats
+                        """, [candidate.instance.instanceID])
+                    if changed == 1 {
+                        var taken = candidate
+                        taken.instance.sessions += 1
+                        taken.instance.state = "active"
+                        return taken
+                    }
                 }
             }
+            return nil
         }
-        return nil
     }
 
-    /// Gives back a seat taken by ``reserveSeat(appID:versionID:preferredHosts:)`` whose provisioning
+    /// Gives back a seat taken by ``reserveSeat(appID:versionID:preferredHosts:excluding:)`` whose provisioning
     /// failed.
     public func releaseSeat(instanceID: String) async throws {
         try await self.database.write { tx in try await Self.releaseSeat(instanceID: instanceID, in: tx) }

@@ -27,8 +27,13 @@ public struct SessionStateStore: Sendable {
 
     /// The saved state of (`appID`, `userID`), empty when there is none.
     public func load(appID: String, userID: String) async throws -> [UInt8] {
-        try await self.database.query(
+        try await self.database.read { tx in try await Self.load(appID: appID, userID: userID, in: tx) }
+    }
+
+    /// ``load(appID:userID:)`` inside a caller's transaction.
+    static func load(appID: String, userID: String, in tx: Transaction) async throws -> [UInt8] {
+        try await tx.queryFirst(
             "SELECT state FROM session_states WHERE app_id = ? AND user_id = ?", [appID, userID]
-        ).first.map { try $0.decode([UInt8].self, "state") } ?? []
+        ).map { try $0.decode([UInt8].self, "state") } ?? []
     }
 }

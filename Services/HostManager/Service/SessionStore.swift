@@ -69,22 +69,33 @@ public struct SessionStore: Sendable {
         sessionID: String, tokenHash: [UInt8], by claimant: String, now: Int64, graceMilliseconds: Int64
     ) async throws -> ClaimOutcome {
         try await self.database.write { tx in
-            let changed = try await tx.execute(
-                """
-                UPDATE sessions SET state = 'claimed', claimed_at_ms = ?, claimed_by = ?
-                WHERE session_id = ? AND token_hash = ? AND state = 'created' AND expires_at_ms >= ?
-                """, [now, claimant, sessionID, tokenHash, now - graceMilliseconds])
-            guard
-                let row = try await tx.queryFirst(
-                    """
-                    SELECT session_id, app_id, user_id, developer_id, group_id, client_address, token_hash,
-                        created_at_ms, expires_at_ms, state, version_id, app_launch
-                    FROM sessions WHERE session_id = ? AND token_hash = ?
-                    """, [sessionID, tokenHash])
-            else { return .notFound }
-            if changed == 1 { return .claimed(try Self.session(row), atMilliseconds: now) }
-            return try row.decode(String.self, "state") == "claimed" ? .alreadyClaimed : .expired
+            try await Self.claim(
+                sessionID: sessionID, tokenHash: tokenHash, by: claimant, now: now,
+                graceMilliseconds: graceMilliseconds,
+                in: tx)
         }
+    }
+
+    /// ``claim(sessionID:tokenHash:by:now:graceMilliseconds:)`` inside a caller's write transaction.
+    static func claim(
+        sessionID: String, tokenHash: [UInt8], by claimant: String, now: Int64, graceMilliseconds: Int64,
+        in tx: Transaction
+    ) async throws -> ClaimOutcome {
+        let changed = try await tx.execute(
+            """
+            UPDATE sessions SET state = 'claimed', claimed_at_ms = ?, claimed_by = ?
+            WHERE session_id = ? AND token_hash = ? AND state = 'created' AND expires_at_ms >= ?
+            """, [now, claimant, sessionID, tokenHash, now - graceMilliseconds])
+        guard
+            let row = try await tx.queryFirst(
+                """
+                SELECT session_id, app_id, user_id, developer_id, group_id, client_address, token_hash,
+                    created_at_ms, expires_at_ms, state, version_id, app_launch
+                FROM sessions WHERE session_id = ? AND token_hash = ?
+                """, [sessionID, tokenHash])
+        else { return .notFound }
+        if changed == 1 { return .claimed(try Self.session(row), atMilliseconds: now) }
+        return try row.decode(String.self, "state") == "claimed" ? .alreadyClaimed : .expired
     }
 
     /// Gives a claim back (the session becomes redeemable again) when `claimant` holds it; false otherwise.
