@@ -104,14 +104,15 @@ bench-footprint: deps
 	BIN=$$($(SWIFT) build -c release --show-bin-path) PY=$(PY) Tests/Bench/run_footprint.sh
 
 ## bench-sessions: release build, a separate local suite (state in .skyport-bench, ports + 30000, stream hosts
-## with 100000 slots, 5 s to connect), then session starts on warm capacity (p50/p99, starts per second,
+## with 100000 slots and 64 CPU units, 5 s to connect), then session starts on warm capacity (p50/p99, starts per second,
 ## double redemptions) and cold starts; prints one table; stops that suite.
 bench-sessions: deps
 	$(SWIFT) build -c release
 	bin=$$($(SWIFT) build -c release --show-bin-path)
 	trap '$$bin/skyport down --state-dir .skyport-bench >/dev/null 2>&1 || true' EXIT
 	$$bin/skyport up --state-dir .skyport-bench --bin-dir $$bin --port-offset 30000 \
-		--env SKYPORT_STREAMHOST_SLOTS=100000 --env SKYPORT_HOSTMGR_CONNECT_WITHIN=5s
+		--env SKYPORT_STREAMHOST_SLOTS=100000 --env SKYPORT_STREAMHOST_CPU_UNITS=64 \
+		--env SKYPORT_HOSTMGR_CONNECT_WITHIN=5s
 	$$bin/skyport bench-sessions --state-dir .skyport-bench
 
 clean:

@@ -62,7 +62,7 @@ struct BenchSessionsCommand: AsyncParsableCommand {
             "authorization": .string("Bearer \(try await entitlement.createDeveloper(developer).apiKey)")
         ]
         let warmApp = try await self.application(
-            "bench-warm", sessionsPerInstance: 1000, entitlement: entitlement, key: key, state: state)
+            "bench-warm", sessionsPerInstance: 10_000, entitlement: entitlement, key: key, state: state)
         let coldApp = try await self.application(
             "bench-cold", sessionsPerInstance: 1, entitlement: entitlement, key: key, state: state)
         try await DemoCommand.waitForPackage(app: warmApp, version: "1.0.0", state: state)

@@ -12,13 +12,21 @@ public protocol TokenKeySource: Sendable {
 /// clock-skew allowance) and client binding. Public keys are cached for `maximumKeyAge` (so a retired
 /// key stops verifying); an unknown key id refreshes the cache from the source, at most once per
 /// `refreshInterval` however many requests race, so forged key ids cannot make it hammer the source.
+/// Requests that arrive while a refresh runs wait for it (the first tokens after a node starts all
+/// verify once the first fetch lands).
 public final class TokenVerifier: Sendable {
     private let source: any TokenKeySource
     private let clockSkewMilliseconds: Int64
     private let refreshIntervalMilliseconds: Int64
     private let maximumKeyAgeMilliseconds: Int64
-    private let cache = Mutex<(keys: [String: Ed25519.PublicKey], fetchedAt: Int64?, attemptedAt: Int64?)>(
-        ([:], nil, nil))
+    private struct Cache {
+        var keys: [String: Ed25519.PublicKey] = [:]
+        var fetchedAt: Int64?
+        var attemptedAt: Int64?
+        /// The refresh running now, which racing requests wait for.
+        var fetching: Task<[String: Ed25519.PublicKey], any Error>?
+    }
+    private let cache = Mutex(Cache())
 
     /// The clock skew verifiers allow by default, and the grace host management gives a claim after
     /// the token's expiry: one number, so a token that verifies can still be claimed.
@@ -61,29 +69,41 @@ public final class TokenVerifier: Sendable {
     }
 
     private func key(_ keyID: String, nowMilliseconds: Int64) async throws(TokenError) -> Ed25519.PublicKey {
-        enum Next { case use(Ed25519.PublicKey), refuse, fetch }
-        // Decide and reserve the fetch under one lock, so racing requests fetch once.
+        enum Next { case use(Ed25519.PublicKey), refuse, wait(Task<[String: Ed25519.PublicKey], any Error>) }
+        // Decide and start the fetch under one lock, so racing requests fetch once and wait for it.
         let next = self.cache.withLock { cache -> Next in
             let fresh = cache.fetchedAt.map { nowMilliseconds - $0 < self.maximumKeyAgeMilliseconds } ?? false
             if fresh, let key = cache.keys[keyID] { return .use(key) }
+            if let fetching = cache.fetching { return .wait(fetching) }
             if let attempted = cache.attemptedAt, nowMilliseconds - attempted < self.refreshIntervalMilliseconds {
                 return fresh ? .refuse : (cache.keys[keyID].map { .use($0) } ?? .refuse)
             }
             cache.attemptedAt = nowMilliseconds
-            return .fetch
+            let source = self.source
+            let fetching = Task { try await source.publishedKeys() }
+            cache.fetching = fetching
+            return .wait(fetching)
         }
+        let fetching: Task<[String: Ed25519.PublicKey], any Error>
         switch next {
         case .use(let key): return key
         case .refuse: throw .unknownKey(keyID)
-        case .fetch: break
+        case .wait(let task): fetching = task
+        }
+        let result = await fetching.result
+        self.cache.withLock { cache in
+            guard cache.fetching == fetching else { return }
+            cache.fetching = nil
+            if case .success(let keys) = result {
+                cache.keys = keys
+                cache.fetchedAt = nowMilliseconds
+            }
         }
         let keys: [String: Ed25519.PublicKey]
-        do {
-            keys = try await self.source.publishedKeys()
-        } catch {
-            throw .keysUnavailable("\(error)")
+        switch result {
+        case .success(let fetched): keys = fetched
+        case .failure(let error): throw .keysUnavailable("\(error)")
         }
-        self.cache.withLock { $0.keys = keys; $0.fetchedAt = nowMilliseconds }
         guard let key = keys[keyID] else { throw .unknownKey(keyID) }
         return key
     }

@@ -98,6 +98,18 @@ import Testing
         let decision = RouteRanker().rank(client: nil, datacentres: [Self.status("dc2"), Self.status("dc1"), unprobed])
         #expect(decision.eligible.map(\.id) == ["dc1", "dc2"])
         #expect(decision.candidates.last?.skip?.text == "down: not probed yet")
+        #expect(decision.toTry.map(\.id) == ["dc1", "dc2"])
+    }
+
+    @Test func withNoCandidateARedemptionTriesTheUnprobedButNeverTheDownOrFull() {
+        var unprobed = Self.status("dc0")
+        unprobed.probe = ProbeState()
+        let decision = RouteRanker().rank(
+            client: nil, datacentres: [Self.status("dc1", up: false), Self.status("dc2", free: 0), unprobed])
+        #expect(decision.eligible.isEmpty)
+        #expect(decision.toTry.map(\.id) == ["dc0"])
+        let known = RouteRanker().rank(client: nil, datacentres: [Self.status("dc1", up: false)])
+        #expect(known.toTry.isEmpty)
     }
 
     @Test func theDecisionMessageCarriesEveryCandidate() {

@@ -168,6 +168,23 @@ final class StaticKeys: TokenKeySource {
         #expect(keys.fetches == 1)
     }
 
+    @Test func racingRequestsOnAColdCacheWaitForTheFirstFetch() async throws {
+        let key = try TokenSigningKey.generate(keyID: "dc1-1")
+        let keys = StaticKeys([key])
+        let verifier = TokenVerifier(source: keys)
+        let tokens = try (0..<50).map { _ in try Self.issue(key).token }
+        let verified = await withTaskGroup(of: Bool.self) { group in
+            for token in tokens {
+                group.addTask {
+                    (try? await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now)) != nil
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(verified == 50)
+        #expect(keys.fetches == 1)
+    }
+
     @Test func onlyTheCanonicalTextOfATokenVerifies() async throws {
         let key = try TokenSigningKey.generate(keyID: "dc1-1")
         let verifier = TokenVerifier(source: StaticKeys([key]))

@@ -70,34 +70,50 @@ extension HostManagerService {
         }
         let now = ServiceSupport.nowUnixMilliseconds()
         let recent = now - 5_000
+        // Sessions the host does not run end first, a few per transaction: a correction under load (when
+        // the host's end events trail its heartbeat) may end hundreds, and one long transaction would hold
+        // the SQLite writer that placements wait for.
+        let runningSessions = Set(actual.instances.flatMap(\.sessionIds))
+        let live = try await ServiceSupport.store { try await self.placements.livePlacements(hostID: hostID) }
+        // Instances with a placement younger than the host's snapshot may have seats taken that the host
+        // has not seen yet: their seat counts are left alone (the placements' own ends keep them right), so
+        // a correction under load never frees a seat that is in use.
+        let recentlyPlaced = Set(live.filter { $0.placedAtMilliseconds >= recent }.map(\.instanceID))
+        let gone = live.filter { $0.placedAtMilliseconds < recent && !runningSessions.contains($0.sessionID) }
+        var endedSessions = 0
+        var start = gone.startIndex
+        while start < gone.endIndex {
+            let chunk = gone[start..<min(start + Self.eventsPerTransaction, gone.endIndex)]
+            endedSessions += try await ServiceSupport.store {
+                try await self.placements.database.write { tx in
+                    var ended = 0
+                    for placement in chunk {
+                        if let placement = try await PlacementStore.endPlacement(
+                            sessionID: placement.sessionID, hostID: hostID, at: now, state: "ended",
+                            reason: "not on host", in: tx)
+                        {
+                            try await UsageOutbox.append(Self.usage(placement, endedAt: now), at: now, in: tx)
+                            ended += 1
+                        }
+                    }
+                    return ended
+                }
+            }
+            start = chunk.endIndex
+        }
         let (changes, returned) = try await ServiceSupport.store {
             try await self.placements.database.write { tx in
-                var changes = 0
+                var changes = endedSessions
                 var returned: [PlacementStore.Instance] = []
                 let running = Dictionary(
                     actual.instances.map { ($0.instanceId, $0) }, uniquingKeysWith: { first, _ in first })
-                let runningSessions = Set(actual.instances.flatMap(\.sessionIds))
-                for row in try await tx.query(
-                    "SELECT \(PlacementStore.placementColumns) FROM placements WHERE host_id = ? AND state IN \(PlacementStore.livePlacementStates)",
-                    [hostID])
-                {
-                    let placement = try PlacementStore.placement(row)
-                    guard placement.placedAtMilliseconds < recent, !runningSessions.contains(placement.sessionID) else {
-                        continue
-                    }
-                    if let ended = try await PlacementStore.endPlacement(
-                        sessionID: placement.sessionID, at: now, state: "ended", reason: "not on host", in: tx)
-                    {
-                        try await UsageOutbox.append(Self.usage(ended, endedAt: now), at: now, in: tx)
-                        changes += 1
-                    }
-                }
                 for row in try await tx.query(
                     "SELECT \(PlacementStore.instanceColumns) FROM instances i WHERE host_id = ? AND state IN \(PlacementStore.liveInstanceStates)",
                     [hostID])
                 {
                     let instance = try PlacementStore.instance(row)
                     if let report = running[instance.instanceID] {
+                        if recentlyPlaced.contains(instance.instanceID) { continue }
                         let sessions = Int64(report.sessionIds.count)
                         let state = Self.storeState(report.state, sessions: sessions)
                         if sessions != instance.sessions || state != instance.state {
@@ -174,76 +190,97 @@ extension HostManagerService {
         guard request.events.count <= 500 else {
             throw RPCError(code: .invalidArgument, message: "at most 500 events per call")
         }
-        var accepted: UInt32 = 0
         for event in request.events {
             try ServiceSupport.requireText(event.eventId, field: "event_id", maxLength: 128)
             guard event.savedState.count <= SessionStateStore.maximumBytes else {
                 throw RPCError(
                     code: .invalidArgument, message: "saved_state of event \(event.eventId) is larger than 1 MiB")
             }
-            if try await self.record(event, from: request.hostId) { accepted += 1 }
+        }
+        var accepted: UInt32 = 0
+        var start = request.events.startIndex
+        while start < request.events.endIndex {
+            let end = min(start + Self.eventsPerTransaction, request.events.endIndex)
+            accepted += try await self.record(request.events[start..<end], from: request.hostId)
+            start = end
         }
         var response = Skyport_Hostmgr_V1_ReportEventsResponse()
         response.accepted = accepted
         return response
     }
 
-    /// Records one event; false when it was recorded before (a repeat changes nothing, saved state included).
-    func record(_ event: Skyport_Hostmgr_V1_HostEvent, from hostID: String) async throws -> Bool {
+    /// How many events one write transaction records: enough to share its cost, few enough that it holds
+    /// the SQLite writer (which placements wait for) only for milliseconds.
+    static let eventsPerTransaction = 50
+
+    /// Records `events` in one transaction; how many were new (a repeat changes nothing, saved state
+    /// included). A failure rolls all of them back, and the host sends them again.
+    func record(_ events: ArraySlice<Skyport_Hostmgr_V1_HostEvent>, from hostID: String) async throws -> UInt32 {
         let now = ServiceSupport.nowUnixMilliseconds()
-        let at = event.atUnixMs == 0 ? now : event.atUnixMs
-        if event.kind == .sessionEnded, event.stateSaved {
+        for event in events where event.kind == .sessionEnded && event.stateSaved {
             // The state is kept before the event is recorded (so a failure to reach the home is retried), so
             // a repeat is recognised here: its bytes must not replace the state, nor its home be asked again.
             let repeated = try await ServiceSupport.store {
                 try await self.placements.database.query(
                     "SELECT event_id FROM host_events WHERE host_id = ? AND event_id = ?", [hostID, event.eventId])
             }
-            guard repeated.isEmpty else { return false }
-            try await self.keepSavedState(of: event, from: hostID, at: at)
+            guard repeated.isEmpty else { continue }
+            try await self.keepSavedState(of: event, from: hostID, at: event.atUnixMs == 0 ? now : event.atUnixMs)
         }
         return try await ServiceSupport.store {
             try await self.placements.database.write { tx in
-                let fresh = try await tx.execute(
-                    """
-                    INSERT INTO host_events (host_id, event_id, received_at_ms) VALUES (?, ?, ?)
-                    ON CONFLICT (host_id, event_id) DO NOTHING
-                    """, [hostID, event.eventId, now])
-                guard fresh == 1 else { return false }
-                switch event.kind {
-                case .instanceStarted:
-                    let launch = try await AppCatalogStore.version(
-                        appID: event.appId, versionID: event.versionId, in: tx)
-                    try await tx.execute(
-                        """
-                        INSERT INTO instances (instance_id, host_id, app_id, version_id, seats, sessions, cpu_units,
-                            memory_mib, state, started_at_ms)
-                        VALUES (?, ?, ?, ?, ?, 0, ?, ?, 'idle', ?)
-                        ON CONFLICT (instance_id) DO NOTHING
-                        """,
-                        [
-                            event.instanceId, hostID, event.appId, event.versionId,
-                            Int64(max(launch?.sessionsPerInstance ?? 1, 1)), Int64(launch?.cpuUnits ?? 0),
-                            Int64(launch?.memoryMib ?? 0), at,
-                        ])
-                case .instanceEnded:
-                    _ = try await Self.endInstance(
-                        event.instanceId, hostID: hostID, at: at, state: "ended", reason: event.reason, in: tx)
-                case .sessionConnected:
-                    _ = try await self.placements.markConnected(
-                        sessionID: event.sessionId, hostID: hostID, at: at, in: tx)
-                case .sessionEnded:
-                    if let placement = try await PlacementStore.endPlacement(
-                        sessionID: event.sessionId, hostID: hostID, at: at, state: "ended", reason: event.reason, in: tx
-                    ) {
-                        try await UsageOutbox.append(Self.usage(placement, endedAt: at), at: now, in: tx)
-                    }
-                case .unspecified, .unrecognized:
-                    break
+                var recorded: UInt32 = 0
+                for event in events where try await Self.record(event, from: hostID, now: now, in: tx) {
+                    recorded += 1
                 }
-                return true
+                return recorded
             }
         }
+    }
+
+    /// Records one event inside `tx`; false when it was recorded before.
+    static func record(
+        _ event: Skyport_Hostmgr_V1_HostEvent, from hostID: String, now: Int64, in tx: Transaction
+    ) async throws -> Bool {
+        let at = event.atUnixMs == 0 ? now : event.atUnixMs
+        let fresh = try await tx.execute(
+            """
+            INSERT INTO host_events (host_id, event_id, received_at_ms) VALUES (?, ?, ?)
+            ON CONFLICT (host_id, event_id) DO NOTHING
+            """, [hostID, event.eventId, now])
+        guard fresh == 1 else { return false }
+        switch event.kind {
+        case .instanceStarted:
+            let launch = try await AppCatalogStore.version(
+                appID: event.appId, versionID: event.versionId, in: tx)
+            try await tx.execute(
+                """
+                INSERT INTO instances (instance_id, host_id, app_id, version_id, seats, sessions, cpu_units,
+                    memory_mib, state, started_at_ms)
+                VALUES (?, ?, ?, ?, ?, 0, ?, ?, 'idle', ?)
+                ON CONFLICT (instance_id) DO NOTHING
+                """,
+                [
+                    event.instanceId, hostID, event.appId, event.versionId,
+                    Int64(max(launch?.sessionsPerInstance ?? 1, 1)), Int64(launch?.cpuUnits ?? 0),
+                    Int64(launch?.memoryMib ?? 0), at,
+                ])
+        case .instanceEnded:
+            _ = try await Self.endInstance(
+                event.instanceId, hostID: hostID, at: at, state: "ended", reason: event.reason, in: tx)
+        case .sessionConnected:
+            _ = try await PlacementStore.markConnected(
+                sessionID: event.sessionId, hostID: hostID, at: at, in: tx)
+        case .sessionEnded:
+            if let placement = try await PlacementStore.endPlacement(
+                sessionID: event.sessionId, hostID: hostID, at: at, state: "ended", reason: event.reason, in: tx
+            ) {
+                try await UsageOutbox.append(Self.usage(placement, endedAt: at), at: now, in: tx)
+            }
+        case .unspecified, .unrecognized:
+            break
+        }
+        return true
     }
 
     /// Sends a session's saved state to its home data centre (or keeps it, when that is here).

@@ -213,7 +213,7 @@ public struct PlacementStore: Sendable {
     }
 
     /// Marks the client of `sessionID` (on `hostID`) connected; false when it is not a live placement there.
-    public func markConnected(sessionID: String, hostID: String, at time: Int64, in tx: Transaction) async throws
+    public static func markConnected(sessionID: String, hostID: String, at time: Int64, in tx: Transaction) async throws
         -> Bool
     {
         try await tx.execute(

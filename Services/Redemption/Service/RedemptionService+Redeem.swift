@@ -17,7 +17,7 @@ extension RedemptionService {
         let claims = try await self.verify(token, clientAddress: clientAddress)
         let decision = self.route(for: clientAddress)
 
-        var remaining = decision.eligible
+        var remaining = decision.toTry
         var failed: [(id: String, why: String)] = []
         while !remaining.isEmpty {
             let candidate = remaining.removeFirst()

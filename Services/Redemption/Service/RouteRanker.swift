@@ -54,6 +54,12 @@ struct RouteRanker: Sendable {
         var candidates: [Candidate]
         /// The candidates only, best first.
         var eligible: [Candidate] { self.candidates.filter { $0.skip == nil } }
+        /// What a redemption tries, in order: the candidates; when there is none, the data centres not
+        /// probed yet (a node that has just started has heard from no one, and trying beats refusing).
+        var toTry: [Candidate] {
+            let eligible = self.eligible
+            return eligible.isEmpty ? self.candidates.filter { $0.skip == .notProbed } : eligible
+        }
     }
 
     /// Ranks `datacentres` for a client at `client` (`nil`: not located).
