@@ -23,9 +23,8 @@ import Logging
 /// Reads: with a pool, each statement of a read session runs on a reader connection in parallel with
 /// writes, in SQLite's autocommit mode (GRDB's `unsafeRead`: no `BEGIN`/`COMMIT` around each one), so
 /// each statement sees what was committed when it started (read committed, like PostgreSQL's default);
-/// reader connections are opened read-only, so a write in a read session fails. An in-memory queue's
-/// reads use GRDB's read-only `read` instead. An in-memory queue has a single
-/// connection, so reads take the writer lock too.
+/// reader connections are opened read-only, so a write in a read session fails. An in-memory queue has a
+/// single connection, so its reads take the writer lock and use GRDB's read-only `read`.
 final class SQLiteBackend: Sendable {
     /// One way of running statements: on the writer (inside our transaction) or on readers.
     struct Access: Sendable {
