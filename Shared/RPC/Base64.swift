@@ -58,14 +58,15 @@ public enum Base64 {
 
     /// Unpadded base64url (RFC 4648 §5) of `bytes`: `-` and `_` instead of `+` and `/`, no `=`.
     public static func encodeURL(_ bytes: [UInt8]) -> String {
-        String(
-            Self.encode(bytes, padding: false).map { character in
-                switch character {
-                case "+": "-"
-                case "/": "_"
-                default: character
-                }
-            })
+        // By byte, not by Character: tokens are encoded on every session start.
+        let standard = Self.encode(bytes, padding: false).utf8.map { byte in
+            switch byte {
+            case UInt8(ascii: "+"): UInt8(ascii: "-")
+            case UInt8(ascii: "/"): UInt8(ascii: "_")
+            default: byte
+            }
+        }
+        return String(decoding: standard, as: UTF8.self)
     }
 
     /// Decodes unpadded base64url; `nil` for any other character (including `+`, `/` and `=`).

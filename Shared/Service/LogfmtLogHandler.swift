@@ -94,6 +94,12 @@ public struct LogfmtLogHandler: LogHandler {
     /// The value as is when it needs no quoting, else in double quotes with `\`, `"` and control
     /// characters escaped.
     static func quoted(_ value: String) -> String {
+        // Most values are plain printable ASCII: decided by byte, without decoding scalars.
+        let plainASCII = value.utf8.allSatisfy { byte in
+            byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "=")
+                && byte != UInt8(ascii: "\\")
+        }
+        if plainASCII && !value.isEmpty { return value }
         let needsQuotes =
             value.isEmpty
             || value.unicodeScalars.contains {
@@ -126,7 +132,12 @@ public struct LogfmtLogHandler: LogHandler {
 
     /// Keys keep letters, digits, `_`, `.` and `-`; anything else becomes `_`.
     static func sanitisedKey(_ key: String) -> String {
-        String(
+        let allowedASCII = key.utf8.allSatisfy { byte in
+            (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+        }
+        if allowedASCII { return key }
+        return String(
             key.unicodeScalars.map { scalar -> Character in
                 let allowed =
                     ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)

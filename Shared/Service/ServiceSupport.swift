@@ -25,12 +25,18 @@ public enum ServiceSupport {
         guard value.utf8.count <= maxLength else {
             throw RPCError(code: .invalidArgument, message: "\(field) is longer than \(maxLength) bytes")
         }
-        let forbidden: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
-        guard !value.unicodeScalars.contains(where: { forbidden.contains($0.properties.generalCategory) }) else {
+        // Printable ASCII needs no look-up of Unicode categories (every control character of ASCII is
+        // below 0x20 or 0x7F; format and separator characters are not ASCII).
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return value }
+        guard !value.unicodeScalars.contains(where: { Self.forbidden.contains($0.properties.generalCategory) }) else {
             throw RPCError(code: .invalidArgument, message: "\(field) contains control or formatting characters")
         }
         return value
     }
+
+    private static let forbidden: Set<Unicode.GeneralCategory> = [
+        .control, .format, .lineSeparator, .paragraphSeparator,
+    ]
 
     /// INVALID_ARGUMENT naming `field` unless `value` is 1 to 64 of `[a-z0-9_-]` (identifiers, names of
     /// data centres and regions); returns the value.

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Rewrites the portable `?` placeholders for PostgreSQL, which numbers them (`$1`, `$2`, …).
 ///
 /// Only a `?` in SQL code counts. It is left alone inside `'string literals'` (with `''` escapes,
@@ -6,12 +8,22 @@
 /// JSON operators `?`, `?|` and `?&` are therefore not usable in portable SQL: write
 /// `jsonb_exists(…)` instead.
 public enum SQLPlaceholders {
-    /// Counts the `?` placeholders in `sql`.
+    /// Counts the `?` placeholders in `sql`. Counts are remembered per statement text (services run the
+    /// same few hundred statements over and over; a look-up costs less than a scan).
     public static func count(in sql: String) -> Int {
+        if let known = Self.counts.withLock({ $0[sql] }) { return known }
         var count = 0
         Self.scan(sql) { _ in count += 1 }
+        Self.counts.withLock { counts in
+            if counts.count >= Self.rememberedStatements { counts.removeAll(keepingCapacity: true) }
+            counts[sql] = count
+        }
         return count
     }
+
+    /// At most this many statement texts are remembered; then the memory starts over.
+    static let rememberedStatements = 1024
+    private static let counts = Mutex<[String: Int]>([:])
 
     /// Returns `sql` with its `?` placeholders replaced by `$1…$n`, and `n`.
     public static func numbered(_ sql: String) -> (sql: String, count: Int) {

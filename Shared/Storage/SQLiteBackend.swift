@@ -44,7 +44,14 @@ final class SQLiteBackend: Sendable {
                 if cacheable {
                     let statement = try db.cachedStatement(sql: sql)
                     if wantsRows {
-                        return (try GRDB.Row.fetchAll(statement, arguments: arguments).map(SQLiteBackend.row), 0)
+                        // The column names are read once and shared by every row.
+                        let columns = statement.columnNames
+                        let cursor = try GRDB.Row.fetchCursor(statement, arguments: arguments)
+                        var rows: [Row] = []
+                        while let row = try cursor.next() {
+                            rows.append(Row(columns: columns, values: row.databaseValues.map(SQLiteBackend.value)))
+                        }
+                        return (rows, 0)
                     }
                     try statement.execute(arguments: arguments)
                     return ([], db.changesCount)
@@ -218,16 +225,17 @@ final class SQLiteBackend: Sendable {
     }
 
     static func row(_ row: GRDB.Row) -> Row {
-        let values: [SQLValue] = row.databaseValues.map { value in
-            switch value.storage {
-            case .null: .null
-            case .int64(let value): .integer(value)
-            case .double(let value): .real(value)
-            case .string(let value): .text(value)
-            case .blob(let data): .bytes([UInt8](data))
-            }
+        Row(columns: Array(row.columnNames), values: row.databaseValues.map(Self.value))
+    }
+
+    static func value(_ value: DatabaseValue) -> SQLValue {
+        switch value.storage {
+        case .null: .null
+        case .int64(let value): .integer(value)
+        case .double(let value): .real(value)
+        case .string(let value): .text(value)
+        case .blob(let data): .bytes([UInt8](data))
         }
-        return Row(columns: Array(row.columnNames), values: values)
     }
 
     /// Maps GRDB and SQLite failures to ``StorageError``. Messages are SQLite's, which never include

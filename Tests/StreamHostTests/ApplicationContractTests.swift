@@ -31,6 +31,13 @@ import Testing
         #expect(throws: AppToHostMessage.DecodingError.self) { try decode(#"{"type":"dance"}"#) }
         #expect(throws: AppToHostMessage.DecodingError.self) { try decode("[1,2]") }
         #expect(throws: AppToHostMessage.DecodingError.self) {
+            try decode(#"{"type":"output","session_id":{"nested":[1]},"data":"aGk="}"#)
+        }
+        #expect(throws: AppToHostMessage.DecodingError.self) { try decode(#"{"type":7}"#) }
+        #expect(
+            try decode(#"{"type":"end_session","session_id":"s1","reason":"done","extra":{"x":[1,null]}}"#)
+                == .endSession(sessionID: "s1", reason: "done"))
+        #expect(throws: AppToHostMessage.DecodingError.self) {
             try decode(#"{"type":"output","session_id":"s1","data":"not base64!"}"#)
         }
     }
@@ -45,6 +52,19 @@ import Testing
         let notice = HostToAppMessage.terminationNotice(deadlineUnixMilliseconds: 1_700_000_000_123).encodedLine()
         let noticeObject = try #require(try JSONSerialization.jsonObject(with: Data(notice)) as? [String: Any])
         #expect(noticeObject["deadline_unix_ms"] as? Int64 == 1_700_000_000_123)
+        // Every character survives: quotes, backslashes, control characters, non-ASCII.
+        let reason = "say \"hi\" \\ tab\t line\n bell\u{07} é 🎮"
+        let detached = HostToAppMessage.sessionDetached(sessionID: "s\"1", reason: reason).encodedLine()
+        #expect(detached.dropLast().allSatisfy { $0 != UInt8(ascii: "\n") })
+        let detachedObject = try #require(
+            try JSONSerialization.jsonObject(with: Data(detached)) as? [String: Any])
+        #expect(detachedObject["reason"] as? String == reason)
+        #expect(detachedObject["session_id"] as? String == "s\"1")
+        #expect(detachedObject["type"] as? String == "session_detached")
+        let attached = HostToAppMessage.sessionAttached(sessionID: "s1", userID: "u1", state: [0, 255]).encodedLine()
+        #expect(
+            String(decoding: attached, as: UTF8.self)
+                == #"{"session_id":"s1","state":"AP8=","type":"session_attached","user_id":"u1"}"# + "\n")
     }
 
     @Test func manifestsAreCheckedWithTheirPathInTheError() throws {

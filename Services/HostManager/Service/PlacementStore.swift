@@ -99,7 +99,10 @@ public struct PlacementStore: Sendable {
     public func reserveSeat(
         appID: String, versionID: String, preferredHosts: [String], excluding: Set<String> = []
     ) async throws -> Seat? {
-        try await self.database.write { tx in
+        // A few candidates are enough unless the group's hosts must be found among them (each row read is
+        // converted, and this runs on every start).
+        let candidateLimit = excluding.count + (preferredHosts.isEmpty ? 4 : 32)
+        return try await self.database.write { tx in
             for _ in 0..<4 {
                 let candidates = try await tx.query(
                     """
@@ -107,8 +110,8 @@ public struct PlacementStore: Sendable {
                     WHERE i.app_id = ? AND i.version_id = ? AND i.state IN ('idle', 'active') AND i.sessions < i.seats
                         AND h.state = 'up'
                     ORDER BY CASE WHEN i.state = 'idle' THEN 0 ELSE 1 END, i.started_at_ms, i.instance_id
-                    LIMIT 32
-                    """, [appID, versionID]
+                    LIMIT ?
+                    """, [appID, versionID, Int64(candidateLimit)]
                 ).map { Seat(instance: try Self.instance($0), hostAddress: try $0.decode(String.self, "address")) }
                     .filter { !excluding.contains($0.instance.instanceID) }
                 guard !candidates.isEmpty else { return nil }

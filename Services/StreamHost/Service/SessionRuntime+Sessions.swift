@@ -90,10 +90,13 @@ extension SessionRuntime {
             metadata: [
                 "session.id": "\(sessionID)", "reason": "\(reason)", "state_saved": "\(session.savedState != nil)",
             ])
-        guard var instance = self.instances[session.instanceID] else { return }
-        instance.sessionIDs.removeAll { $0 == sessionID }
-        self.instances[session.instanceID] = instance
-        if instance.phase == .draining && instance.sessionIDs.isEmpty {
+        // In place: copying the record out and back would copy its session list (thousands of ids on a
+        // busy multi-tenant instance) on every session end.
+        guard let index = self.instances[session.instanceID]?.sessionIDs.firstIndex(of: sessionID) else { return }
+        self.instances[session.instanceID]?.sessionIDs.remove(at: index)
+        if let instance = self.instances[session.instanceID], instance.phase == .draining,
+            instance.sessionIDs.isEmpty
+        {
             self.stopDrained(instanceID: instance.id)
         }
     }
