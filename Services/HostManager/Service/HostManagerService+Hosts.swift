@@ -27,36 +27,52 @@ extension HostManagerService {
                 try await self.placements.livePlacements(hostID: request.hostId)
             )
         }
-        if Self.disagrees(report: request.instances, instances: instances, placements: placements, since: now - 5_000) {
+        let found = Self.disagreement(
+            report: request.instances, instances: instances, placements: placements, since: now - 5_000)
+        // A session the host no longer reports is usually one whose end event is still on its way, so it
+        // counts only when the previous heartbeat missed it too.
+        let stillMissing = self.missingSessions.replace(host: request.hostId, with: found.missingSessions)
+        if found.immediate || !stillMissing.isEmpty {
             response.reconciled = try await self.reconcile(hostID: request.hostId)
         }
         return response
     }
 
-    /// Whether a heartbeat's report differs from the store, ignoring what changed in the last seconds
-    /// (a placement recorded after the host took its snapshot).
-    static func disagrees(
+    /// How a heartbeat's report differs from the store, ignoring what changed in the last seconds (a
+    /// placement recorded after the host took its snapshot): `immediate` for an instance the host does
+    /// not report, a seat count it contradicts, or anything it runs that the store lacks; and the stored
+    /// sessions it does not report.
+    static func disagreement(
         report: [Skyport_Hostmgr_V1_InstanceReport], instances: [PlacementStore.Instance],
         placements: [PlacementStore.Placement], since recent: Int64
-    ) -> Bool {
+    ) -> (immediate: Bool, missingSessions: Set<String>) {
         let reported = Dictionary(
             report.map { ($0.instanceId, Set($0.sessionIds)) }, uniquingKeysWith: { $0.union($1) })
         let recentlyPlaced = Set(placements.filter { $0.placedAtMilliseconds >= recent }.map(\.instanceID))
+        var immediate = false
         for instance in instances where instance.startedAtMilliseconds < recent {
-            guard let sessions = reported[instance.instanceID] else { return true }
+            guard let sessions = reported[instance.instanceID] else {
+                immediate = true
+                break
+            }
             // Seat counts too, unless a placement on it is too young to be in the host's snapshot.
-            if !recentlyPlaced.contains(instance.instanceID), Int64(sessions.count) != instance.sessions { return true }
-        }
-        for placement in placements where placement.placedAtMilliseconds < recent {
-            guard reported[placement.instanceID]?.contains(placement.sessionID) == true else { return true }
+            if !recentlyPlaced.contains(instance.instanceID), Int64(sessions.count) != instance.sessions {
+                immediate = true
+                break
+            }
         }
         let stored = Set(instances.map(\.instanceID))
         let storedSessions = Set(placements.map(\.sessionID))
-        for (instanceID, sessions) in reported {
-            if !stored.contains(instanceID) { return true }
-            if !sessions.isSubset(of: storedSessions) { return true }
+        for (instanceID, sessions) in reported where !immediate {
+            if !stored.contains(instanceID) || !sessions.isSubset(of: storedSessions) { immediate = true }
         }
-        return false
+        var missing: Set<String> = []
+        for placement in placements where placement.placedAtMilliseconds < recent {
+            if reported[placement.instanceID]?.contains(placement.sessionID) != true {
+                missing.insert(placement.sessionID)
+            }
+        }
+        return (immediate, missing)
     }
 
     /// Corrects the store from the host's actual state: instances and sessions the host does not run

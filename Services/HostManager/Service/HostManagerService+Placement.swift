@@ -42,16 +42,18 @@ extension HostManagerService {
                 code: .failedPrecondition, message: "data centre \(request.homeDatacentre) is not a known peer")
         }
         let claimed: Skyport_Hostmgr_V1_ClaimSessionResponse
+        var seat: PlacementStore.Seat?
         if let home {
             claimed = try await Self.passingStatus(of: "claiming at \(request.homeDatacentre)") {
                 try await home.claimSession(claim, options: CallOptions(timeout: .seconds(5)))
             }
         } else {
-            claimed = try await self.claim(
-                sessionID: request.sessionId, tokenHash: request.tokenHash, by: localClaimant)
+            (claimed, seat) = try await self.claim(
+                sessionID: request.sessionId, tokenHash: request.tokenHash, by: localClaimant, reservingSeat: true)
         }
         do {
-            return try await self.place(claimed, preferredPeers: request.preferredDatacentres, allowPeers: true)
+            return try await self.place(
+                claimed, preferredPeers: request.preferredDatacentres, allowPeers: true, reserved: seat)
         } catch {
             // Not placed: give the claim back, so the token is not spent and the node can try elsewhere.
             do {
@@ -85,16 +87,30 @@ extension HostManagerService {
         return try await self.place(session, preferredPeers: [], allowPeers: false)
     }
 
-    /// Places a claimed session; RESOURCE_EXHAUSTED when nothing can take it.
+    /// Places a claimed session; RESOURCE_EXHAUSTED when nothing can take it. `reserved` is a seat the
+    /// claim took already (for a session without a group), tried first; it is given back if unused.
     func place(
-        _ session: Skyport_Hostmgr_V1_ClaimSessionResponse, preferredPeers: [String], allowPeers: Bool
+        _ session: Skyport_Hostmgr_V1_ClaimSessionResponse, preferredPeers: [String], allowPeers: Bool,
+        reserved: PlacementStore.Seat? = nil
     ) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
-        guard let app = session.app else { throw RPCError(code: .invalidArgument, message: "session.app is required") }
-        try Self.validate(app, field: "session.app")
-        try await self.remember(app)
-        let groupHosts =
-            session.groupId.isEmpty
-            ? [] : try await ServiceSupport.store { try await self.placements.hosts(ofGroup: session.groupId) }
+        let app: Skyport_Hostmgr_V1_AppLaunch
+        let groupHosts: [String]
+        do {
+            guard let launch = session.app else {
+                throw RPCError(code: .invalidArgument, message: "session.app is required")
+            }
+            app = launch
+            try Self.validate(app, field: "session.app")
+            try await self.remember(app)
+            groupHosts =
+                session.groupId.isEmpty
+                ? [] : try await ServiceSupport.store { try await self.placements.hosts(ofGroup: session.groupId) }
+        } catch {
+            if let reserved {
+                try? await self.placements.releaseSeat(instanceID: reserved.instance.instanceID)
+            }
+            throw error
+        }
 
         // 1. The group lives in a peer data centre.
         if allowPeers, !session.groupId.isEmpty, groupHosts.isEmpty,
@@ -110,10 +126,20 @@ extension HostManagerService {
 
         // 2. A running instance with a free seat (each tried once: one that fails is left to reconciliation).
         var tried: Set<String> = []
-        while let seat = try await ServiceSupport.store({
-            try await self.placements.reserveSeat(
-                appID: app.appId, versionID: app.versionId, preferredHosts: groupHosts, excluding: tried)
-        }) {
+        var offered = reserved
+        while true {
+            let seat: PlacementStore.Seat
+            if let taken = offered {
+                seat = taken
+                offered = nil
+            } else if let found = try await ServiceSupport.store({
+                try await self.placements.reserveSeat(
+                    appID: app.appId, versionID: app.versionId, preferredHosts: groupHosts, excluding: tried)
+            }) {
+                seat = found
+            } else {
+                break
+            }
             let instance = seat.instance
             tried.insert(instance.instanceID)
             let warm = instance.sessions == 1

@@ -47,6 +47,8 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
     let logger: Logger
     /// `app/version` pairs recorded in the catalogue by this process, so placement writes each once.
     let knownVersions = KnownSet()
+    /// Sessions the last heartbeat of each host did not report.
+    let missingSessions = MissingSessions()
 
     var datacentre: String { self.settings.datacentre }
 
@@ -247,14 +249,30 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
     func claim(sessionID: String, tokenHash: [UInt8], by claimant: String) async throws
         -> Skyport_Hostmgr_V1_ClaimSessionResponse
     {
-        // One transaction claims and reads the user's saved state: one trip to the store on the hot path.
-        let (outcome, priorState) = try await ServiceSupport.store {
+        try await self.claim(sessionID: sessionID, tokenHash: tokenHash, by: claimant, reservingSeat: false).0
+    }
+
+    /// ``claim(sessionID:tokenHash:by:)``, and with `reservingSeat`, a seat on a running instance of the
+    /// session's version taken in the same transaction (a session without a group; `nil` when no
+    /// instance has a free seat). One transaction claims, reads the user's saved state and takes the
+    /// seat: one trip to the store on the hot path.
+    func claim(sessionID: String, tokenHash: [UInt8], by claimant: String, reservingSeat: Bool) async throws
+        -> (Skyport_Hostmgr_V1_ClaimSessionResponse, PlacementStore.Seat?)
+    {
+        let (outcome, priorState, app, seat) = try await ServiceSupport.store {
             try await self.sessions.database.write { tx in
                 let outcome = try await SessionStore.claim(
                     sessionID: sessionID, tokenHash: tokenHash, by: claimant, now: ServiceSupport.nowUnixMilliseconds(),
                     graceMilliseconds: Self.claimGraceMilliseconds, in: tx)
-                guard case .claimed(let session, _) = outcome else { return (outcome, [UInt8]()) }
-                return (outcome, try await SessionStateStore.load(appID: session.appID, userID: session.userID, in: tx))
+                guard case .claimed(let session, _) = outcome else {
+                    return (outcome, [UInt8](), Skyport_Hostmgr_V1_AppLaunch(), PlacementStore.Seat?.none)
+                }
+                let app = try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: session.appLaunch)
+                let state = try await SessionStateStore.load(appID: session.appID, userID: session.userID, in: tx)
+                guard reservingSeat, session.groupID.isEmpty else { return (outcome, state, app, nil) }
+                let seat = try await PlacementStore.reserveSeat(
+                    appID: app.appId, versionID: app.versionId, preferredHosts: [], excluding: [], in: tx)
+                return (outcome, state, app, seat)
             }
         }
         switch outcome {
@@ -267,9 +285,9 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
             response.groupId = session.groupID
             response.claimedAtUnixMs = time
             response.homeDatacentre = self.datacentre
-            response.app = try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: session.appLaunch)
+            response.app = app
             response.priorState = priorState
-            return response
+            return (response, seat)
         case .notFound:
             throw RPCError(code: .notFound, message: "no session \(sessionID) with this token")
         case .alreadyClaimed:
@@ -320,6 +338,20 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         }
         message.heartbeatIntervalMs = UInt32(clamping: self.settings.heartbeatInterval.wholeMilliseconds)
         return message
+    }
+}
+
+/// The sessions each host's last heartbeat did not report (what the next heartbeat is compared with).
+final class MissingSessions: Sendable {
+    private let byHost = Mutex<[String: Set<String>]>([:])
+
+    /// Stores `missing` as `host`'s latest and returns the sessions its previous heartbeat missed too.
+    func replace(host: String, with missing: Set<String>) -> Set<String> {
+        self.byHost.withLock { byHost in
+            let previous = byHost[host] ?? []
+            byHost[host] = missing.isEmpty ? nil : missing
+            return missing.intersection(previous)
+        }
     }
 }
 

@@ -99,41 +99,49 @@ public struct PlacementStore: Sendable {
     public func reserveSeat(
         appID: String, versionID: String, preferredHosts: [String], excluding: Set<String> = []
     ) async throws -> Seat? {
+        try await self.database.write { tx in
+            try await Self.reserveSeat(
+                appID: appID, versionID: versionID, preferredHosts: preferredHosts, excluding: excluding, in: tx)
+        }
+    }
+
+    /// ``reserveSeat(appID:versionID:preferredHosts:excluding:)`` inside a caller's write transaction.
+    static func reserveSeat(
+        appID: String, versionID: String, preferredHosts: [String], excluding: Set<String>, in tx: Transaction
+    ) async throws -> Seat? {
         // A few candidates are enough unless the group's hosts must be found among them (each row read is
         // converted, and this runs on every start).
         let candidateLimit = excluding.count + (preferredHosts.isEmpty ? 4 : 32)
-        return try await self.database.write { tx in
-            for _ in 0..<4 {
-                let candidates = try await tx.query(
+        for _ in 0..<4 {
+            let candidates = try await tx.query(
+                """
+                SELECT \(Self.instanceColumns), h.address FROM instances i JOIN hosts h ON h.host_id = i.host_id
+                WHERE i.app_id = ? AND i.version_id = ? AND i.state IN ('idle', 'active') AND i.sessions < i.seats
+                    AND h.state = 'up'
+                ORDER BY CASE WHEN i.state = 'idle' THEN 0 ELSE 1 END, i.started_at_ms, i.instance_id
+                LIMIT ?
+                """, [appID, versionID, Int64(candidateLimit)]
+            ).map { Seat(instance: try Self.instance($0), hostAddress: try $0.decode(String.self, "address")) }
+                .filter { !excluding.contains($0.instance.instanceID) }
+            guard !candidates.isEmpty else { return nil }
+            let ordered =
+                candidates.filter { preferredHosts.contains($0.instance.hostID) }
+                + candidates.filter { !preferredHosts.contains($0.instance.hostID) }
+            for candidate in ordered {
+                let changed = try await tx.execute(
                     """
-                    SELECT \(Self.instanceColumns), h.address FROM instances i JOIN hosts h ON h.host_id = i.host_id
-                    WHERE i.app_id = ? AND i.version_id = ? AND i.state IN ('idle', 'active') AND i.sessions < i.seats
-                        AND h.state = 'up'
-                    ORDER BY CASE WHEN i.state = 'idle' THEN 0 ELSE 1 END, i.started_at_ms, i.instance_id
-                    LIMIT ?
-                    """, [appID, versionID, Int64(candidateLimit)]
-                ).map { Seat(instance: try Self.instance($0), hostAddress: try $0.decode(String.self, "address")) }
-                    .filter { !excluding.contains($0.instance.instanceID) }
-                guard !candidates.isEmpty else { return nil }
-                let ordered =
-                    candidates.filter { preferredHosts.contains($0.instance.hostID) }
-                    + candidates.filter { !preferredHosts.contains($0.instance.hostID) }
-                for candidate in ordered {
-                    let changed = try await tx.execute(
-                        """
-                        UPDATE instances SET sessions = sessions + 1, state = 'active'
-                        WHERE instance_id = ? AND state IN ('idle', 'active') AND sessions < seats
-                        """, [candidate.instance.instanceID])
-                    if changed == 1 {
-                        var taken = candidate
-                        taken.instance.sessions += 1
-                        taken.instance.state = "active"
-                        return taken
-                    }
+                    UPDATE instances SET sessions = sessions + 1, state = 'active'
+                    WHERE instance_id = ? AND state IN ('idle', 'active') AND sessions < seats
+                    """, [candidate.instance.instanceID])
+                if changed == 1 {
+                    var taken = candidate
+                    taken.instance.sessions += 1
+                    taken.instance.state = "active"
+                    return taken
                 }
             }
-            return nil
         }
+        return nil
     }
 
     /// Gives back a seat taken by ``reserveSeat(appID:versionID:preferredHosts:excluding:)`` whose provisioning
