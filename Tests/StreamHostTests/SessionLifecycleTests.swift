@@ -231,6 +231,25 @@ func statusCode(_ body: () async throws -> Void) async -> Status.Code? {
         try await host.stop()
     }
 
+    @Test func concurrentFirstSessionsWaitForOneLaunchInsteadOfEachStartingAnInstance() async throws {
+        let host = try await StreamHostFixture(flags: ["--slots", "8"])
+        // Five sessions at once for a 3-seat application that runs nowhere yet: one launch takes three of
+        // them, and one more launch the other two.
+        let placed = try await withThrowingTaskGroup(of: Skyport_Streamhost_V1_ProvisionResponse.self) { group in
+            for index in 1...5 {
+                group.addTask { try await host.provision("sess-herd-\(index)", user: "u\(index)", seats: 3) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(placed.filter(\.launched).count == 2)
+        let byInstance = Dictionary(grouping: placed, by: \.instanceId).mapValues(\.count)
+        #expect(byInstance.values.sorted() == [2, 3])
+        let instances = try await host.instances()
+        #expect(instances.count == 2)
+        #expect(instances.allSatisfy { $0.sessionIds.count <= 3 })
+        try await host.stop()
+    }
+
     @Test func terminateNoticesTheClientAndKeepsTheState() async throws {
         let host = try await StreamHostFixture()
         let provisioned = try await host.provision("sess-t")

@@ -58,6 +58,27 @@ extension SessionRuntime {
         } else if let shared = self.instanceWithFreeSeat(appID: app.appId, versionID: app.versionId) {
             instanceID = shared
             try self.checkSeat(on: instanceID, app: app)
+        } else if let starting = self.startingInstanceWithOpenSeat(appID: app.appId, versionID: app.versionId) {
+            // Another session's launch of this version is under way with a seat to spare: wait for it rather
+            // than launch one instance per concurrent first session.
+            guard self.free.slots >= 1 else {
+                throw .resourceExhausted("no free session slot on this host (\(self.settings.capacity.slots) in use)")
+            }
+            self.usedSlots += 1
+            self.provisioning.insert(sessionID)
+            self.instances[starting]?.promisedSeats += 1
+            defer {
+                self.usedSlots -= 1
+                self.provisioning.remove(sessionID)
+                self.instances[starting]?.promisedSeats -= 1
+            }
+            try await self.waitUntilReady(starting)
+            instanceID = starting
+            guard let instance = self.instances[instanceID], instance.phase == .running,
+                instance.sessionIDs.count < instance.seats
+            else {
+                throw .unavailable("instance \(instanceID) stopped or filled up before the session was attached")
+            }
         } else {
             let package = try self.settings.packages.load(appID: app.appId, versionID: app.versionId)
             let profile = LaunchProfile(spec: app, manifest: package.manifest.profile)
@@ -71,7 +92,8 @@ extension SessionRuntime {
                 self.provisioning.remove(sessionID)
             }
             instanceID = try await self.launch(
-                package, profile: profile, singleSessionID: profile.seats == 1 ? sessionID : nil)
+                package, profile: profile, singleSessionID: profile.seats == 1 ? sessionID : nil, promisedSeats: 1)
+            self.instances[instanceID]?.promisedSeats -= 1
             launched = true
             // The instance may have died or been stopped while this call waited for it, or (once running)
             // another provision may have taken its free seat: never more sessions than seats.
@@ -126,7 +148,7 @@ extension SessionRuntime {
         let package = try self.settings.packages.load(appID: app.appId, versionID: app.versionId)
         let profile = LaunchProfile(spec: app, manifest: package.manifest.profile)
         try self.checkFits(profile, app: app, sessions: 0)
-        let id = try await self.launch(package, profile: profile, singleSessionID: nil)
+        let id = try await self.launch(package, profile: profile, singleSessionID: nil, promisedSeats: 0)
         guard let instance = self.instances[id] else {
             throw .unavailable("instance \(id) stopped right after it started")
         }
@@ -165,7 +187,7 @@ extension SessionRuntime {
         guard instance.phase == .running else {
             throw .failedPrecondition("instance \(instanceID) is \(instance.stateText) and takes no new sessions")
         }
-        guard instance.sessionIDs.count < instance.seats else {
+        guard instance.openSeats > 0 else {
             throw .failedPrecondition("instance \(instanceID) has no free seat (\(instance.seats) taken)")
         }
         guard self.free.slots >= 1 else {
@@ -173,14 +195,31 @@ extension SessionRuntime {
         }
     }
 
-    /// A running instance of the version with a free seat, the fullest first (so sessions share).
+    /// A running instance of the version with an open seat, the fullest first (so sessions share).
     private func instanceWithFreeSeat(appID: String, versionID: String) -> String? {
         self.instances.values
-            .filter {
-                $0.appID == appID && $0.versionID == versionID && $0.phase == .running
-                    && $0.sessionIDs.count < $0.seats
-            }
+            .filter { $0.appID == appID && $0.versionID == versionID && $0.phase == .running && $0.openSeats > 0 }
             .max { ($0.sessionIDs.count, $1.id) < ($1.sessionIDs.count, $0.id) }?.id
+    }
+
+    /// An instance of the version still starting with an open seat (the most promised first).
+    private func startingInstanceWithOpenSeat(appID: String, versionID: String) -> String? {
+        self.instances.values
+            .filter { $0.appID == appID && $0.versionID == versionID && $0.phase == .starting && $0.openSeats > 0 }
+            .max { ($0.promisedSeats, $1.id) < ($1.promisedSeats, $0.id) }?.id
+    }
+
+    /// Returns once `instanceID` reports ready; throws when its launch fails or times out.
+    private func waitUntilReady(_ instanceID: String) async throws(StreamHostError) {
+        do {
+            try await withCheckedThrowingContinuation { continuation in
+                self.instances[instanceID]?.readyWaiters.append(continuation)
+            }
+        } catch let error as StreamHostError {
+            throw error
+        } catch {
+            throw .unavailable("instance \(instanceID): \(error)")
+        }
     }
 
     /// RESOURCE_EXHAUSTED unless the host's GPU and free slots, CPU and memory carry `profile`.
@@ -209,9 +248,11 @@ extension SessionRuntime {
     /// - Throws: ``StreamHostError/failedPrecondition(_:)`` when it cannot be started,
     ///   ``StreamHostError/unavailable(_:)`` when it exits or stays silent before `ready` (then it is
     ///   killed).
-    private func launch(_ package: InstalledPackage, profile: LaunchProfile, singleSessionID: String?)
-        async throws(StreamHostError) -> String
-    {
+    /// Launches an instance of `package` and returns its id once it is ready, with `promisedSeats` of its
+    /// seats held for the caller.
+    private func launch(
+        _ package: InstalledPackage, profile: LaunchProfile, singleSessionID: String?, promisedSeats: Int
+    ) async throws(StreamHostError) -> String {
         let id = ServiceSupport.newIdentifier(prefix: "inst").replacingOccurrences(of: "_", with: "-")
         let directory = "\(self.settings.dataDirectory)/instances/\(id)"
         let stateDirectory = "\(directory)/state"
@@ -251,6 +292,7 @@ extension SessionRuntime {
             id: id, appID: package.appID, versionID: package.versionID, seats: profile.seats,
             cpuUnits: profile.cpuUnits, memoryMiB: profile.memoryMiB, process: process, channel: channel,
             directory: directory, startedAt: ServiceSupport.nowUnixMilliseconds())
+        self.instances[id]?.promisedSeats = promisedSeats
         self.usedCPUUnits += profile.cpuUnits
         self.usedMemoryMiB += profile.memoryMiB
         self.logger.info(
@@ -281,15 +323,7 @@ extension SessionRuntime {
             try? await Task.sleep(for: timeout)
             await self?.launchTimedOut(instanceID: id)
         }
-        do {
-            try await withCheckedThrowingContinuation { continuation in
-                self.instances[id]?.readyWaiters.append(continuation)
-            }
-        } catch let error as StreamHostError {
-            throw error
-        } catch {
-            throw .unavailable("instance \(id): \(error)")
-        }
+        try await self.waitUntilReady(id)
         return id
     }
 

@@ -60,6 +60,10 @@ actor SessionRuntime: Service {
         let startedAt: Int64
         var phase = InstancePhase.starting
         var sessionIDs: [String] = []
+        /// Sessions waiting for this starting instance to be ready, each holding one of its seats.
+        var promisedSeats = 0
+        /// Seats no session has and none is promised.
+        var openSeats: Int { self.seats - self.sessionIDs.count - self.promisedSeats }
         var readyWaiters: [CheckedContinuation<Void, any Error>] = []
         /// INSTANCE_STARTED was recorded (only then is INSTANCE_ENDED).
         var started = false
