@@ -166,13 +166,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Calls
 
+    /// The connection takes no new streams (the request was not sent).
+    struct Closing: Error {}
+
     /// Opens a stream and sends the request headers.
     ///
-    /// - Throws: `RPCError(.unavailable)` when the connection takes no new streams.
+    /// - Throws: ``Closing`` when the connection takes no new streams.
     func openStream(method: MethodDescriptor, metadata: Metadata, options: CallOptions) throws -> H2ClientCallStream {
-        guard !self.retired, !self.closed else {
-            throw RPCError(code: .unavailable, message: "Connection is closing")
-        }
+        guard !self.retired, !self.closed else { throw Closing() }
         var fields = [
             HeaderField(":method", "POST"), HeaderField(":scheme", self.scheme),
             HeaderField(":path", method.path), HeaderField(":authority", self.authority),

@@ -50,14 +50,26 @@ public final class HTTP2ClientTransport: ClientTransport {
         }
     }
 
-    /// Starts a call on the shared connection.
+    /// Starts a call on the shared connection. A connection found closing (the server's GOAWAY or an idle
+    /// close that this side has not processed yet) never saw the call, so the call goes once more on a
+    /// new connection.
     public func openStream(method: MethodDescriptor, metadata: Metadata, options: CallOptions) async throws
         -> any ClientCallStream
     {
-        let connection = try await self.connection()
-        return try await connection.channel.eventLoop.submit {
-            try connection.handler.value.openStream(method: method, metadata: metadata, options: options)
-        }.get()
+        var connection = try await self.connection()
+        for attempt in 1...2 {
+            do {
+                return try await connection.channel.eventLoop.submit {
+                    try connection.handler.value.openStream(method: method, metadata: metadata, options: options)
+                }.get()
+            } catch is ClientConnectionHandler.Closing where attempt == 1 {
+                self.retire(connection.channel)
+                connection = try await self.connection()
+            } catch is ClientConnectionHandler.Closing {
+                break
+            }
+        }
+        throw RPCError(code: .unavailable, message: "Connection is closing")
     }
 
     /// Closes the connection; calls in flight end with UNAVAILABLE and later calls fail.

@@ -174,8 +174,11 @@ extension HostManagerService {
         for host in try await self.launchCandidates(for: app, preferring: groupHosts).prefix(3) {
             do {
                 var placed = try await self.provision(session, onHost: host.hostID, at: host.address, instance: nil)
-                placed.reason = groupHosts.contains(host.hostID) ? "launched next to its group" : "launched"
-                self.metrics.count("skyport_hostmgr_placements_total", [("reason", "launch")])
+                // The host may have joined the session to an instance it is starting for another one.
+                let how = placed.launched ? "launched" : "joined an instance being launched"
+                placed.reason = groupHosts.contains(host.hostID) ? "\(how) next to its group" : how
+                self.metrics.count(
+                    "skyport_hostmgr_placements_total", [("reason", placed.launched ? "launch" : "seat")])
                 return placed
             } catch let error as RPCError
                 where [.unavailable, .resourceExhausted, .deadlineExceeded, .failedPrecondition].contains(error.code)
