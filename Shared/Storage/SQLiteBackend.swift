@@ -122,28 +122,23 @@ final class SQLiteBackend: Sendable {
         logger: Logger, _ body: (Transaction) async throws -> T
     ) async throws -> T {
         try await withTaskExecutorPreference(SQLiteThreads.writer) {
-            try await self.lockedWrite(logger: logger, body)
-        }
-    }
-
-    private func lockedWrite<T: Sendable>(
-        logger: Logger, _ body: (Transaction) async throws -> T
-    ) async throws -> T {
-        try await self.lock.withLock {
-            let access = Access(target: .writer(self.writer))
-            try await self.control("BEGIN IMMEDIATE TRANSACTION")
-            let state = Transaction.State()
-            defer { state.finish() }
-            do {
-                let value = try await body(Transaction(connection: .sqlite(access), state: state, logger: logger))
-                if state.failed {
-                    throw StorageError.invalidStatement("a statement failed inside the transaction; it was rolled back")
+            try await self.lock.withLock {
+                let access = Access(target: .writer(self.writer))
+                try await self.control("BEGIN IMMEDIATE TRANSACTION")
+                let state = Transaction.State()
+                defer { state.finish() }
+                do {
+                    let value = try await body(Transaction(connection: .sqlite(access), state: state, logger: logger))
+                    if state.failed {
+                        throw StorageError.invalidStatement(
+                            "a statement failed inside the transaction; it was rolled back")
+                    }
+                    try await self.control("COMMIT TRANSACTION")
+                    return value
+                } catch {
+                    await self.rollback(logger: logger)
+                    throw error
                 }
-                try await self.control("COMMIT TRANSACTION")
-                return value
-            } catch {
-                await self.rollback(logger: logger)
-                throw error
             }
         }
     }

@@ -23,6 +23,6 @@ enum SQLiteThreads {
 
     /// Whether the caller runs on one of the two threads, where a synchronous SQLite call is allowed.
     static var onStorageThread: Bool {
-        writer.eventLoop.inEventLoop || reader.eventLoop.inEventLoop
+        writer.isCurrent || reader.isCurrent
     }
 }

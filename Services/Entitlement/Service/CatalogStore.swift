@@ -163,11 +163,6 @@ public struct CatalogStore: Sendable {
         }
     }
 
-    /// The entitlement of a user, revoked or not; `nil` when none was ever granted.
-    public func entitlement(appID: String, userID: String) async throws -> Entitlement? {
-        try await self.database.read { tx in try await Self.entitlements(appID: appID, userID: userID, in: tx).first }
-    }
-
     /// The entitlements of an application, by user; at most 1,000.
     public func entitlements(appID: String) async throws -> [Entitlement] {
         try await self.database.read { tx in try await Self.entitlements(appID: appID, userID: nil, in: tx) }

@@ -28,7 +28,8 @@ extension HostManagerService {
             )
         }
         let found = Self.disagreement(
-            report: request.instances, instances: instances, placements: placements, since: now - 5_000)
+            report: request.instances, instances: instances, placements: placements,
+            since: now - Self.snapshotMarginMilliseconds)
         // A session the host no longer reports is usually one whose end event is still on its way, so it
         // counts only when the previous heartbeat missed it too.
         let stillMissing = self.missingSessions.replace(host: request.hostId, with: found.missingSessions)
@@ -37,6 +38,9 @@ extension HostManagerService {
         }
         return response
     }
+
+    /// How old a change must be to count against a host's report: a younger one may postdate its snapshot.
+    static let snapshotMarginMilliseconds: Int64 = 5_000
 
     /// How a heartbeat's report differs from the store, ignoring what changed in the last seconds (a
     /// placement recorded after the host took its snapshot): `immediate` for an instance the host does
@@ -85,7 +89,7 @@ extension HostManagerService {
                 Skyport_Streamhost_V1_ListInstancesRequest(), options: CallOptions(timeout: .seconds(5)))
         }
         let now = ServiceSupport.nowUnixMilliseconds()
-        let recent = now - 5_000
+        let recent = now - Self.snapshotMarginMilliseconds
         // Sessions the host does not run end first, a few per transaction: a correction under load (when
         // the host's end events trail its heartbeat) may end hundreds, and one long transaction would hold
         // the SQLite writer that placements wait for.
@@ -97,25 +101,20 @@ extension HostManagerService {
         let recentlyPlaced = Set(live.filter { $0.placedAtMilliseconds >= recent }.map(\.instanceID))
         let gone = live.filter { $0.placedAtMilliseconds < recent && !runningSessions.contains($0.sessionID) }
         var endedSessions = 0
-        var start = gone.startIndex
-        while start < gone.endIndex {
-            let chunk = gone[start..<min(start + Self.eventsPerTransaction, gone.endIndex)]
+        for start in stride(from: 0, to: gone.count, by: Self.eventsPerTransaction) {
+            let chunk = gone[start..<min(start + Self.eventsPerTransaction, gone.count)]
             endedSessions += try await ServiceSupport.store {
                 try await self.placements.database.write { tx in
                     var ended = 0
-                    for placement in chunk {
-                        if let placement = try await PlacementStore.endPlacement(
-                            sessionID: placement.sessionID, hostID: hostID, at: now, state: "ended",
-                            reason: "not on host", in: tx)
-                        {
-                            try await UsageOutbox.append(Self.usage(placement, endedAt: now), at: now, in: tx)
-                            ended += 1
-                        }
+                    for placement in chunk
+                    where try await Self.endSession(
+                        placement.sessionID, hostID: hostID, at: now, reason: "not on host", recordedAt: now, in: tx)
+                    {
+                        ended += 1
                     }
                     return ended
                 }
             }
-            start = chunk.endIndex
         }
         let (changes, returned) = try await ServiceSupport.store {
             try await self.placements.database.write { tx in
@@ -214,11 +213,9 @@ extension HostManagerService {
             }
         }
         var accepted: UInt32 = 0
-        var start = request.events.startIndex
-        while start < request.events.endIndex {
-            let end = min(start + Self.eventsPerTransaction, request.events.endIndex)
+        for start in stride(from: 0, to: request.events.count, by: Self.eventsPerTransaction) {
+            let end = min(start + Self.eventsPerTransaction, request.events.count)
             accepted += try await self.record(request.events[start..<end], from: request.hostId)
-            start = end
         }
         var response = Skyport_Hostmgr_V1_ReportEventsResponse()
         response.accepted = accepted
@@ -269,18 +266,13 @@ extension HostManagerService {
         case .instanceStarted:
             let launch = try await AppCatalogStore.version(
                 appID: event.appId, versionID: event.versionId, in: tx)
-            try await tx.execute(
-                """
-                INSERT INTO instances (instance_id, host_id, app_id, version_id, seats, sessions, cpu_units,
-                    memory_mib, state, started_at_ms)
-                VALUES (?, ?, ?, ?, ?, 0, ?, ?, 'idle', ?)
-                ON CONFLICT (instance_id) DO NOTHING
-                """,
-                [
-                    event.instanceId, hostID, event.appId, event.versionId,
-                    Int64(max(launch?.sessionsPerInstance ?? 1, 1)), Int64(launch?.cpuUnits ?? 0),
-                    Int64(launch?.memoryMib ?? 0), at,
-                ])
+            try await PlacementStore.insertIfAbsent(
+                PlacementStore.Instance(
+                    instanceID: event.instanceId, hostID: hostID, appID: event.appId, versionID: event.versionId,
+                    seats: Int64(max(launch?.sessionsPerInstance ?? 1, 1)), sessions: 0,
+                    cpuUnits: Int64(launch?.cpuUnits ?? 0), memoryMiB: Int64(launch?.memoryMib ?? 0), state: "idle",
+                    startedAtMilliseconds: at),
+                in: tx)
         case .instanceEnded:
             _ = try await Self.endInstance(
                 event.instanceId, hostID: hostID, at: at, state: "ended", reason: event.reason, in: tx)
@@ -288,11 +280,8 @@ extension HostManagerService {
             _ = try await PlacementStore.markConnected(
                 sessionID: event.sessionId, hostID: hostID, at: at, in: tx)
         case .sessionEnded:
-            if let placement = try await PlacementStore.endPlacement(
-                sessionID: event.sessionId, hostID: hostID, at: at, state: "ended", reason: event.reason, in: tx
-            ) {
-                try await UsageOutbox.append(Self.usage(placement, endedAt: at), at: now, in: tx)
-            }
+            _ = try await Self.endSession(
+                event.sessionId, hostID: hostID, at: at, reason: event.reason, recordedAt: now, in: tx)
         case .unspecified, .unrecognized:
             break
         }
@@ -404,6 +393,19 @@ extension HostManagerService {
             return info
         }
         return response
+    }
+
+    /// Ends a live session on `hostID` at `time` inside `tx`, with its usage record (created at
+    /// `recordedAt`); false when it was not live there.
+    static func endSession(
+        _ sessionID: String, hostID: String, at time: Int64, reason: String, recordedAt: Int64, in tx: Transaction
+    ) async throws -> Bool {
+        guard
+            let placement = try await PlacementStore.endPlacement(
+                sessionID: sessionID, hostID: hostID, at: time, state: "ended", reason: reason, in: tx)
+        else { return false }
+        try await UsageOutbox.append(Self.usage(placement, endedAt: time), at: recordedAt, in: tx)
+        return true
     }
 
     /// The usage record of a session that ended at `endedAt`.

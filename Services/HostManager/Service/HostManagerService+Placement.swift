@@ -297,10 +297,7 @@ extension HostManagerService {
     /// Whether some host here that is up has a free slot, or a peer reported one.
     func hasRoomHereOrAtPeers() async throws -> Bool {
         if self.peerCapacity.all.values.contains(where: { $0.freeSlots > 0 }) { return true }
-        let (hosts, loads) = try await ServiceSupport.store {
-            (try await self.store.all(), try await self.placements.hostLoads())
-        }
-        return hosts.contains { $0.state == "up" && ($0.slots > (loads[$0.hostID]?.sessions ?? 0)) }
+        return try await ServiceSupport.store { try await self.placements.someHostHasAFreeSlot() }
     }
 
     /// Asks the peer of `datacentre` to place the session; `nil` (logged) when it cannot.

@@ -38,7 +38,6 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
     let placements: PlacementStore
     let catalog: AppCatalogStore
     let states: SessionStateStore
-    let outbox: UsageOutbox
     let settings: Settings
     let links: any HostManagerLinks
     let peerCapacity: PeerCapacity
@@ -70,7 +69,6 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         self.placements = PlacementStore(database: database)
         self.catalog = AppCatalogStore(database: database)
         self.states = SessionStateStore(database: database)
-        self.outbox = UsageOutbox(database: database)
         self.settings = settings
         self.links = links
         self.peerCapacity = peerCapacity

@@ -108,10 +108,7 @@ struct MaintenanceLoop: Service {
         for target in targets where started < 4 {
             let key = target.appID + "/" + target.versionID
             var missing = target.target - (seen[key] ?? 0)
-            guard missing > 0,
-                let app = try await self.service.catalog.version(appID: target.appID, versionID: target.versionID),
-                current[target.appID]?.versionId == target.versionID
-            else { continue }
+            guard missing > 0, let app = current[target.appID], app.versionId == target.versionID else { continue }
             while missing > 0, started < 4 {
                 guard let host = try await self.service.launchCandidates(for: app, preferring: []).first else { break }
                 do {

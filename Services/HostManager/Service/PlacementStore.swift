@@ -209,7 +209,12 @@ public struct PlacementStore: Sendable {
     /// Records a warm instance a host started for the buffer pool (left as it is when its start event
     /// arrived first and a placement may already have taken a seat on it).
     public func recordStarted(_ instance: Instance) async throws {
-        try await self.database.execute(
+        try await self.database.write { tx in try await Self.insertIfAbsent(instance, in: tx) }
+    }
+
+    /// Inserts `instance` unless its id is known (then it is left as it is) inside `tx`.
+    static func insertIfAbsent(_ instance: Instance, in tx: Transaction) async throws {
+        try await tx.execute(
             """
             INSERT INTO instances (instance_id, host_id, app_id, version_id, seats, sessions, cpu_units, memory_mib,
                 state, started_at_ms)
@@ -316,6 +321,19 @@ public struct PlacementStore: Sendable {
                 memoryMiB: try row.decode(Int64.self, "memory"))
         }
         return loads
+    }
+
+    /// Whether some host that is up has a free session slot (one query, for the check before a claim).
+    public func someHostHasAFreeSlot() async throws -> Bool {
+        try await !self.database.query(
+            """
+            SELECT 1 AS free FROM hosts h
+            WHERE h.state = 'up' AND h.slots > COALESCE(
+                (SELECT SUM(i.sessions) FROM instances i WHERE i.host_id = h.host_id AND i.state IN \(Self.liveInstanceStates)),
+                0)
+            LIMIT 1
+            """
+        ).isEmpty
     }
 
     /// Hosts with live sessions of `groupID`, most sessions first.

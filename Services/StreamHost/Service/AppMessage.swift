@@ -1,4 +1,5 @@
 import Foundation
+import SkyportRPC
 
 /// A message of the application contract, host to application: one JSON object per line on the
 /// instance's host socket (see the README, "The application contract").
@@ -19,11 +20,11 @@ enum HostToAppMessage: Sendable, Equatable {
         switch self {
         case .sessionAttached(let sessionID, let userID, let state):
             line.field("session_id", sessionID)
-            if let state { line.field("state", Data(state).base64EncodedString()) } else { line.nullField("state") }
+            if let state { line.field("state", Base64.encode(state)) } else { line.nullField("state") }
             line.field("type", "session_attached")
             line.field("user_id", userID)
         case .input(let sessionID, let data):
-            line.field("data", Data(data).base64EncodedString())
+            line.field("data", Base64.encode(data))
             line.field("session_id", sessionID)
             line.field("type", "input")
         case .sessionDetached(let sessionID, let reason):
@@ -105,9 +106,11 @@ enum AppToHostMessage: Sendable, Equatable {
         var description: String
     }
 
+    private static let decoder = JSONDecoder()
+
     /// Decodes one line (without its newline).
     init(line: [UInt8]) throws(DecodingError) {
-        guard let fields = try? JSONDecoder().decode(Fields.self, from: Data(line)) else {
+        guard let fields = try? Self.decoder.decode(Fields.self, from: Data(line)) else {
             throw DecodingError(description: "not a JSON object")
         }
         let object = fields.values

@@ -207,7 +207,7 @@ extension SessionRuntime {
             report.appId = instance.appID
             report.versionId = instance.versionID
             report.seats = UInt32(instance.seats)
-            report.sessionIds = instance.sessionIDs
+            report.sessionIds = instance.sessionIDs.sorted()
             report.state = instance.stateText
             return report
         }
@@ -219,7 +219,7 @@ extension SessionRuntime {
         message.appId = instance.appID
         message.versionId = instance.versionID
         message.seats = UInt32(instance.seats)
-        message.sessionIds = instance.sessionIDs
+        message.sessionIds = instance.sessionIDs.sorted()
         message.state = instance.stateText
         message.pid = instance.process.pid
         message.startedAtUnixMs = instance.startedAt

@@ -114,7 +114,7 @@ extension SessionRuntime {
             credentialHash: Digest.sha256(credential), connectBy: connectBy, resumedState: priorState != nil,
             feed: ClientFeed())
         self.sessions[sessionID] = session
-        self.instances[instanceID]?.sessionIDs.append(sessionID)
+        self.instances[instanceID]?.sessionIDs.insert(sessionID)
         self.usedSlots += 1
         self.instances[instanceID]?.channel.send(
             .sessionAttached(sessionID: sessionID, userID: userID, state: priorState))

@@ -90,10 +90,9 @@ extension SessionRuntime {
             metadata: [
                 "session.id": "\(sessionID)", "reason": "\(reason)", "state_saved": "\(session.savedState != nil)",
             ])
-        // In place: copying the record out and back would copy its session list (thousands of ids on a
+        // In place: copying the record out and back would copy its session set (thousands of ids on a
         // busy multi-tenant instance) on every session end.
-        guard let index = self.instances[session.instanceID]?.sessionIDs.firstIndex(of: sessionID) else { return }
-        self.instances[session.instanceID]?.sessionIDs.remove(at: index)
+        guard self.instances[session.instanceID]?.sessionIDs.remove(sessionID) != nil else { return }
         if let instance = self.instances[session.instanceID], instance.phase == .draining,
             instance.sessionIDs.isEmpty
         {

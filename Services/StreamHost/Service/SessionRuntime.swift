@@ -59,7 +59,8 @@ actor SessionRuntime: Service {
         let directory: String
         let startedAt: Int64
         var phase = InstancePhase.starting
-        var sessionIDs: [String] = []
+        /// Its sessions (a set: a busy multi-tenant instance holds thousands, and one ends at a time).
+        var sessionIDs: Set<String> = []
         /// Sessions waiting for this starting instance to be ready, each holding one of its seats.
         var promisedSeats = 0
         /// Seats no session has and none is promised.
