@@ -13,6 +13,11 @@ import Synchronization
 ///   provision on the stream host) — timed from the request to the session info at the client.
 ///   `--concurrency` clients run for `--sessions` starts; then every token is redeemed a second time
 ///   and each success counted as a double redemption (there must be none).
+/// - Paced (open loop): for each `--rate`, starts are sent at that many per second for `--paced-seconds`,
+///   each one when it is due whatever the others are doing, and timed from when it was due (so a slow
+///   service cannot hide its queue by slowing the client down). This is the goal's measurement: the
+///   p99 at a given rate of starts. A closed loop of 32 clients cannot show it, since its latency is
+///   32 divided by its throughput.
 /// - Cold: a single-tenant application with no warm instance: each start launches the application
 ///   process (`--cold` sequential starts).
 struct BenchSessionsCommand: AsyncParsableCommand {
@@ -25,13 +30,20 @@ struct BenchSessionsCommand: AsyncParsableCommand {
     @Option(help: "Concurrent clients.") var concurrency = 32
     @Option(help: "Unmeasured warm-up starts.") var warmup = 300
     @Option(help: "Cold starts (each launches the application).") var cold = 5
+    @Option(name: .customLong("rate"), help: "Offered rates (starts per second) of the paced phases; repeatable.")
+    var rates: [Int] = [250, 500, 750, 1000]
+    @Option(help: "Length of each paced phase in seconds.") var pacedSeconds = 5
     @Option(name: .long, help: "The demo application's package directory.")
     var package: String = "Services/StreamHost/DemoApp"
 
     func validate() throws {
         guard (1...1_000_000).contains(self.sessions), (1...1024).contains(self.concurrency),
-            (0...100_000).contains(self.warmup), (0...100).contains(self.cold)
-        else { throw ValidationError("--sessions, --concurrency, --warmup or --cold is out of range") }
+            (0...100_000).contains(self.warmup), (0...100).contains(self.cold),
+            self.rates.allSatisfy({ (1...100_000).contains($0) }), (1...600).contains(self.pacedSeconds)
+        else {
+            throw ValidationError(
+                "--sessions, --concurrency, --warmup, --cold, --rate or --paced-seconds is out of range")
+        }
     }
 
     func run() async throws {
@@ -76,7 +88,17 @@ struct BenchSessionsCommand: AsyncParsableCommand {
         let began = clock.now
         let warm = try await start.many(app: warmApp, count: self.sessions, concurrency: self.concurrency)
         let wall = clock.now - began
-        let doubles = try await start.redeemAgain(warm.tokens, concurrency: self.concurrency)
+        var paced: [(rate: Int, outcome: Starter.Outcome, wall: Duration)] = []
+        for rate in self.rates {
+            let phaseBegan = clock.now
+            let outcome = await start.paced(app: warmApp, count: rate * self.pacedSeconds, rate: rate)
+            paced.append((rate, outcome, clock.now - phaseBegan))
+            print(
+                "paced at \(rate)/s: \(outcome.latencies.count) starts, p50 / p99 / max \(Self.percentiles(outcome.latencies))"
+            )
+        }
+        let doubles = try await start.redeemAgain(
+            warm.tokens + paced.flatMap(\.outcome.tokens), concurrency: self.concurrency)
 
         var coldLatencies: [Duration] = []
         for _ in 0..<self.cold {
@@ -85,7 +107,9 @@ struct BenchSessionsCommand: AsyncParsableCommand {
             guard one.launched == 1 else { throw SuiteError("a cold start did not launch the application") }
         }
 
-        let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        func seconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        }
         print("")
         print("| measurement | value |")
         print("|---|---|")
@@ -100,8 +124,15 @@ struct BenchSessionsCommand: AsyncParsableCommand {
             "| of which Redeem (redemption + host management + stream host) p50 / p99 / max | \(Self.percentiles(warm.redeemLatencies)) |"
         )
         print(
-            "| sustained warm starts per second | \(String(format: "%.0f", Double(warm.latencies.count) / seconds)) |")
-        print("| failed starts | \(warm.failures) |")
+            "| sustained warm starts per second | \(String(format: "%.0f", Double(warm.latencies.count) / seconds(wall))) |"
+        )
+        for phase in paced {
+            print(
+                "| paced at \(phase.rate)/s for \(self.pacedSeconds) s (open loop, timed from when each start was due): achieved/s, p50 / p99 / max, failed | \(String(format: "%.0f", Double(phase.outcome.latencies.count) / seconds(phase.wall))), \(Self.percentiles(phase.outcome.latencies)), \(phase.outcome.failures) |"
+            )
+        }
+        let failures = warm.failures + paced.reduce(0) { $0 + $1.outcome.failures }
+        print("| failed starts (closed loop) | \(warm.failures) |")
         print("| double redemptions (second Redeem of every token that succeeded) | \(doubles) |")
         print("| placements: warm instance / shared seat / launched | \(warm.warm) / \(warm.seat) / \(warm.launched) |")
         if !coldLatencies.isEmpty {
@@ -109,8 +140,8 @@ struct BenchSessionsCommand: AsyncParsableCommand {
                 "| cold starts (the application launched for the session), p50 / max of \(coldLatencies.count) | \(Self.percentiles(coldLatencies, only: [50])) / \(Timing.text(coldLatencies.max()!)) |"
             )
         }
-        guard doubles == 0, warm.failures == 0 else {
-            throw SuiteError("\(doubles) double redemptions, \(warm.failures) failed starts")
+        guard doubles == 0, failures == 0 else {
+            throw SuiteError("\(doubles) double redemptions, \(failures) failed starts")
         }
     }
 
@@ -176,6 +207,18 @@ struct Starter {
         var warm = 0
         var seat = 0
         var launched = 0
+
+        /// Adds `other`'s starts to these.
+        mutating func add(_ other: Outcome) {
+            self.latencies += other.latencies
+            self.requestLatencies += other.requestLatencies
+            self.redeemLatencies += other.redeemLatencies
+            self.tokens += other.tokens
+            self.failures += other.failures
+            self.warm += other.warm
+            self.seat += other.seat
+            self.launched += other.launched
+        }
     }
 
     /// `count` starts of `app`, `concurrency` at a time.
@@ -193,23 +236,36 @@ struct Starter {
                 }
             }
             var total = Outcome()
-            for await outcome in group {
-                total.latencies += outcome.latencies
-                total.requestLatencies += outcome.requestLatencies
-                total.redeemLatencies += outcome.redeemLatencies
-                total.tokens += outcome.tokens
-                total.failures += outcome.failures
-                total.warm += outcome.warm
-                total.seat += outcome.seat
-                total.launched += outcome.launched
-            }
+            for await outcome in group { total.add(outcome) }
             return total
         }
     }
 
-    func one(app: String, user: String, into outcome: inout Outcome) async {
+    /// `count` starts of `app` at `rate` per second, each sent when it is due (open loop) and timed from
+    /// then.
+    func paced(app: String, count: Int, rate: Int) async -> Outcome {
         let clock = ContinuousClock()
         let began = clock.now
+        return await withTaskGroup(of: Outcome.self) { group in
+            for index in 0..<count {
+                let due = began + .nanoseconds(Int64(index) * 1_000_000_000 / Int64(rate))
+                if due > clock.now { try? await Task.sleep(until: due, clock: clock) }
+                group.addTask {
+                    var outcome = Outcome()
+                    await self.one(app: app, user: "bench-\(index % Self.users)", due: due, into: &outcome)
+                    return outcome
+                }
+            }
+            var total = Outcome()
+            for await outcome in group { total.add(outcome) }
+            return total
+        }
+    }
+
+    /// One start, timed from `due` (by default, now).
+    func one(app: String, user: String, due: ContinuousClock.Instant? = nil, into outcome: inout Outcome) async {
+        let clock = ContinuousClock()
+        let began = due ?? clock.now
         do {
             var request = Skyport_Entitlement_V1_RequestSessionRequest()
             request.appId = app

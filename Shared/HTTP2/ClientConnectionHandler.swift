@@ -18,6 +18,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         var headersReceived = false
         var sendClosed = false
         var writer: CheckedContinuation<Void, any Error>?
+        /// Cancels the call with DEADLINE_EXCEEDED when its deadline passes; cancelled when it ends.
+        var deadlineTimer: Scheduled<Void>?
 
         init(stream: H2ClientCallStream, inbound: InboundStreamFlow) {
             self.stream = stream
@@ -169,10 +171,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// The connection takes no new streams (the request was not sent).
     struct Closing: Error {}
 
-    /// Opens a stream and sends the request headers.
+    /// Opens a stream and sends the request headers. With a timeout, the call ends with DEADLINE_EXCEEDED
+    /// at `deadline` (a timer on this event loop: no task and no thread of its own per call).
     ///
     /// - Throws: ``Closing`` when the connection takes no new streams.
-    func openStream(method: MethodDescriptor, metadata: Metadata, options: CallOptions) throws -> H2ClientCallStream {
+    func openStream(
+        method: MethodDescriptor, metadata: Metadata, options: CallOptions, deadline: NIODeadline?
+    ) throws -> H2ClientCallStream {
         guard !self.retired, !self.closed else { throw Closing() }
         var fields = [
             HeaderField(":method", "POST"), HeaderField(":scheme", self.scheme),
@@ -193,11 +198,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         let stream = H2ClientCallStream(
             streamID: streamID, connection: self, eventLoop: self.context.eventLoop,
             allocator: self.context.channel.allocator)
-        self.streams[streamID] = StreamEntry(
+        let entry = StreamEntry(
             stream: stream,
             inbound: InboundStreamFlow(
                 maxMessageSize: self.configuration.maxReceiveMessageSize,
                 maxQueuedBytes: self.configuration.maxBufferedBytesPerStream))
+        self.streams[streamID] = entry
+        if let timeout = options.timeout, let deadline {
+            entry.deadlineTimer = self.context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+                [self] in
+                self.cancel(
+                    streamID: streamID, RPCError(code: .deadlineExceeded, message: "Deadline of \(timeout) exceeded"))
+            }
+        }
         self.scheduleFlush()
         return stream
     }
@@ -241,6 +254,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private func end(_ entry: StreamEntry, _ status: Status, _ trailers: Metadata, keepMessages: Bool) {
+        entry.deadlineTimer?.cancel()
+        entry.deadlineTimer = nil
         entry.stream.publishStatus(status, trailers, keepMessages: keepMessages)
         entry.writer?.resume(throwing: RPCError(status: status, metadata: trailers))
         entry.writer = nil

@@ -56,15 +56,18 @@ public final class HTTP2ClientTransport: ClientTransport {
     public func openStream(method: MethodDescriptor, metadata: Metadata, options: CallOptions) async throws
         -> any ClientCallStream
     {
-        var connection = try await self.connection()
+        // The deadline counts from now, so time spent waiting for the connection counts against it.
+        let deadline = options.timeout.map { NIODeadline.now() + .init($0) }
+        var connection = try await self.connection(by: deadline)
         for attempt in 1...2 {
             do {
                 return try await connection.channel.eventLoop.submit {
-                    try connection.handler.value.openStream(method: method, metadata: metadata, options: options)
+                    try connection.handler.value.openStream(
+                        method: method, metadata: metadata, options: options, deadline: deadline)
                 }.get()
             } catch is ClientConnectionHandler.Closing where attempt == 1 {
                 self.retire(connection.channel)
-                connection = try await self.connection()
+                connection = try await self.connection(by: deadline)
             } catch is ClientConnectionHandler.Closing {
                 break
             }
@@ -91,23 +94,44 @@ public final class HTTP2ClientTransport: ClientTransport {
         }
     }
 
-    private func connection() async throws -> Connection {
-        let future: EventLoopFuture<Connection> = try self.state.withLock { state in
+    /// The connection to use, waiting for it to be set up if need be, but not beyond `deadline`
+    /// (DEADLINE_EXCEEDED; the set-up carries on for later calls).
+    private func connection(by deadline: NIODeadline?) async throws -> Connection {
+        enum Lookup {
+            case ready(Connection)
+            case pending(EventLoopFuture<Connection>)
+        }
+        let lookup: Lookup = try self.state.withLock { state in
             switch state {
             case .ready(let connection):
-                return connection.channel.eventLoop.makeSucceededFuture(connection)
+                return .ready(connection)
             case .connecting(let future):
-                return future
+                return .pending(future)
             case .idle:
                 let future = self.connect()
                 state = .connecting(future)
-                return future
+                return .pending(future)
             case .closed:
                 throw RPCError(code: .unavailable, message: "Transport is closed")
             }
         }
+        let future: EventLoopFuture<Connection>
+        switch lookup {
+        case .ready(let connection): return connection
+        case .pending(let pending): future = pending
+        }
+        var waited = future
+        if let deadline {
+            let promise = future.eventLoop.makePromise(of: Connection.self)
+            let timer = future.eventLoop.scheduleTask(deadline: deadline) {
+                promise.fail(RPCError(code: .deadlineExceeded, message: "Deadline exceeded while connecting"))
+            }
+            future.whenComplete { _ in timer.cancel() }
+            future.cascade(to: promise)
+            waited = promise.futureResult
+        }
         do {
-            return try await future.get()
+            return try await waited.get()
         } catch let error as RPCError {
             throw error
         } catch {

@@ -1,6 +1,8 @@
 /// Opens client streams to one target. The HTTP/2 and in-process transports implement it.
 public protocol ClientTransport: Sendable {
     /// Starts a call: sends the request headers with `metadata` (and `grpc-timeout` from `options`).
+    /// The transport enforces `options.timeout`, counted from this call: when it passes, the stream ends
+    /// with DEADLINE_EXCEEDED.
     ///
     /// - Throws: `RPCError(.unavailable)` when the target cannot be reached.
     func openStream(method: MethodDescriptor, metadata: Metadata, options: CallOptions) async throws

@@ -63,24 +63,17 @@ public struct RPCClient: Sendable {
         }
     }
 
-    /// Opens a stream through the interceptors and runs `body` on it, enforcing the deadline and the
-    /// calling task's cancellation. A stream that `body` leaves unfinished is cancelled.
+    /// Opens a stream through the interceptors and runs `body` on it, enforcing the calling task's
+    /// cancellation (the transport enforces the deadline). A stream that `body` leaves unfinished is cancelled.
     private func withStream<Result: Sendable>(
         _ method: MethodDescriptor, metadata: Metadata, options: CallOptions,
         body: (any ClientCallStream) async throws -> Result
     ) async throws -> Result {
         let info = ClientCallInfo(method: method, metadata: metadata, options: options)
         return try await self.intercept(from: 0, info) { info in
-            let deadline = info.options.timeout.map { ContinuousClock.now + $0 }
+            // The transport enforces the deadline (`options.timeout`).
             let stream = try await self.transport.openStream(
                 method: info.method, metadata: info.metadata, options: info.options)
-            let timer = info.options.timeout.map { timeout in
-                Task {
-                    try await Task.sleep(until: deadline!, clock: .continuous)
-                    stream.cancel(RPCError(code: .deadlineExceeded, message: "Deadline of \(timeout) exceeded"))
-                }
-            }
-            defer { timer?.cancel() }
             return try await withTaskCancellationHandler {
                 do {
                     let result = try await body(stream)

@@ -280,6 +280,38 @@ import Testing
         try await silent.close()
     }
 
+    /// The client enforces its own deadline (a timer on the connection's event loop), also while it
+    /// waits for the connection: a silent peer never answers and never sends a status.
+    @Test func theClientEndsACallAtItsDeadlineWhenThePeerIsSilent() async throws {
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { $0.pipeline.addHandler(SilentPeer()) }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let ca = try CertificateAuthority.create(commonName: "Silent Test CA")
+        // Cleartext: the stream opens and nothing comes back. TLS: the handshake never completes (the
+        // connection's own set-up timeout is 5 s; the call's deadline comes first).
+        let configurations = [
+            HTTP2ClientConfiguration(),
+            HTTP2ClientConfiguration(
+                tls: ClientTLS(
+                    configuration: .client(
+                        serverHostname: "localhost", trustRoots: .string(ca.certificatePEM), certificateChain: nil,
+                        privateKey: nil))),
+        ]
+        for configuration in configurations {
+            let transport = try HTTP2ClientTransport(
+                host: "127.0.0.1", port: silent.localAddress!.port!, configuration: configuration,
+                logger: Loopback.quietLogger)
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await RPCClient(transport: transport).unary(
+                    Loop.echo, request: Blob(), options: CallOptions(timeout: .milliseconds(300)),
+                    responseType: Blob.self)
+            }
+            #expect(error?.code == .deadlineExceeded, "\(String(describing: error))")
+            await transport.close()
+        }
+        try await silent.close()
+    }
+
     @Test func mutualTLSHandsTheVerifiedIdentityToHandlers() async throws {
         let ca = try CertificateAuthority.create(commonName: "Loop Test CA")
         let server = try ca.issue(commonName: "server", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])

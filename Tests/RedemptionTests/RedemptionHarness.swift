@@ -172,17 +172,22 @@ struct RedemptionHarness {
         }
     }
 
-    /// Waits (up to 10 s) until the listed probe state satisfies `condition`.
+    /// Waits (up to 30 s: the whole test run shares two cores) until the listed probe state satisfies
+    /// `condition`. When it never does, the issue carries the node's probe log lines (why a data centre
+    /// was down) as well as the last state.
     func waitForProbes(
         _ condition: ([String: Skyport_Redemption_V1_DataCentre]) -> Bool,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if condition(try await self.datacentres()) { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        Issue.record("probe state never matched: \(try await self.datacentres())", sourceLocation: sourceLocation)
+        let probeLines = self.logs.all.filter { $0.contains("msg=\"data centre is") }
+        Issue.record(
+            "probe state never matched: \(try await self.datacentres())\nprobe log:\n\(probeLines.joined(separator: "\n"))",
+            sourceLocation: sourceLocation)
         throw CancellationError()
     }
 

@@ -53,14 +53,19 @@ struct ProbeLoop: Service {
         let clock = ContinuousClock()
         let start = clock.now
         let outcome: Result<(free: UInt32, total: UInt32), ProbeFailure>
+        // The failure's full text is for the operator's log only; the down reason (which route
+        // explanations quote) keeps to the status code.
+        var detail = ""
         do {
             let summary = try await self.connector.hostManager(at: datacentre.hostmgrAddress).getCapacity(
                 .init(), options: CallOptions(timeout: Self.timeout))
             outcome = .success((summary.freeSlots, summary.totalSlots))
         } catch let error as RPCError {
             outcome = .failure(ProbeFailure(summary: "\(error.code)"))
+            detail = error.message
         } catch {
             outcome = .failure(ProbeFailure(summary: "\(error)"))
+            detail = "\(error)"
         }
         guard
             let change = self.directory.recordProbe(
@@ -77,7 +82,8 @@ struct ProbeLoop: Service {
                 "data centre is up", metadata: metadata.merging(["free_slots": "\(change.after.freeSlots)"]) { $1 })
         } else if !change.after.up, change.before.up || firstProbe {
             self.logger.warning(
-                "data centre is down", metadata: metadata.merging(["reason": "\(change.after.downReason ?? "")"]) { $1 }
+                "data centre is down",
+                metadata: metadata.merging(["reason": "\(change.after.downReason ?? "")", "error": "\(detail)"]) { $1 }
             )
         }
     }
