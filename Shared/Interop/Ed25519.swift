@@ -4,13 +4,25 @@ internal import SkyportRPC
 /// Ed25519 signatures through OpenSSL's EVP interface (RFC 8032): 32-byte keys, 64-byte signatures.
 ///
 /// Keys cross this API only as raw bytes, so callers store and publish them without touching OpenSSL.
+/// Each key holds its loaded OpenSSL key for its lifetime: loading a private key derives its public
+/// key (a scalar multiplication, as dear as a signature), so loading per signature doubled its cost.
+/// OpenSSL allows concurrent signing and verifying with one loaded key.
 public enum Ed25519 {
+    /// An `EVP_PKEY`, freed with its last reference. Read-only once made, so shared across threads.
+    final class LoadedKey: @unchecked Sendable {
+        let pointer: OpaquePointer
+
+        init(_ pointer: OpaquePointer) { self.pointer = pointer }
+        deinit { EVP_PKEY_free(self.pointer) }
+    }
+
     /// A private signing key.
     public struct PrivateKey: Sendable, CustomStringConvertible {
         /// The 32-byte seed. Secret: never log it.
         public let rawRepresentation: [UInt8]
         /// The matching public key.
         public let publicKey: PublicKey
+        private let key: LoadedKey
 
         /// A new random key from OpenSSL's generator.
         public init() throws {
@@ -31,21 +43,19 @@ public enum Ed25519 {
             guard rawRepresentation.count == 32 else {
                 throw TLSError(operation: "load an Ed25519 private key: \(rawRepresentation.count) bytes, not 32")
             }
-            let key = try Ed25519.load(rawRepresentation, private: true)
-            defer { EVP_PKEY_free(key) }
+            let key = LoadedKey(try Ed25519.load(rawRepresentation, private: true))
             self.rawRepresentation = rawRepresentation
-            self.publicKey = try PublicKey(rawRepresentation: Ed25519.raw(key, private: false))
+            self.publicKey = try PublicKey(rawRepresentation: Ed25519.raw(key.pointer, private: false))
+            self.key = key
         }
 
         /// The 64-byte signature of `message`.
         public func signature(for message: [UInt8]) throws -> [UInt8] {
-            let key = try Ed25519.load(self.rawRepresentation, private: true)
-            defer { EVP_PKEY_free(key) }
             guard let context = EVP_MD_CTX_new() else { throw TLSError.fromQueue("create a signing context") }
             defer { EVP_MD_CTX_free(context) }
             var signature = [UInt8](repeating: 0, count: 64)
             var length = signature.count
-            guard EVP_DigestSignInit(context, nil, nil, nil, key) == 1,
+            guard EVP_DigestSignInit(context, nil, nil, nil, self.key.pointer) == 1,
                 EVP_DigestSign(context, &signature, &length, message, message.count) == 1, length == 64
             else { throw TLSError.fromQueue("sign with Ed25519") }
             return signature
@@ -59,26 +69,30 @@ public enum Ed25519 {
     public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
         /// The 32-byte encoded point.
         public let rawRepresentation: [UInt8]
+        private let key: LoadedKey
 
         /// The key with the 32-byte encoding `rawRepresentation`.
         public init(rawRepresentation: [UInt8]) throws {
             guard rawRepresentation.count == 32 else {
                 throw TLSError(operation: "load an Ed25519 public key: \(rawRepresentation.count) bytes, not 32")
             }
-            EVP_PKEY_free(try Ed25519.load(rawRepresentation, private: false))
+            self.key = LoadedKey(try Ed25519.load(rawRepresentation, private: false))
             self.rawRepresentation = rawRepresentation
         }
+
+        /// Keys are equal when their encodings are.
+        public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool {
+            lhs.rawRepresentation == rhs.rawRepresentation
+        }
+
+        public func hash(into hasher: inout Hasher) { hasher.combine(self.rawRepresentation) }
 
         /// Whether `signature` is a valid signature of `message` under this key. Malformed input is
         /// simply invalid.
         public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
-            guard signature.count == 64, let key = try? Ed25519.load(self.rawRepresentation, private: false) else {
-                return false
-            }
-            defer { EVP_PKEY_free(key) }
-            guard let context = EVP_MD_CTX_new() else { return false }
+            guard signature.count == 64, let context = EVP_MD_CTX_new() else { return false }
             defer { EVP_MD_CTX_free(context) }
-            guard EVP_DigestVerifyInit(context, nil, nil, nil, key) == 1 else {
+            guard EVP_DigestVerifyInit(context, nil, nil, nil, self.key.pointer) == 1 else {
                 ERR_clear_error()
                 return false
             }

@@ -370,6 +370,33 @@ struct HostManagerPlacementTests {
         }
     }
 
+    @Test(
+        "a seat on an instance the host no longer runs: the placement written with the claim goes, the session launches",
+        arguments: ServiceBackend.all)
+    func reservedSeatOnAGoneInstance(backend: ServiceBackend) async throws {
+        try await Self.withDataCentre(backend) { dc in
+            let host = try await dc.addHost("host-a")
+            let app = Self.app(seats: 2)
+            let first = try await dc.redeem(try await dc.createSession(app, user: "user-1"))
+            // The instance dies without an event: the store still offers its second seat.
+            host.crash(first.instanceId)
+            let second = try await dc.redeem(try await dc.createSession(app, user: "user-2"))
+            #expect(host.provisions.map(\.instanceId) == ["", first.instanceId, ""])
+            #expect(second.launched)
+            #expect(second.instanceId != first.instanceId)
+            // One placement for the session, on the instance it runs on; the seat went back.
+            let placements = try await dc.database.query(
+                "SELECT instance_id FROM placements WHERE session_id = ?", [second.sessionId]
+            ).map { try $0.decode(String.self, "instance_id") }
+            #expect(placements == [second.instanceId])
+            #expect(try await dc.sessions()[second.sessionId]?.state == "provisioned")
+            let seatsTaken = try await dc.database.query(
+                "SELECT sessions FROM instances WHERE instance_id = ?", [first.instanceId]
+            ).map { try $0.decode(Int64.self, "sessions") }
+            #expect(seatsTaken == [1])
+        }
+    }
+
     @Test("a grouped session goes to its group's host, not the emptiest one", arguments: ServiceBackend.all)
     func groupGoesTogether(backend: ServiceBackend) async throws {
         try await Self.withDataCentre(backend) { dc in

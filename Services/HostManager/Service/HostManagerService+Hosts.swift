@@ -228,22 +228,38 @@ extension HostManagerService {
 
     /// Records `events` in one transaction; how many were new (a repeat changes nothing, saved state
     /// included). A failure rolls all of them back, and the host sends them again.
+    ///
+    /// Saved state whose home is this data centre is kept in that same transaction. State whose home is a
+    /// peer is sent there first, so that a failure to reach the home fails the report and the host retries.
     func record(_ events: ArraySlice<Skyport_Hostmgr_V1_HostEvent>, from hostID: String) async throws -> UInt32 {
         let now = ServiceSupport.nowUnixMilliseconds()
+        var keptHere: [String: PlacementStore.Placement] = [:]
         for event in events where event.kind == .sessionEnded && event.stateSaved {
-            // The state is kept before the event is recorded (so a failure to reach the home is retried), so
-            // a repeat is recognised here: its bytes must not replace the state, nor its home be asked again.
+            guard
+                let placement = try await ServiceSupport.store({
+                    try await self.placements.placement(sessionID: event.sessionId)
+                }), placement.hostID == hostID
+            else { continue }
+            if placement.homeDatacentre == self.datacentre {
+                keptHere[event.eventId] = placement
+                continue
+            }
+            // A repeat is recognised here: its bytes must not replace the state, nor its home be asked again.
             let repeated = try await ServiceSupport.store {
                 try await self.placements.database.query(
                     "SELECT event_id FROM host_events WHERE host_id = ? AND event_id = ?", [hostID, event.eventId])
             }
             guard repeated.isEmpty else { continue }
-            try await self.keepSavedState(of: event, from: hostID, at: event.atUnixMs == 0 ? now : event.atUnixMs)
+            try await self.sendSavedState(
+                of: event, placement: placement, at: event.atUnixMs == 0 ? now : event.atUnixMs)
         }
         return try await ServiceSupport.store {
             try await self.placements.database.write { tx in
                 var recorded: UInt32 = 0
-                for event in events where try await Self.record(event, from: hostID, now: now, in: tx) {
+                for event in events
+                where try await Self.record(
+                    event, from: hostID, now: now, keepingStateOf: keptHere[event.eventId], in: tx)
+                {
                     recorded += 1
                 }
                 return recorded
@@ -252,8 +268,10 @@ extension HostManagerService {
     }
 
     /// Records one event inside `tx`; false when it was recorded before.
+    /// `placement` set: the event carries saved state to keep here, for that placement's user.
     static func record(
-        _ event: Skyport_Hostmgr_V1_HostEvent, from hostID: String, now: Int64, in tx: Transaction
+        _ event: Skyport_Hostmgr_V1_HostEvent, from hostID: String, now: Int64,
+        keepingStateOf placement: PlacementStore.Placement? = nil, in tx: Transaction
     ) async throws -> Bool {
         let at = event.atUnixMs == 0 ? now : event.atUnixMs
         let fresh = try await tx.execute(
@@ -280,6 +298,11 @@ extension HostManagerService {
             _ = try await PlacementStore.markConnected(
                 sessionID: event.sessionId, hostID: hostID, at: at, in: tx)
         case .sessionEnded:
+            if let placement {
+                try await SessionStateStore.save(
+                    appID: placement.appID, userID: placement.userID, state: event.savedState,
+                    sessionID: placement.sessionID, at: at, in: tx)
+            }
             _ = try await Self.endSession(
                 event.sessionId, hostID: hostID, at: at, reason: event.reason, recordedAt: now, in: tx)
         case .unspecified, .unrecognized:
@@ -288,21 +311,10 @@ extension HostManagerService {
         return true
     }
 
-    /// Sends a session's saved state to its home data centre (or keeps it, when that is here).
-    func keepSavedState(of event: Skyport_Hostmgr_V1_HostEvent, from hostID: String, at time: Int64) async throws {
-        guard
-            let placement = try await ServiceSupport.store({
-                try await self.placements.placement(sessionID: event.sessionId)
-            }), placement.hostID == hostID
-        else { return }
-        if placement.homeDatacentre == self.datacentre {
-            try await ServiceSupport.store {
-                try await self.states.save(
-                    appID: placement.appID, userID: placement.userID, state: event.savedState,
-                    sessionID: placement.sessionID, at: time)
-            }
-            return
-        }
+    /// Sends a session's saved state to its home data centre, a peer.
+    func sendSavedState(
+        of event: Skyport_Hostmgr_V1_HostEvent, placement: PlacementStore.Placement, at time: Int64
+    ) async throws {
         guard let home = try self.links.peer(placement.homeDatacentre) else {
             self.logger.error(
                 "saved state dropped: the home data centre is not a known peer",

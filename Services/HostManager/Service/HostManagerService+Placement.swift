@@ -107,7 +107,7 @@ extension HostManagerService {
                 ? [] : try await ServiceSupport.store { try await self.placements.hosts(ofGroup: session.groupId) }
         } catch {
             if let reserved {
-                try? await self.placements.releaseSeat(instanceID: reserved.instance.instanceID)
+                try? await self.placements.releaseSeat(reserved, of: session.sessionId)
             }
             throw error
         }
@@ -145,16 +145,15 @@ extension HostManagerService {
             let warm = instance.sessions == 1
             do {
                 var placed = try await self.provision(
-                    session, onHost: instance.hostID, at: seat.hostAddress, instance: instance)
+                    session, onHost: instance.hostID, at: seat.hostAddress, instance: instance,
+                    placementRecorded: seat.placementRecorded)
                 placed.reason = warm ? "warm instance" : "free seat on a shared instance"
                 if groupHosts.contains(instance.hostID) { placed.reason += " with its group" }
                 self.metrics.count("skyport_hostmgr_placements_total", [("reason", warm ? "warm" : "seat")])
                 if warm { self.maintenance.wake() }
                 return placed
             } catch {
-                try await ServiceSupport.store {
-                    try await self.placements.releaseSeat(instanceID: instance.instanceID)
-                }
+                try await ServiceSupport.store { try await self.placements.releaseSeat(seat, of: session.sessionId) }
                 self.logger.warning(
                     "provisioning on a running instance failed",
                     metadata: [
@@ -219,10 +218,10 @@ extension HostManagerService {
     }
 
     /// Provisions the session on host `hostID` (control port at `address`): on `instance` (whose seat is
-    /// reserved) or on a new instance.
+    /// reserved, and with `placementRecorded`, the placement on it too) or on a new instance.
     func provision(
         _ session: Skyport_Hostmgr_V1_ClaimSessionResponse, onHost hostID: String, at address: String,
-        instance: PlacementStore.Instance?
+        instance: PlacementStore.Instance?, placementRecorded: Bool = false
     ) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
         let app = session.app ?? Skyport_Hostmgr_V1_AppLaunch()
         var request = Skyport_Streamhost_V1_ProvisionRequest()
@@ -251,8 +250,10 @@ extension HostManagerService {
                 instanceID: response.instanceId, hostID: hostID, appID: app.appId, versionID: app.versionId,
                 seats: Int64(app.sessionsPerInstance), sessions: 1, cpuUnits: Int64(app.cpuUnits),
                 memoryMiB: Int64(app.memoryMib), state: "active", startedAtMilliseconds: now) : nil
-        try await ServiceSupport.store {
-            try await self.placements.recordProvisioned(placement, unreservedInstance: unreserved)
+        if !placementRecorded {
+            try await ServiceSupport.store {
+                try await self.placements.recordProvisioned(placement, unreservedInstance: unreserved)
+            }
         }
         var placed = Skyport_Hostmgr_V1_SessionPlacement()
         placed.sessionId = session.sessionId

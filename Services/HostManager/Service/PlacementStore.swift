@@ -87,6 +87,9 @@ public struct PlacementStore: Sendable {
         public var instance: Instance
         /// Where its stream host listens (`host:port`).
         public var hostAddress: String
+        /// Whether the session's placement on this seat is recorded already (written with the claim and
+        /// the seat, ahead of the provisioning; removed again if that fails).
+        public var placementRecorded = false
     }
 
     /// Takes a seat on a running instance of `appID` at `versionID` on a host that is up: a warm idle
@@ -145,9 +148,16 @@ public struct PlacementStore: Sendable {
     }
 
     /// Gives back a seat taken by ``reserveSeat(appID:versionID:preferredHosts:excluding:)`` whose provisioning
-    /// failed.
-    public func releaseSeat(instanceID: String) async throws {
-        try await self.database.write { tx in try await Self.releaseSeat(instanceID: instanceID, in: tx) }
+    /// failed, and removes the placement of `sessionID` recorded ahead on it, if any.
+    public func releaseSeat(_ seat: Seat, of sessionID: String) async throws {
+        try await self.database.write { tx in
+            try await Self.releaseSeat(instanceID: seat.instance.instanceID, in: tx)
+            if seat.placementRecorded {
+                try await tx.execute(
+                    "DELETE FROM placements WHERE session_id = ? AND instance_id = ? AND state = 'provisioned'",
+                    [sessionID, seat.instance.instanceID])
+            }
+        }
     }
 
     static func releaseSeat(instanceID: String, in tx: Transaction) async throws {
@@ -175,18 +185,23 @@ public struct PlacementStore: Sendable {
                     """, [instance.instanceID])
                 if raised == 0 { try await Self.upsertInstance(instance, in: tx) }
             }
-            try await tx.execute(
-                """
-                INSERT INTO placements (session_id, app_id, version_id, user_id, developer_id, group_id, home_datacentre,
-                    host_id, instance_id, state, placed_at_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioned', ?)
-                """,
-                [
-                    placement.sessionID, placement.appID, placement.versionID, placement.userID, placement.developerID,
-                    placement.groupID, placement.homeDatacentre, placement.hostID, placement.instanceID,
-                    placement.placedAtMilliseconds,
-                ])
+            try await Self.insert(placement, in: tx)
         }
+    }
+
+    /// Inserts `placement` (state `provisioned`) inside `tx`.
+    static func insert(_ placement: Placement, in tx: Transaction) async throws {
+        try await tx.execute(
+            """
+            INSERT INTO placements (session_id, app_id, version_id, user_id, developer_id, group_id, home_datacentre,
+                host_id, instance_id, state, placed_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisioned', ?)
+            """,
+            [
+                placement.sessionID, placement.appID, placement.versionID, placement.userID, placement.developerID,
+                placement.groupID, placement.homeDatacentre, placement.hostID, placement.instanceID,
+                placement.placedAtMilliseconds,
+            ])
     }
 
     /// Inserts `instance`, or refreshes its seats, sessions and state when it is known.

@@ -16,14 +16,23 @@ public struct SessionStateStore: Sendable {
     /// Keeps `state` for (`appID`, `userID`) unless a later save is stored already (saves can arrive out
     /// of order from different data centres).
     public func save(appID: String, userID: String, state: [UInt8], sessionID: String, at time: Int64) async throws {
-        try await self.database.execute(
-            """
-            INSERT INTO session_states (app_id, user_id, state, session_id, saved_at_ms) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (app_id, user_id) DO UPDATE SET state = excluded.state, session_id = excluded.session_id,
-                saved_at_ms = excluded.saved_at_ms
-            WHERE session_states.saved_at_ms <= excluded.saved_at_ms
-            """, [appID, userID, state, sessionID, time])
+        try await self.database.execute(Self.saveStatement, [appID, userID, state, sessionID, time])
     }
+
+    /// ``save(appID:userID:state:sessionID:at:)`` inside a caller's write transaction.
+    static func save(
+        appID: String, userID: String, state: [UInt8], sessionID: String, at time: Int64, in tx: Transaction
+    ) async throws {
+        try await tx.execute(Self.saveStatement, [appID, userID, state, sessionID, time])
+    }
+
+    /// Keeps the newer of the stored and the given state.
+    private static let saveStatement = """
+        INSERT INTO session_states (app_id, user_id, state, session_id, saved_at_ms) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (app_id, user_id) DO UPDATE SET state = excluded.state, session_id = excluded.session_id,
+            saved_at_ms = excluded.saved_at_ms
+        WHERE session_states.saved_at_ms <= excluded.saved_at_ms
+        """
 
     /// The saved state of (`appID`, `userID`), empty when there is none.
     public func load(appID: String, userID: String) async throws -> [UInt8] {

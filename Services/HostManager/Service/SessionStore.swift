@@ -81,20 +81,21 @@ public struct SessionStore: Sendable {
         sessionID: String, tokenHash: [UInt8], by claimant: String, now: Int64, graceMilliseconds: Int64,
         in tx: Transaction
     ) async throws -> ClaimOutcome {
-        let changed = try await tx.execute(
+        if let claimed = try await tx.queryFirst(
             """
             UPDATE sessions SET state = 'claimed', claimed_at_ms = ?, claimed_by = ?
             WHERE session_id = ? AND token_hash = ? AND state = 'created' AND expires_at_ms >= ?
+            RETURNING session_id, app_id, user_id, developer_id, group_id, client_address, token_hash,
+                created_at_ms, expires_at_ms, state, version_id, app_launch
             """, [now, claimant, sessionID, tokenHash, now - graceMilliseconds])
+        {
+            return .claimed(try Self.session(claimed), atMilliseconds: now)
+        }
+        // Not claimed now: say why.
         guard
             let row = try await tx.queryFirst(
-                """
-                SELECT session_id, app_id, user_id, developer_id, group_id, client_address, token_hash,
-                    created_at_ms, expires_at_ms, state, version_id, app_launch
-                FROM sessions WHERE session_id = ? AND token_hash = ?
-                """, [sessionID, tokenHash])
+                "SELECT state FROM sessions WHERE session_id = ? AND token_hash = ?", [sessionID, tokenHash])
         else { return .notFound }
-        if changed == 1 { return .claimed(try Self.session(row), atMilliseconds: now) }
         return try row.decode(String.self, "state") == "claimed" ? .alreadyClaimed : .expired
     }
 
