@@ -37,6 +37,14 @@ public enum SharedEventLoopGroup {
         return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
+    /// Runs `body` on one of the shared event loops once `delay` has passed: an entry in that loop's
+    /// timer heap. Prefer it to a task sleeping in `Task.sleep` for timers that are set often and mostly
+    /// moot (a deadline per session): such a sleep takes a Dispatch timer, whose firing wakes a Dispatch
+    /// thread that then hands the task back to the loops.
+    public static func after(_ delay: Duration, _ body: @escaping @Sendable () -> Void) {
+        _ = Self.group.next().scheduleTask(in: .init(delay)) { body() }
+    }
+
     /// The CPUs this process may run on: the affinity mask, capped by NIO's count (cgroup quota).
     static func usableCPUCount() -> Int {
         guard let allowed = affinityCPUCount(), allowed > 0 else { return System.coreCount }

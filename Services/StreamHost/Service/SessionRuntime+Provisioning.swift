@@ -118,8 +118,7 @@ extension SessionRuntime {
         self.usedSlots += 1
         self.instances[instanceID]?.channel.send(
             .sessionAttached(sessionID: sessionID, userID: userID, state: priorState))
-        self.schedule { [weak self] in
-            try? await Task.sleep(for: .milliseconds(connectWithin * 1000))
+        self.schedule(after: .milliseconds(connectWithin * 1000)) { [weak self] in
             await self?.connectDeadlinePassed(sessionID: sessionID, connectBy: connectBy)
         }
         self.logger.info(

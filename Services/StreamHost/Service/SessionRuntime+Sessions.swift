@@ -63,10 +63,7 @@ extension SessionRuntime {
         self.sessions[sessionID]?.phase = .detaching(reason: reason)
         self.instances[session.instanceID]?.channel.send(.sessionDetached(sessionID: sessionID, reason: reason))
         let wait = self.settings.stateWait
-        self.schedule { [weak self] in
-            try? await Task.sleep(for: wait)
-            await self?.stateWaitExpired(sessionID: sessionID)
-        }
+        self.schedule(after: wait) { [weak self] in await self?.stateWaitExpired(sessionID: sessionID) }
     }
 
     private func stateWaitExpired(sessionID: String) {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import SkyportHTTP2
 import SkyportInterop
 import SkyportProto
 import SkyportRPC
@@ -150,7 +151,8 @@ actor SessionRuntime: Service {
                 for await job in self.jobs {
                     group.addTask { await job() }
                 }
-                // Timers still sleeping (connect deadlines, kill timers of gone instances) are moot now.
+                // Timers still sleeping (kill timers of gone instances) are moot now; an event-loop timer
+                // (a connect deadline) that fires later finds the stream finished.
                 group.cancelAll()
             }
         } onCancel: {
@@ -161,6 +163,12 @@ actor SessionRuntime: Service {
     /// Adds a job to ``run()``'s task group.
     nonisolated func schedule(_ job: @escaping @Sendable () async -> Void) {
         self.jobsContinuation.yield(job)
+    }
+
+    /// Adds `job` to ``run()``'s task group once `delay` has passed (a timer on an event loop; none
+    /// fires after shutdown).
+    nonisolated func schedule(after delay: Duration, _ job: @escaping @Sendable () async -> Void) {
+        SharedEventLoopGroup.after(delay) { self.schedule(job) }
     }
 
     /// Free slots, CPU units and memory.
