@@ -20,17 +20,22 @@ import Logging
 /// Statements of the data language (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `WITH`) are compiled once
 /// per connection and cached (GRDB's `cachedStatement`); schema statements are compiled each time.
 ///
-/// Reads: with a pool, each statement of a read session runs on a reader connection in parallel with
-/// writes, in SQLite's autocommit mode (GRDB's `unsafeRead`: no `BEGIN`/`COMMIT` around each one), so
-/// each statement sees what was committed when it started (read committed, like PostgreSQL's default);
-/// reader connections are opened read-only, so a write in a read session fails. An in-memory queue has a
-/// single connection, so its reads take the writer lock and use GRDB's read-only `read`.
+/// Reads: a database file has one read-only connection of its own (a `DatabaseQueue` beside the
+/// writer's `DatabasePool`), used only from the reader thread, so it needs no pool: each statement of a
+/// read session runs on it in parallel with writes (WAL), in SQLite's autocommit mode (no `BEGIN`/`COMMIT`
+/// around each one; nor the schema-version query GRDB's pool makes before each access), so each
+/// statement sees what was committed when it started (read committed, like PostgreSQL's default). It is
+/// opened read-only, so a write in a read session fails. An in-memory queue has a single connection, so
+/// its reads take the writer lock and use GRDB's read-only `read`.
 final class SQLiteBackend: Sendable {
-    /// One way of running statements: on the writer (inside our transaction) or on readers.
+    /// One way of running statements: on the writer (inside our transaction) or read-only.
     struct Access: Sendable {
         enum Target: Sendable {
             case writer(any DatabaseWriter)
+            /// The in-memory queue, read-only.
             case reader(any DatabaseReader)
+            /// A database file's read-only connection.
+            case readConnection(DatabaseQueue)
         }
         let target: Target
 
@@ -67,8 +72,8 @@ final class SQLiteBackend: Sendable {
                 if SQLiteThreads.onStorageThread { return try self.runHere(work) }
                 switch self.target {
                 case .writer(let writer): return try await writer.writeWithoutTransaction(work)
-                case .reader(let reader) where reader is DatabasePool: return try await reader.unsafeRead(work)
                 case .reader(let reader): return try await reader.read(work)
+                case .readConnection(let connection): return try await connection.read(work)
                 }
             } catch {
                 throw SQLiteBackend.storageError(error)
@@ -79,8 +84,8 @@ final class SQLiteBackend: Sendable {
         private func runHere<T>(_ work: (GRDB.Database) throws -> T) throws -> T {
             switch self.target {
             case .writer(let writer): try writer.writeWithoutTransaction(work)
-            case .reader(let reader) where reader is DatabasePool: try reader.unsafeRead(work)
             case .reader(let reader): try reader.read(work)
+            case .readConnection(let connection): try connection.inDatabase(work)
             }
         }
 
@@ -93,8 +98,8 @@ final class SQLiteBackend: Sendable {
     }
 
     let writer: any DatabaseWriter
-    /// Whether readers are separate connections (a pool) or the writer itself (an in-memory queue).
-    let hasReaders: Bool
+    /// A database file's read-only connection (reads of an in-memory database use the writer).
+    let readConnection: DatabaseQueue?
     let lock = AsyncSerialLock()
 
     /// Opens `path`, or a private in-memory database when `path` is `nil`.
@@ -103,14 +108,16 @@ final class SQLiteBackend: Sendable {
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(Self.seconds(configuration.busyTimeout))
         config.allowsUnsafeTransactions = true  // see the type's documentation
-        config.maximumReaderCount = max(1, configuration.maximumConnections)
+        config.maximumReaderCount = 1  // the pool's readers go unused: reads have their own connection
         do {
             if let path {
                 self.writer = try DatabasePool(path: path, configuration: config)  // WAL by default
-                self.hasReaders = true
+                var readOnly = config
+                readOnly.readonly = true
+                self.readConnection = try DatabaseQueue(path: path, configuration: readOnly)
             } else {
                 self.writer = try DatabaseQueue(configuration: config)
-                self.hasReaders = false
+                self.readConnection = nil
             }
         } catch {
             throw Self.storageError(error)
@@ -162,11 +169,13 @@ final class SQLiteBackend: Sendable {
     func read<T: Sendable>(logger: Logger, _ body: (Transaction) async throws -> T) async throws -> T {
         let state = Transaction.State()
         defer { state.finish() }
-        let transaction = Transaction(
-            connection: .sqlite(Access(target: .reader(self.writer))), state: state, logger: logger)
-        if self.hasReaders {
+        if let connection = self.readConnection {
+            let transaction = Transaction(
+                connection: .sqlite(Access(target: .readConnection(connection))), state: state, logger: logger)
             return try await withTaskExecutorPreference(SQLiteThreads.reader) { try await body(transaction) }
         }
+        let transaction = Transaction(
+            connection: .sqlite(Access(target: .reader(self.writer))), state: state, logger: logger)
         return try await withTaskExecutorPreference(SQLiteThreads.writer) {
             try await self.lock.withLock { try await body(transaction) }
         }
@@ -175,6 +184,7 @@ final class SQLiteBackend: Sendable {
     /// Closes the connections; later calls fail.
     func close() throws(StorageError) {
         do {
+            try self.readConnection?.close()
             if let pool = self.writer as? DatabasePool {
                 try pool.close()
             } else if let queue = self.writer as? DatabaseQueue {
