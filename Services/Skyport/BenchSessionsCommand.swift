@@ -17,7 +17,9 @@ import Synchronization
 ///   each one when it is due whatever the others are doing, and timed from when it was due (so a slow
 ///   service cannot hide its queue by slowing the client down). This is the goal's measurement: the
 ///   p99 at a given rate of starts. A closed loop of 32 clients cannot show it, since its latency is
-///   32 divided by its throughput.
+///   32 divided by its throughput. The phases begin `--settle-seconds` after the closed loop (once its
+///   sessions have ended) and follow each other; a phase longer than the suite's connect window (5 s
+///   in `make bench-sessions`) includes the ends of its own unconnected sessions, as a steady state does.
 /// - Cold: a single-tenant application with no warm instance: each start launches the application
 ///   process (`--cold` sequential starts).
 struct BenchSessionsCommand: AsyncParsableCommand {
@@ -32,17 +34,21 @@ struct BenchSessionsCommand: AsyncParsableCommand {
     @Option(help: "Cold starts (each launches the application).") var cold = 5
     @Option(name: .customLong("rate"), help: "Offered rates (starts per second) of the paced phases; repeatable.")
     var rates: [Int] = [250, 500, 750, 1000]
-    @Option(help: "Length of each paced phase in seconds.") var pacedSeconds = 5
+    @Option(help: "Length of each paced phase in seconds.") var pacedSeconds = 10
+    @Option(help: "Pause before the paced phases, so the closed loop's sessions have ended (connect window + 1 s).")
+    var settleSeconds = 6
     @Option(name: .long, help: "The demo application's package directory.")
     var package: String = "Services/StreamHost/DemoApp"
 
     func validate() throws {
         guard (1...1_000_000).contains(self.sessions), (1...1024).contains(self.concurrency),
             (0...100_000).contains(self.warmup), (0...100).contains(self.cold),
-            self.rates.allSatisfy({ (1...100_000).contains($0) }), (1...600).contains(self.pacedSeconds)
+            self.rates.allSatisfy({ (1...100_000).contains($0) }), (1...600).contains(self.pacedSeconds),
+            (0...600).contains(self.settleSeconds)
         else {
             throw ValidationError(
-                "--sessions, --concurrency, --warmup, --cold, --rate or --paced-seconds is out of range")
+                "--sessions, --concurrency, --warmup, --cold, --rate, --paced-seconds or --settle-seconds is out of range"
+            )
         }
     }
 
@@ -89,6 +95,8 @@ struct BenchSessionsCommand: AsyncParsableCommand {
         let warm = try await start.many(app: warmApp, count: self.sessions, concurrency: self.concurrency)
         let wall = clock.now - began
         var paced: [(rate: Int, outcome: Starter.Outcome, wall: Duration)] = []
+        // The closed loop's sessions end when their connect window closes; the paced phases start after.
+        if !self.rates.isEmpty { try await Task.sleep(for: .seconds(self.settleSeconds)) }
         for rate in self.rates {
             let phaseBegan = clock.now
             let outcome = await start.paced(app: warmApp, count: rate * self.pacedSeconds, rate: rate)

@@ -40,11 +40,21 @@ public enum SessionToken {
         return signed.serializedBytes()
     }
 
-    /// Splits a token into its claims, the exact signed bytes and the signature, checking its form only
-    /// (not the signature, not the time).
-    static func parse(_ token: String) throws(TokenError) -> (
-        claims: SessionTokenClaims, signed: [UInt8], signature: [UInt8]
-    ) {
+    /// A token split into its claims, the exact signed bytes and the signature, with its form checked
+    /// but NOT its signature or time. ``TokenVerifier``
+    /// verifies it without parsing it again.
+    public struct Parsed: Sendable {
+        /// Only for choosing how to verify the token (e.g. which home data centre's published keys to
+        /// use); never trust them otherwise: the verifier returns the claims that are.
+        public let unverifiedClaims: SessionTokenClaims
+        let signed: [UInt8]
+        let signature: [UInt8]
+    }
+
+    /// Splits `token` into its parts, checking its form only (not the signature, not the time).
+    ///
+    /// - Throws: ``TokenError/malformed(_:)`` when it is not a well-formed token.
+    public static func parse(_ token: String) throws(TokenError) -> Parsed {
         guard token.utf8.count <= Self.maximumLength else {
             throw .malformed("longer than \(Self.maximumLength) bytes")
         }
@@ -76,7 +86,8 @@ public enum SessionToken {
             sessionID: message.sessionId, appID: message.appId, homeDatacentre: message.homeDatacentre,
             issuedAtMilliseconds: message.issuedAtUnixMs, expiresAtMilliseconds: message.expiresAtUnixMs,
             clientCIDR: cidr, nonce: message.nonce, keyID: message.keyId)
-        return (claims, Self.signatureContext + signed.claims, signed.signature)
+        return Parsed(
+            unverifiedClaims: claims, signed: Self.signatureContext + signed.claims, signature: signed.signature)
     }
 
     /// The canonical text of a token given as its raw bytes (a serialized `SignedToken`): `skt1.` +
@@ -91,7 +102,7 @@ public enum SessionToken {
     ///
     /// - Throws: ``TokenError/malformed(_:)`` when it is not a well-formed token.
     public static func unverifiedClaims(_ token: String) throws(TokenError) -> SessionTokenClaims {
-        try Self.parse(token).claims
+        try Self.parse(token).unverifiedClaims
     }
 
     /// The SHA-256 of the token text: what stores keep instead of the token.

@@ -55,9 +55,16 @@ public final class TokenVerifier: Sendable {
     public func verify(_ token: String, clientAddress: String?, nowMilliseconds: Int64) async throws(TokenError)
         -> SessionTokenClaims
     {
-        let (claims, signed, signature) = try SessionToken.parse(token)
+        try await self.verify(SessionToken.parse(token), clientAddress: clientAddress, nowMilliseconds: nowMilliseconds)
+    }
+
+    /// The same check of a token parsed already (parsing once to find its home, say).
+    public func verify(
+        _ token: SessionToken.Parsed, clientAddress: String?, nowMilliseconds: Int64
+    ) async throws(TokenError) -> SessionTokenClaims {
+        let claims = token.unverifiedClaims
         let key = try await self.key(claims.keyID, nowMilliseconds: nowMilliseconds)
-        guard key.isValidSignature(signature, for: signed) else { throw .badSignature }
+        guard key.isValidSignature(token.signature, for: token.signed) else { throw .badSignature }
         guard nowMilliseconds <= claims.expiresAtMilliseconds + self.clockSkewMilliseconds else {
             throw .expired(atMilliseconds: claims.expiresAtMilliseconds)
         }

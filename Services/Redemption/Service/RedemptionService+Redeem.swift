@@ -66,18 +66,18 @@ extension RedemptionService {
     /// The verified claims of `token`, or the status to answer with. The claims read before verifying
     /// only choose the home data centre whose keys verify it.
     func verify(_ token: String, clientAddress: String?) async throws(RPCError) -> SessionTokenClaims {
-        let home: String
+        let parsed: SessionToken.Parsed
         do {
-            home = try SessionToken.unverifiedClaims(token).homeDatacentre
+            parsed = try SessionToken.parse(token)
         } catch {
             throw error.rpcError
         }
-        guard let verifier = self.verifiers.verifier(for: home) else {
+        guard let verifier = self.verifiers.verifier(for: parsed.unverifiedClaims.homeDatacentre) else {
             throw RPCError(code: .unauthenticated, message: "the token's home data centre is not known to this node")
         }
         do {
             return try await verifier.verify(
-                token, clientAddress: clientAddress, nowMilliseconds: ServiceSupport.nowUnixMilliseconds())
+                parsed, clientAddress: clientAddress, nowMilliseconds: ServiceSupport.nowUnixMilliseconds())
         } catch {
             throw error.rpcError
         }

@@ -175,22 +175,23 @@ final class AppChannel: Sendable {
         while true {
             self.writerWakeup.wait()
             let descriptor = self.connection.withLock { $0 }
-            let next = self.writer.withLock { state -> [UInt8]?? in
+            // Everything queued goes in one write; the signals of the lines taken along wake this loop
+            // to an empty queue, which it passes over.
+            let next = self.writer.withLock { state -> [[UInt8]]?? in
                 if state.closed { return .some(nil) }
                 // Lines wait for the application to connect.
                 guard descriptor >= 0, !state.queue.isEmpty else { return nil }
-                return state.queue.removeFirst()
+                defer { state.queue.removeAll(keepingCapacity: true) }
+                return state.queue
             }
             switch next {
             case .some(nil): return
             case nil: continue
-            case .some(let line?):
-                if !Self.write(line, to: descriptor) {
+            case .some(let lines?):
+                if !Self.write(lines.count == 1 ? lines[0] : Array(lines.joined()), to: descriptor) {
                     self.close()
                     return
                 }
-                // Lines queued while this one was written each signalled once; one more pass per line.
-                if self.writer.withLock({ !$0.queue.isEmpty }) { self.writerWakeup.signal() }
             }
         }
     }
