@@ -104,8 +104,9 @@ bench-footprint: deps
 	BIN=$$($(SWIFT) build -c release --show-bin-path) PY=$(PY) Tests/Bench/run_footprint.sh
 
 ## bench-sessions: release build, a separate local suite (state in .skyport-bench, ports + 30000, stream hosts
-## with 100000 slots and 64 CPU units, 5 s to connect), then session starts on warm capacity (p50/p99, starts per second,
-## double redemptions) and cold starts; prints one table; stops that suite.
+## with 100000 slots and 64 CPU units, 5 s to connect), then session starts on warm capacity: a closed loop of 32 clients
+## (starts per second, p50/p99), paced open-loop phases (p50/p99 at 250-1000 starts per second), double redemptions,
+## and cold starts; prints one table; stops that suite.
 bench-sessions: deps
 	$(SWIFT) build -c release
 	bin=$$($(SWIFT) build -c release --show-bin-path)
