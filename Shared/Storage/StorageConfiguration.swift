@@ -43,7 +43,8 @@ public struct StorageConfiguration: Sendable, CustomStringConvertible {
     /// How long SQLite waits for a lock held by another connection before failing with
     /// ``StorageError/unavailable(_:)``. Default 5 s.
     public var busyTimeout: Duration = .seconds(5)
-    /// PostgreSQL: connection pool size. SQLite: number of concurrent reader connections. Default 10.
+    /// PostgreSQL: connection pool size. Default 10. (SQLite reads use one connection: they all run on
+    /// one storage thread.)
     public var maximumConnections: Int = 10
     /// PostgreSQL: how long to wait for a new connection. Default 10 s.
     public var connectTimeout: Duration = .seconds(10)
