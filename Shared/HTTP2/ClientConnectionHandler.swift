@@ -185,8 +185,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             HeaderField("content-type", "application/grpc"), HeaderField("te", "trailers"),
             HeaderField("user-agent", "skyport-swift/0.1"),
         ]
-        if let timeout = options.timeout {
-            fields.append(HeaderField("grpc-timeout", GRPCTimeout.encode(timeout)))
+        if let deadline {
+            // What is left of it: time spent waiting for this connection counted already.
+            let left = Duration.nanoseconds((deadline - NIODeadline.now()).nanoseconds)
+            fields.append(HeaderField("grpc-timeout", GRPCTimeout.encode(left)))
         }
         ResponseHeaders.appendMetadata(metadata, to: &fields)
         let streamID: Int32

@@ -29,7 +29,7 @@ public struct CertificateAuthority: Sendable, CustomStringConvertible {
     /// Loads an existing CA, checking that the key matches the certificate and that it is a CA.
     public init(certificatePEM: String, privateKeyPEM: String) throws {
         let certificate = try CertificateX509.loadAll(from: .string(certificatePEM), what: "CA certificate")[0]
-        let key = try CertificatePrivateKey.load(from: .string(privateKeyPEM))
+        let key = try OwnedPKey.load(from: .string(privateKeyPEM))
         ERR_clear_error()
         guard X509_check_private_key(certificate.pointer, key.pointer) == 1 else {
             throw TLSError.fromQueue("load CA: the private key does not match the certificate")
@@ -51,7 +51,7 @@ public struct CertificateAuthority: Sendable, CustomStringConvertible {
     public static func create(
         commonName: String = "Skyport Development CA", validityDays: Int = 3650
     ) throws -> CertificateAuthority {
-        let key = try CertificatePrivateKey.generateP256()
+        let key = try OwnedPKey.generateP256()
         let certificate = try Self.makeCertificate(commonName: commonName, publicKey: key, validityDays: validityDays)
         guard X509_set_issuer_name(certificate.pointer, X509_get_subject_name(certificate.pointer)) == 1 else {
             throw TLSError.fromQueue("set CA issuer")
@@ -79,8 +79,8 @@ public struct CertificateAuthority: Sendable, CustomStringConvertible {
         validityDays: Int = 825
     ) throws -> IssuedCertificate {
         let caCertificate = try CertificateX509.loadAll(from: .string(self.certificatePEM), what: "CA certificate")[0]
-        let caKey = try CertificatePrivateKey.load(from: .string(self.privateKeyPEM))
-        let key = try CertificatePrivateKey.generateP256()
+        let caKey = try OwnedPKey.load(from: .string(self.privateKeyPEM))
+        let key = try OwnedPKey.generateP256()
         let certificate = try Self.makeCertificate(commonName: commonName, publicKey: key, validityDays: validityDays)
         guard X509_set_issuer_name(certificate.pointer, X509_get_subject_name(caCertificate.pointer)) == 1 else {
             throw TLSError.fromQueue("set issuer")
@@ -109,7 +109,7 @@ public struct CertificateAuthority: Sendable, CustomStringConvertible {
 
     /// An unsigned v3 certificate with a random serial, the subject CN, validity and public key.
     private static func makeCertificate(
-        commonName: String, publicKey: CertificatePrivateKey, validityDays: Int
+        commonName: String, publicKey: OwnedPKey, validityDays: Int
     ) throws -> CertificateX509 {
         guard validityDays > 0, validityDays <= 100 * 366 else {
             throw TLSError(operation: "create certificate: validityDays must be between 1 and 36600")
@@ -195,7 +195,7 @@ public struct CertificateAuthority: Sendable, CustomStringConvertible {
         else { throw TLSError.fromQueue("add subjectAltName") }
     }
 
-    private static func sign(_ certificate: CertificateX509, with key: CertificatePrivateKey) throws {
+    private static func sign(_ certificate: CertificateX509, with key: OwnedPKey) throws {
         guard X509_sign(certificate.pointer, key.pointer, EVP_sha256()) > 0 else {
             throw TLSError.fromQueue("sign certificate")
         }

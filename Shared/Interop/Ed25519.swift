@@ -4,25 +4,17 @@ internal import SkyportRPC
 /// Ed25519 signatures through OpenSSL's EVP interface (RFC 8032): 32-byte keys, 64-byte signatures.
 ///
 /// Keys cross this API only as raw bytes, so callers store and publish them without touching OpenSSL.
-/// Each key holds its loaded OpenSSL key for its lifetime: loading a private key derives its public
+/// Each key holds its loaded OpenSSL key (``OwnedPKey``) for its lifetime: loading a private key derives its public
 /// key (a scalar multiplication, as dear as a signature), so loading per signature doubled its cost.
 /// OpenSSL allows concurrent signing and verifying with one loaded key.
 public enum Ed25519 {
-    /// An `EVP_PKEY`, freed with its last reference. Read-only once made, so shared across threads.
-    final class LoadedKey: @unchecked Sendable {
-        let pointer: OpaquePointer
-
-        init(_ pointer: OpaquePointer) { self.pointer = pointer }
-        deinit { EVP_PKEY_free(self.pointer) }
-    }
-
     /// A private signing key.
     public struct PrivateKey: Sendable, CustomStringConvertible {
         /// The 32-byte seed. Secret: never log it.
         public let rawRepresentation: [UInt8]
         /// The matching public key.
         public let publicKey: PublicKey
-        private let key: LoadedKey
+        private let key: OwnedPKey
 
         /// A new random key from OpenSSL's generator.
         public init() throws {
@@ -43,7 +35,7 @@ public enum Ed25519 {
             guard rawRepresentation.count == 32 else {
                 throw TLSError(operation: "load an Ed25519 private key: \(rawRepresentation.count) bytes, not 32")
             }
-            let key = LoadedKey(try Ed25519.load(rawRepresentation, private: true))
+            let key = OwnedPKey(owning: try Ed25519.load(rawRepresentation, private: true))
             self.rawRepresentation = rawRepresentation
             self.publicKey = try PublicKey(rawRepresentation: Ed25519.raw(key.pointer, private: false))
             self.key = key
@@ -69,14 +61,14 @@ public enum Ed25519 {
     public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
         /// The 32-byte encoded point.
         public let rawRepresentation: [UInt8]
-        private let key: LoadedKey
+        private let key: OwnedPKey
 
         /// The key with the 32-byte encoding `rawRepresentation`.
         public init(rawRepresentation: [UInt8]) throws {
             guard rawRepresentation.count == 32 else {
                 throw TLSError(operation: "load an Ed25519 public key: \(rawRepresentation.count) bytes, not 32")
             }
-            self.key = LoadedKey(try Ed25519.load(rawRepresentation, private: false))
+            self.key = OwnedPKey(owning: try Ed25519.load(rawRepresentation, private: false))
             self.rawRepresentation = rawRepresentation
         }
 

@@ -74,7 +74,7 @@ public final class TLSContext: @unchecked Sendable {
                     throw TLSError.fromQueue("add intermediate certificate")
                 }
             }
-            let privateKey = try CertificatePrivateKey.load(from: key)
+            let privateKey = try OwnedPKey.load(from: key)
             guard SSL_CTX_use_PrivateKey(self.pointer, privateKey.pointer) == 1,
                 SSL_CTX_check_private_key(self.pointer) == 1
             else { throw TLSError.fromQueue("use private key (does it match the certificate?)") }

@@ -91,14 +91,8 @@ final class PostgresBackend: Sendable {
                 leased = true
                 let access = Access(connection: connection, logger: self.clientLogger)
                 _ = try await access.run(readOnly ? "BEGIN READ ONLY" : "BEGIN", [], wantsRows: false)
-                let state = Transaction.State()
-                defer { state.finish() }
                 do {
-                    let value = try await body(Transaction(connection: .postgres(access), state: state, logger: logger))
-                    if state.failed {
-                        throw StorageError.invalidStatement(
-                            "a statement failed inside the transaction; it was rolled back")
-                    }
+                    let value = try await Transaction.run(body, on: .postgres(access), logger: logger)
                     _ = try await access.run("COMMIT", [], wantsRows: false)
                     return value
                 } catch {

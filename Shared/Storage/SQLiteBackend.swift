@@ -21,11 +21,11 @@ import Logging
 /// per connection and cached (GRDB's `cachedStatement`); schema statements are compiled each time.
 ///
 /// Reads: a database file has one read-only connection of its own (a `DatabaseQueue` beside the
-/// writer's `DatabasePool`), used only from the reader thread, so it needs no pool: each statement of a
-/// read session runs on it in parallel with writes (WAL), in SQLite's autocommit mode (no `BEGIN`/`COMMIT`
-/// around each one; nor the schema-version query GRDB's pool makes before each access), so each
-/// statement sees what was committed when it started (read committed, like PostgreSQL's default). It is
-/// opened read-only, so a write in a read session fails. An in-memory queue has a single connection, so
+/// writer's `DatabasePool`), called from the reader thread (GRDB's queue serializes any other caller),
+/// so it needs no pool: each statement of a read session runs on it in parallel with writes (WAL), in
+/// SQLite's autocommit mode (no `BEGIN`/`COMMIT` around each one; nor the schema-version query GRDB's
+/// pool makes before each access), so each statement sees what was committed when it started (read
+/// committed, like PostgreSQL's default). It is opened read-only, so a write in a read session fails. An in-memory queue has a single connection, so
 /// its reads take the writer lock and use GRDB's read-only `read`.
 final class SQLiteBackend: Sendable {
     /// One way of running statements: on the writer (inside our transaction) or read-only.
@@ -130,16 +130,10 @@ final class SQLiteBackend: Sendable {
     ) async throws -> T {
         try await withTaskExecutorPreference(SQLiteThreads.writer) {
             try await self.lock.withLock {
-                let access = Access(target: .writer(self.writer))
                 try await self.control("BEGIN IMMEDIATE TRANSACTION")
-                let state = Transaction.State()
-                defer { state.finish() }
                 do {
-                    let value = try await body(Transaction(connection: .sqlite(access), state: state, logger: logger))
-                    if state.failed {
-                        throw StorageError.invalidStatement(
-                            "a statement failed inside the transaction; it was rolled back")
-                    }
+                    let value = try await Transaction.run(
+                        body, on: .sqlite(Access(target: .writer(self.writer))), logger: logger)
                     try await self.control("COMMIT TRANSACTION")
                     return value
                 } catch {
@@ -156,11 +150,7 @@ final class SQLiteBackend: Sendable {
     func autocommit<T: Sendable>(logger: Logger, _ body: (Transaction) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(SQLiteThreads.writer) {
             try await self.lock.withLock {
-                let state = Transaction.State()
-                defer { state.finish() }
-                return try await body(
-                    Transaction(connection: .sqlite(Access(target: .writer(self.writer))), state: state, logger: logger)
-                )
+                try await Transaction.run(body, on: .sqlite(Access(target: .writer(self.writer))), logger: logger)
             }
         }
     }

@@ -18,7 +18,7 @@ enum SQLiteThreads {
 
     /// Runs write transactions (and everything of an in-memory database, whose one connection is the writer).
     static let writer = EventLoopTaskExecutor(eventLoop: loops[0])
-    /// Runs read sessions on a database file's reader connections.
+    /// Runs read sessions on a database file's read-only connection.
     static let reader = EventLoopTaskExecutor(eventLoop: loops[1])
 
     /// Whether the caller runs on one of the two threads, where a synchronous SQLite call is allowed.

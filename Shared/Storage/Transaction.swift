@@ -13,7 +13,7 @@ import Synchronization
 public struct Transaction: Sendable {
     /// The backend connection this transaction talks to.
     enum Connection: Sendable {
-        /// A SQLite connection reached through GRDB; statements run on GRDB's own dispatch queues.
+        /// A SQLite connection reached through GRDB; statements run synchronously on ``SQLiteThreads``.
         case sqlite(SQLiteBackend.Access)
         /// A leased PostgreSQL connection inside `BEGIN … COMMIT`.
         case postgres(PostgresBackend.Access)
@@ -36,6 +36,22 @@ public struct Transaction: Sendable {
     let connection: Connection
     let state: State
     let logger: Logger
+
+    /// Runs `body` with a transaction over `connection` (the backend's `BEGIN` already sent), then keeps
+    /// the rule that a failed statement dooms the transaction even if `body` caught its error. The value
+    /// is unusable once this returns; the backend then commits, or rolls back when this throws.
+    static func run<T>(
+        _ body: (Transaction) async throws -> T, on connection: Connection, logger: Logger,
+        isolation: isolated (any Actor)? = #isolation
+    ) async throws -> T {
+        let state = State()
+        defer { state.finish() }
+        let value = try await body(Transaction(connection: connection, state: state, logger: logger))
+        if state.failed {
+            throw StorageError.invalidStatement("a statement failed inside the transaction; it was rolled back")
+        }
+        return value
+    }
 
     /// The dialect of the backend, for the rare statement that must differ.
     public var dialect: SQLDialect {

@@ -96,15 +96,6 @@ public enum SessionToken {
         Self.prefix + Base64.encodeURL(bytes)
     }
 
-    /// The claims of `token` with its form checked but NOT its signature or time: only for choosing how
-    /// to verify it (e.g. which home data centre's published keys to use). Never trust them otherwise;
-    /// ``TokenVerifier/verify(_:clientAddress:nowMilliseconds:)`` returns the claims that are.
-    ///
-    /// - Throws: ``TokenError/malformed(_:)`` when it is not a well-formed token.
-    public static func unverifiedClaims(_ token: String) throws(TokenError) -> SessionTokenClaims {
-        try Self.parse(token).unverifiedClaims
-    }
-
     /// The SHA-256 of the token text: what stores keep instead of the token.
     public static func hash(_ token: String) -> [UInt8] {
         Digest.sha256(Array(token.utf8))

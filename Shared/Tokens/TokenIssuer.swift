@@ -41,7 +41,8 @@ public struct TokenIssuer: Sendable {
         }
         let milliseconds = validity.wholeMilliseconds
         let claims = SessionTokenClaims(
-            sessionID: sessionID, appID: appID, homeDatacentre: self.homeDatacentre, issuedAtMilliseconds: nowMilliseconds,
+            sessionID: sessionID, appID: appID, homeDatacentre: self.homeDatacentre,
+            issuedAtMilliseconds: nowMilliseconds,
             expiresAtMilliseconds: nowMilliseconds + milliseconds, clientCIDR: clientCIDR,
             nonce: try SecureRandom.bytes(count: 32), keyID: self.key.keyID)
         let bytes = try SessionToken.signedBytes(claims, with: self.key)

@@ -109,7 +109,10 @@ public final class TokenVerifier: Sendable {
         let keys: [String: Ed25519.PublicKey]
         switch result {
         case .success(let fetched): keys = fetched
-        case .failure(let error): throw .keysUnavailable("\(error)")
+        case .failure(let error):
+            // As after a failed refresh that is not retried yet: a key fetched before still verifies.
+            if let cached = self.cache.withLock({ $0.keys[keyID] }) { return cached }
+            throw .keysUnavailable("\(error)")
         }
         guard let key = keys[keyID] else { throw .unknownKey(keyID) }
         return key

@@ -100,6 +100,14 @@ struct HostManagerPlacementTests {
             return Dictionary(listed.map { ($0.sessionId, $0) }, uniquingKeysWith: { first, _ in first })
         }
 
+        /// The sessions the store counts on `instanceID` (its taken seats).
+        func seatsTaken(on instanceID: String) async throws -> Int64 {
+            try #require(
+                try await self.database.query("SELECT sessions FROM instances WHERE instance_id = ?", [instanceID])
+                    .first
+            ).decode(Int64.self, "sessions")
+        }
+
         /// The usage records written, by record id.
         func usageRecords() async throws -> [String] {
             try await self.database.query("SELECT record_id FROM usage_outbox ORDER BY record_id").map {
@@ -390,10 +398,7 @@ struct HostManagerPlacementTests {
             ).map { try $0.decode(String.self, "instance_id") }
             #expect(placements == [second.instanceId])
             #expect(try await dc.sessions()[second.sessionId]?.state == "provisioned")
-            let seatsTaken = try await dc.database.query(
-                "SELECT sessions FROM instances WHERE instance_id = ?", [first.instanceId]
-            ).map { try $0.decode(Int64.self, "sessions") }
-            #expect(seatsTaken == [1])
+            #expect(try await dc.seatsTaken(on: first.instanceId) == 1)
         }
     }
 
@@ -593,13 +598,6 @@ struct HostManagerPlacementTests {
             let old = try await dc.redeem(try await dc.createSession(app, user: "user-1"))
             let young = try await dc.redeem(try await dc.createSession(app, user: "user-2"))
             #expect(young.instanceId == old.instanceId)
-            func seatsTaken() async throws -> Int64 {
-                try #require(
-                    try await dc.database.query(
-                        "SELECT sessions FROM instances WHERE instance_id = ?", [old.instanceId]
-                    ).first
-                ).decode(Int64.self, "sessions")
-            }
             // The old session ended on the host, its event not here yet; a third seat is reserved for a
             // provision the host has not seen.
             try await dc.database.execute(
@@ -608,7 +606,7 @@ struct HostManagerPlacementTests {
             host.end(session: old.sessionId)
             try await dc.database.execute(
                 "UPDATE instances SET sessions = sessions + 1 WHERE instance_id = ?", [old.instanceId])
-            #expect(try await seatsTaken() == 3)
+            #expect(try await dc.seatsTaken(on: old.instanceId) == 3)
 
             // A session missing from one heartbeat may have its end event on the way: only the next
             // heartbeat that misses it too corrects the store.
@@ -617,12 +615,12 @@ struct HostManagerPlacementTests {
             #expect(try await dc.streamhost.heartbeat(host.heartbeat).reconciled)
             #expect(try await dc.sessions()[old.sessionId]?.endReason == "not on host")
             // The host reports one session, but the young placement's instance keeps the reserved seat.
-            #expect(try await seatsTaken() == 2)
+            #expect(try await dc.seatsTaken(on: old.instanceId) == 2)
 
             // Once nothing on it is young, the count follows the host.
             try await dc.database.execute("UPDATE placements SET placed_at_ms = placed_at_ms - 10000")
             #expect(try await dc.streamhost.heartbeat(host.heartbeat).reconciled)
-            #expect(try await seatsTaken() == 1)
+            #expect(try await dc.seatsTaken(on: old.instanceId) == 1)
         }
     }
 

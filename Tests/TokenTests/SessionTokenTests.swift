@@ -7,6 +7,8 @@ import Testing
 /// Published keys held in memory, counting how often they are fetched.
 final class StaticKeys: TokenKeySource {
     private let state: Mutex<(keys: [String: Ed25519.PublicKey], fetches: Int)>
+    /// When set, fetches fail (the home's host management is unreachable).
+    let unreachable = Atomic<Bool>(false)
 
     init(_ keys: [TokenSigningKey]) {
         self.state = Mutex((Dictionary(uniqueKeysWithValues: keys.map { ($0.keyID, $0.publicKey) }), 0))
@@ -22,8 +24,11 @@ final class StaticKeys: TokenKeySource {
 
     var fetches: Int { self.state.withLock { $0.fetches } }
 
+    struct Unreachable: Error {}
+
     func publishedKeys() async throws -> [String: Ed25519.PublicKey] {
-        self.state.withLock { state in
+        if self.unreachable.load(ordering: .relaxed) { throw Unreachable() }
+        return self.state.withLock { state in
             state.fetches += 1
             return state.keys
         }
@@ -155,6 +160,24 @@ final class StaticKeys: TokenKeySource {
         #expect(code == .unauthenticated)
     }
 
+    @Test func aKeyFetchedBeforeStillVerifiesWhenTheRefreshFails() async throws {
+        let key = try TokenSigningKey.generate(keyID: "dc1-1")
+        let keys = StaticKeys([key])
+        let verifier = TokenVerifier(source: keys, maximumKeyAge: .seconds(60))
+        let token = try Self.issue(key, validity: .seconds(3600)).token
+        _ = try await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now)
+        keys.unreachable.store(true, ordering: .relaxed)
+        let claims = try await verifier.verify(token, clientAddress: nil, nowMilliseconds: Self.now + 61_000)
+        #expect(claims.keyID == "dc1-1")
+        #expect(keys.fetches == 1)
+        // A key never fetched is still refused.
+        let other = try Self.issue(TokenSigningKey.generate(keyID: "dc1-2")).token
+        let code = await Self.code {
+            _ = try await verifier.verify(other, clientAddress: nil, nowMilliseconds: Self.now + 63_000)
+        }
+        #expect(code == .unavailable)
+    }
+
     @Test func racingUnknownKeysFetchOnce() async throws {
         let key = try TokenSigningKey.generate(keyID: "dc1-1")
         let keys = StaticKeys([key])
@@ -244,7 +267,7 @@ final class StaticKeys: TokenKeySource {
         let key = try TokenSigningKey.generate(keyID: "dc1-1")
         let issued = try TokenIssuer(key: key, homeDatacentre: "dc7").issue(
             sessionID: "ses_7", appID: "app-7", nowMilliseconds: Self.now)
-        let claims = try SessionToken.unverifiedClaims(issued.token)
+        let claims = try SessionToken.parse(issued.token).unverifiedClaims
         #expect(claims.homeDatacentre == "dc7")
         #expect(claims.sessionID == "ses_7")
         #expect(claims.keyID == "dc1-1")
@@ -252,10 +275,10 @@ final class StaticKeys: TokenKeySource {
         let stranger = try TokenSigningKey.generate(keyID: "nobody")
         let forged = try TokenIssuer(key: stranger, homeDatacentre: "dc7").issue(
             sessionID: "ses_8", appID: "app-7", nowMilliseconds: Self.now)
-        #expect(try SessionToken.unverifiedClaims(forged.token).homeDatacentre == "dc7")
+        #expect(try SessionToken.parse(forged.token).unverifiedClaims.homeDatacentre == "dc7")
         // ... while what is not a token at all is refused as malformed.
         for garbage in ["", "skt1.", "skt1.AAAA", "skt2." + issued.token.dropFirst(5)] {
-            #expect(throws: TokenError.self, "\(garbage.prefix(20))") { try SessionToken.unverifiedClaims(garbage) }
+            #expect(throws: TokenError.self, "\(garbage.prefix(20))") { try SessionToken.parse(garbage) }
         }
     }
 

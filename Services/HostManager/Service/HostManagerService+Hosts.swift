@@ -95,10 +95,6 @@ extension HostManagerService {
         // the SQLite writer that placements wait for.
         let runningSessions = Set(actual.instances.flatMap(\.sessionIds))
         let live = try await ServiceSupport.store { try await self.placements.livePlacements(hostID: hostID) }
-        // Instances with a placement younger than the host's snapshot may have seats taken that the host
-        // has not seen yet: their seat counts are left alone (the placements' own ends keep them right), so
-        // a correction under load never frees a seat that is in use.
-        let recentlyPlaced = Set(live.filter { $0.placedAtMilliseconds >= recent }.map(\.instanceID))
         let gone = live.filter { $0.placedAtMilliseconds < recent && !runningSessions.contains($0.sessionID) }
         var endedSessions = 0
         for start in stride(from: 0, to: gone.count, by: Self.eventsPerTransaction) {
@@ -122,6 +118,17 @@ extension HostManagerService {
                 var returned: [PlacementStore.Instance] = []
                 let running = Dictionary(
                     actual.instances.map { ($0.instanceId, $0) }, uniquingKeysWith: { first, _ in first })
+                // Instances with a placement younger than the host's snapshot may have seats taken that the
+                // host has not seen yet: their seat counts are left alone (the placements' own ends keep them
+                // right), so a correction under load never frees a seat that is in use. Read in this
+                // transaction, so a seat taken since the placements above were read counts too.
+                let recentlyPlaced = Set(
+                    try await tx.query(
+                        """
+                        SELECT instance_id FROM placements
+                        WHERE host_id = ? AND placed_at_ms >= ? AND state IN \(PlacementStore.livePlacementStates)
+                        """, [hostID, recent]
+                    ).map { try $0.decode(String.self, "instance_id") })
                 for row in try await tx.query(
                     "SELECT \(PlacementStore.instanceColumns) FROM instances i WHERE host_id = ? AND state IN \(PlacementStore.liveInstanceStates)",
                     [hostID])
@@ -196,8 +203,9 @@ extension HostManagerService {
     }
 
     /// Records a host's events, each once (by event id), with their usage records in the same transaction.
-    /// A session's saved state goes to its application's home data centre first; when that fails the call
-    /// fails and the host delivers the events again later.
+    /// A session's saved state is kept with its event when its home is this data centre; when the home is
+    /// a peer it goes there first, and when that fails the call fails and the host delivers the events
+    /// again later.
     public func reportEvents(
         _ request: Skyport_Hostmgr_V1_ReportEventsRequest, context: ServerContext
     ) async throws -> Skyport_Hostmgr_V1_ReportEventsResponse {

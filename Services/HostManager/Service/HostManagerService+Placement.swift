@@ -106,9 +106,7 @@ extension HostManagerService {
                 session.groupId.isEmpty
                 ? [] : try await ServiceSupport.store { try await self.placements.hosts(ofGroup: session.groupId) }
         } catch {
-            if let reserved {
-                try? await self.placements.releaseSeat(reserved, of: session.sessionId)
-            }
+            if let reserved { await self.release(reserved, of: session) }
             throw error
         }
 
@@ -134,7 +132,8 @@ extension HostManagerService {
                 offered = nil
             } else if let found = try await ServiceSupport.store({
                 try await self.placements.reserveSeat(
-                    appID: app.appId, versionID: app.versionId, preferredHosts: groupHosts, excluding: tried)
+                    for: Self.placement(of: session, app: app, hostID: "", instanceID: ""),
+                    preferredHosts: groupHosts, excluding: tried)
             }) {
                 seat = found
             } else {
@@ -145,15 +144,14 @@ extension HostManagerService {
             let warm = instance.sessions == 1
             do {
                 var placed = try await self.provision(
-                    session, onHost: instance.hostID, at: seat.hostAddress, instance: instance,
-                    placementRecorded: seat.placementRecorded)
+                    session, onHost: instance.hostID, at: seat.hostAddress, instance: instance)
                 placed.reason = warm ? "warm instance" : "free seat on a shared instance"
                 if groupHosts.contains(instance.hostID) { placed.reason += " with its group" }
                 self.metrics.count("skyport_hostmgr_placements_total", [("reason", warm ? "warm" : "seat")])
                 if warm { self.maintenance.wake() }
                 return placed
             } catch {
-                try await ServiceSupport.store { try await self.placements.releaseSeat(seat, of: session.sessionId) }
+                await self.release(seat, of: session)
                 self.logger.warning(
                     "provisioning on a running instance failed",
                     metadata: [
@@ -217,11 +215,38 @@ extension HostManagerService {
         )
     }
 
-    /// Provisions the session on host `hostID` (control port at `address`): on `instance` (whose seat is
-    /// reserved, and with `placementRecorded`, the placement on it too) or on a new instance.
+    /// Gives back a seat (and the placement on it) whose provisioning failed or was not tried; a failure
+    /// is logged (the next heartbeat's reconciliation corrects the count).
+    func release(_ seat: PlacementStore.Seat, of session: Skyport_Hostmgr_V1_ClaimSessionResponse) async {
+        do {
+            try await self.placements.releaseSeat(seat, of: session.sessionId)
+        } catch {
+            self.logger.error(
+                "giving back a seat failed",
+                metadata: [
+                    "session.id": "\(session.sessionId)", "instance.id": "\(seat.instance.instanceID)",
+                    "error": "\(error)",
+                ])
+        }
+    }
+
+    /// `session`'s placement on `instanceID` of `hostID`, placed now.
+    static func placement(
+        of session: Skyport_Hostmgr_V1_ClaimSessionResponse, app: Skyport_Hostmgr_V1_AppLaunch, hostID: String,
+        instanceID: String
+    ) -> PlacementStore.Placement {
+        PlacementStore.Placement(
+            sessionID: session.sessionId, appID: app.appId, versionID: app.versionId, userID: session.userId,
+            developerID: session.developerId, groupID: session.groupId, homeDatacentre: session.homeDatacentre,
+            hostID: hostID, instanceID: instanceID, state: "provisioned",
+            placedAtMilliseconds: ServiceSupport.nowUnixMilliseconds())
+    }
+
+    /// Provisions the session on host `hostID` (control port at `address`): on `instance`, whose seat and
+    /// placement are recorded already, or on a new instance (recorded here).
     func provision(
         _ session: Skyport_Hostmgr_V1_ClaimSessionResponse, onHost hostID: String, at address: String,
-        instance: PlacementStore.Instance?, placementRecorded: Bool = false
+        instance: PlacementStore.Instance?
     ) async throws -> Skyport_Hostmgr_V1_SessionPlacement {
         let app = session.app ?? Skyport_Hostmgr_V1_AppLaunch()
         var request = Skyport_Streamhost_V1_ProvisionRequest()
@@ -237,23 +262,15 @@ extension HostManagerService {
             try await self.links.streamHost(at: address).provision(
                 request, options: CallOptions(timeout: instance == nil ? .seconds(15) : .seconds(5)))
         }
-        let now = ServiceSupport.nowUnixMilliseconds()
-        let placement = PlacementStore.Placement(
-            sessionID: session.sessionId, appID: app.appId, versionID: app.versionId, userID: session.userId,
-            developerID: session.developerId, groupID: session.groupId, homeDatacentre: session.homeDatacentre,
-            hostID: hostID, instanceID: response.instanceId, state: "provisioned", placedAtMilliseconds: now)
-        // Without a reserved seat the host either launched an instance or attached the session to one of
-        // its own with a free seat; either way the store takes one more session on that instance.
-        let unreserved =
-            instance == nil
-            ? PlacementStore.Instance(
+        if instance == nil {
+            // The host either launched an instance or attached the session to one of its own with a free
+            // seat; either way the store takes one more session on that instance.
+            let placement = Self.placement(of: session, app: app, hostID: hostID, instanceID: response.instanceId)
+            let launched = PlacementStore.Instance(
                 instanceID: response.instanceId, hostID: hostID, appID: app.appId, versionID: app.versionId,
                 seats: Int64(app.sessionsPerInstance), sessions: 1, cpuUnits: Int64(app.cpuUnits),
-                memoryMiB: Int64(app.memoryMib), state: "active", startedAtMilliseconds: now) : nil
-        if !placementRecorded {
-            try await ServiceSupport.store {
-                try await self.placements.recordProvisioned(placement, unreservedInstance: unreserved)
-            }
+                memoryMiB: Int64(app.memoryMib), state: "active", startedAtMilliseconds: placement.placedAtMilliseconds)
+            try await ServiceSupport.store { try await self.placements.recordLaunched(placement, on: launched) }
         }
         var placed = Skyport_Hostmgr_V1_SessionPlacement()
         placed.sessionId = session.sessionId

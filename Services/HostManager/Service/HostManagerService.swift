@@ -267,21 +267,15 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
                 }
                 let app = try Skyport_Hostmgr_V1_AppLaunch(serializedBytes: session.appLaunch)
                 let state = try await SessionStateStore.load(appID: session.appID, userID: session.userID, in: tx)
-                guard reservingSeat, session.groupID.isEmpty,
-                    var seat = try await PlacementStore.reserveSeat(
-                        appID: app.appId, versionID: app.versionId, preferredHosts: [], excluding: [], in: tx)
-                else { return (outcome, state, app, nil) }
-                // The placement on that seat is written now, with the claim: one transaction on the hot
-                // path instead of two. Should the provisioning fail, it goes again with the seat.
-                try await PlacementStore.insert(
-                    PlacementStore.Placement(
+                guard reservingSeat, session.groupID.isEmpty else { return (outcome, state, app, nil) }
+                // The seat and the placement on it are written with the claim: one transaction on the hot path.
+                let seat = try await PlacementStore.reserveSeat(
+                    for: PlacementStore.Placement(
                         sessionID: session.sessionID, appID: app.appId, versionID: app.versionId,
                         userID: session.userID, developerID: session.developerID, groupID: session.groupID,
-                        homeDatacentre: self.datacentre, hostID: seat.instance.hostID,
-                        instanceID: seat.instance.instanceID, state: "provisioned",
+                        homeDatacentre: self.datacentre, hostID: "", instanceID: "", state: "provisioned",
                         placedAtMilliseconds: ServiceSupport.nowUnixMilliseconds()),
-                    in: tx)
-                seat.placementRecorded = true
+                    preferredHosts: [], excluding: [], in: tx)
                 return (outcome, state, app, seat)
             }
         }

@@ -87,30 +87,28 @@ public struct PlacementStore: Sendable {
         public var instance: Instance
         /// Where its stream host listens (`host:port`).
         public var hostAddress: String
-        /// Whether the session's placement on this seat is recorded already (written with the claim and
-        /// the seat, ahead of the provisioning; removed again if that fails).
-        public var placementRecorded = false
     }
 
     /// Takes a seat on a running instance of `appID` at `versionID` on a host that is up: a warm idle
     /// instance first, then a shared instance with a free seat; instances on `preferredHosts` (where the
-    /// session's group is) before others. `nil` when no instance has a free seat.
+    /// session's group is) before others; and records `session`'s placement on it (its host and instance
+    /// filled in) in the same transaction, ahead of the provisioning, so a heartbeat taken meanwhile sees
+    /// why the seat is taken. `nil` when no instance has a free seat.
     ///
     /// One write transaction reads the candidates and takes the seat with a conditional update (which is
     /// what decides: on PostgreSQL another replica may take the last seat between the read and the update,
     /// and then the next candidate is tried).
     public func reserveSeat(
-        appID: String, versionID: String, preferredHosts: [String], excluding: Set<String> = []
+        for session: Placement, preferredHosts: [String], excluding: Set<String> = []
     ) async throws -> Seat? {
         try await self.database.write { tx in
-            try await Self.reserveSeat(
-                appID: appID, versionID: versionID, preferredHosts: preferredHosts, excluding: excluding, in: tx)
+            try await Self.reserveSeat(for: session, preferredHosts: preferredHosts, excluding: excluding, in: tx)
         }
     }
 
-    /// ``reserveSeat(appID:versionID:preferredHosts:excluding:)`` inside a caller's write transaction.
+    /// ``reserveSeat(for:preferredHosts:excluding:)`` inside a caller's write transaction.
     static func reserveSeat(
-        appID: String, versionID: String, preferredHosts: [String], excluding: Set<String>, in tx: Transaction
+        for session: Placement, preferredHosts: [String], excluding: Set<String>, in tx: Transaction
     ) async throws -> Seat? {
         // A few candidates are enough unless the group's hosts must be found among them (each row read is
         // converted, and this runs on every start).
@@ -123,7 +121,7 @@ public struct PlacementStore: Sendable {
                     AND h.state = 'up'
                 ORDER BY CASE WHEN i.state = 'idle' THEN 0 ELSE 1 END, i.started_at_ms, i.instance_id
                 LIMIT ?
-                """, [appID, versionID, Int64(candidateLimit)]
+                """, [session.appID, session.versionID, Int64(candidateLimit)]
             ).map { Seat(instance: try Self.instance($0), hostAddress: try $0.decode(String.self, "address")) }
                 .filter { !excluding.contains($0.instance.instanceID) }
             guard !candidates.isEmpty else { return nil }
@@ -140,6 +138,10 @@ public struct PlacementStore: Sendable {
                     var taken = candidate
                     taken.instance.sessions += 1
                     taken.instance.state = "active"
+                    var placement = session
+                    placement.hostID = taken.instance.hostID
+                    placement.instanceID = taken.instance.instanceID
+                    try await Self.insert(placement, in: tx)
                     return taken
                 }
             }
@@ -147,16 +149,15 @@ public struct PlacementStore: Sendable {
         return nil
     }
 
-    /// Gives back a seat taken by ``reserveSeat(appID:versionID:preferredHosts:excluding:)`` whose provisioning
-    /// failed, and removes the placement of `sessionID` recorded ahead on it, if any.
+    /// Gives back a seat taken by ``reserveSeat(for:preferredHosts:excluding:)`` whose provisioning
+    /// failed, with the placement of `sessionID` recorded on it. The seat goes back only with the
+    /// placement: if something ended that placement meanwhile (reconciliation), it gave the seat back.
     public func releaseSeat(_ seat: Seat, of sessionID: String) async throws {
         try await self.database.write { tx in
-            try await Self.releaseSeat(instanceID: seat.instance.instanceID, in: tx)
-            if seat.placementRecorded {
-                try await tx.execute(
-                    "DELETE FROM placements WHERE session_id = ? AND instance_id = ? AND state = 'provisioned'",
-                    [sessionID, seat.instance.instanceID])
-            }
+            let removed = try await tx.execute(
+                "DELETE FROM placements WHERE session_id = ? AND instance_id = ? AND state = 'provisioned'",
+                [sessionID, seat.instance.instanceID])
+            if removed == 1 { try await Self.releaseSeat(instanceID: seat.instance.instanceID, in: tx) }
         }
     }
 
@@ -171,20 +172,18 @@ public struct PlacementStore: Sendable {
 
     // MARK: Recording what hosts did
 
-    /// Records a provisioned session. With `unreservedInstance` (no seat was reserved: the stream host
-    /// launched that instance, or attached the session to one of its own) the instance is added, or its
-    /// session count raised when it is known.
-    public func recordProvisioned(_ placement: Placement, unreservedInstance: Instance?) async throws {
+    /// Records a session provisioned without a reserved seat (the stream host launched `instance`, or
+    /// attached the session to one of its own): the instance is added, or its session count raised when
+    /// it is known, and the placement inserted. (A reserved seat's placement was recorded with it.)
+    public func recordLaunched(_ placement: Placement, on instance: Instance) async throws {
         try await self.database.write { tx in
-            if let instance = unreservedInstance {
-                let raised = try await tx.execute(
-                    """
-                    UPDATE instances SET sessions = sessions + 1,
-                        state = CASE WHEN state = 'idle' THEN 'active' ELSE state END
-                    WHERE instance_id = ? AND state IN \(Self.liveInstanceStates)
-                    """, [instance.instanceID])
-                if raised == 0 { try await Self.upsertInstance(instance, in: tx) }
-            }
+            let raised = try await tx.execute(
+                """
+                UPDATE instances SET sessions = sessions + 1,
+                    state = CASE WHEN state = 'idle' THEN 'active' ELSE state END
+                WHERE instance_id = ? AND state IN \(Self.liveInstanceStates)
+                """, [instance.instanceID])
+            if raised == 0 { try await Self.upsertInstance(instance, in: tx) }
             try await Self.insert(placement, in: tx)
         }
     }

@@ -181,14 +181,19 @@ final class AppChannel: Sendable {
                 if state.closed { return .some(nil) }
                 // Lines wait for the application to connect.
                 guard descriptor >= 0, !state.queue.isEmpty else { return nil }
-                defer { state.queue.removeAll(keepingCapacity: true) }
+                defer { state.queue = [] }
                 return state.queue
             }
             switch next {
             case .some(nil): return
             case nil: continue
             case .some(let lines?):
-                if !Self.write(lines.count == 1 ? lines[0] : Array(lines.joined()), to: descriptor) {
+                var batch = lines[0]
+                if lines.count > 1 {
+                    batch.reserveCapacity(lines.reduce(0) { $0 + $1.count })
+                    for line in lines.dropFirst() { batch += line }
+                }
+                if !Self.write(batch, to: descriptor) {
                     self.close()
                     return
                 }

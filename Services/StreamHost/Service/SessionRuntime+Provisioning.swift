@@ -338,9 +338,14 @@ extension SessionRuntime {
         instance.process.signalGroup(SIGKILL)
     }
 
-    /// Fails whoever waits for the instance's `ready`.
+    /// Fails whoever waits for the instance's `ready`. A failed launch is on its way out: it takes no
+    /// more sessions waiting for it (``startingInstanceWithOpenSeat(appID:versionID:)`` looks for `starting`).
     func failLaunch(instanceID: String, _ error: StreamHostError) {
         guard let waiters = self.instances[instanceID]?.readyWaiters else { return }
+        if self.instances[instanceID]?.phase == .starting {
+            self.instances[instanceID]?.phase = .stopping(
+                deadlineUnixMilliseconds: ServiceSupport.nowUnixMilliseconds())
+        }
         self.instances[instanceID]?.readyWaiters = []
         for waiter in waiters { waiter.resume(throwing: error) }
     }

@@ -165,10 +165,10 @@ actor SessionRuntime: Service {
         self.jobsContinuation.yield(job)
     }
 
-    /// Adds `job` to ``run()``'s task group once `delay` has passed (a timer on an event loop; none
-    /// fires after shutdown).
+    /// Adds `job` to ``run()``'s task group once `delay` has passed (a timer on an event loop; a job
+    /// due after shutdown is dropped, and the timer does not keep the runtime alive).
     nonisolated func schedule(after delay: Duration, _ job: @escaping @Sendable () async -> Void) {
-        SharedEventLoopGroup.after(delay) { self.schedule(job) }
+        SharedEventLoopGroup.after(delay) { [weak self] in self?.schedule(job) }
     }
 
     /// Free slots, CPU units and memory.

@@ -1,7 +1,9 @@
 internal import COpenSSL
 
-/// An owned OpenSSL `EVP_PKEY *` private key. Never printed or logged.
-final class CertificatePrivateKey {
+/// An owned OpenSSL `EVP_PKEY *` (a certificate's private key, an Ed25519 key), freed with the last
+/// reference. Never printed or logged. Read-only once made, so shared across threads: OpenSSL allows
+/// concurrent signing and verifying with one key.
+final class OwnedPKey: @unchecked Sendable {
     /// The owned `EVP_PKEY *`.
     let pointer: OpaquePointer
 
@@ -15,20 +17,20 @@ final class CertificatePrivateKey {
     }
 
     /// A new EC key on the P-256 curve.
-    static func generateP256() throws -> CertificatePrivateKey {
+    static func generateP256() throws -> OwnedPKey {
         ERR_clear_error()
         guard let pointer = skyport_EVP_EC_gen_P256() else { throw TLSError.fromQueue("generate EC P-256 key") }
-        return CertificatePrivateKey(owning: pointer)
+        return OwnedPKey(owning: pointer)
     }
 
     /// The first private key in a PEM source (PKCS#8 or traditional; unencrypted).
-    static func load(from source: TLSConfiguration.PEMSource) throws -> CertificatePrivateKey {
+    static func load(from source: TLSConfiguration.PEMSource) throws -> OwnedPKey {
         let bio = try CertificateBIO(reading: source)
         ERR_clear_error()
         guard let pointer = PEM_read_bio_PrivateKey(bio.pointer, nil, refusePEMPassword, nil) else {
             throw TLSError.fromQueue("load private key (it must be unencrypted PEM)")
         }
-        return CertificatePrivateKey(owning: pointer)
+        return OwnedPKey(owning: pointer)
     }
 
     /// The key as unencrypted PKCS#8 PEM (`BEGIN PRIVATE KEY`).
