@@ -89,7 +89,7 @@ struct InteropClientCommand: AsyncParsableCommand {
 
     func run() async throws {
         // The same executor as the services: loops sized by the CPUs this process may use (benchmarks pin it).
-        SharedEventLoopGroup.runConcurrencyOnEventLoops()
+        await SharedEventLoopGroup.runConcurrencyOnEventLoops()
         let level = Logger.Level(rawValue: self.logLevel) ?? .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -54,7 +54,7 @@ struct InteropServerCommand: AsyncParsableCommand {
 
     func run() async throws {
         // The same executor as the services: loops sized by the CPUs this process may use (benchmarks pin it).
-        SharedEventLoopGroup.runConcurrencyOnEventLoops()
+        await SharedEventLoopGroup.runConcurrencyOnEventLoops()
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -54,7 +54,7 @@ struct BenchSessionsCommand: AsyncParsableCommand {
 
     func run() async throws {
         // The client side of the measurement gets the same executor as the services.
-        SharedEventLoopGroup.runConcurrencyOnEventLoops()
+        await SharedEventLoopGroup.runConcurrencyOnEventLoops()
         let directory = SuiteState.directory(self.stateDir)
         guard let state = try SuiteState.load(from: directory),
             let entitlementAddress = state.instance(named: "entitlement")?.address,

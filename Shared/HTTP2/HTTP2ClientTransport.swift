@@ -58,21 +58,22 @@ public final class HTTP2ClientTransport: ClientTransport {
     {
         // The deadline counts from now, so time spent waiting for the connection counts against it.
         let deadline = options.timeout.map { NIODeadline.now() + .init($0) }
-        var connection = try await self.connection(by: deadline)
-        for attempt in 1...2 {
+        func open(on connection: Connection) async throws -> any ClientCallStream {
+            try await connection.channel.eventLoop.submit {
+                try connection.handler.value.openStream(
+                    method: method, metadata: metadata, options: options, deadline: deadline)
+            }.get()
+        }
+        do {
+            return try await open(on: try await self.connection(by: deadline))
+        } catch is ClientConnectionHandler.Closing {
+            // The handler retired the connection (so the next look opens a new one); the call never left.
             do {
-                return try await connection.channel.eventLoop.submit {
-                    try connection.handler.value.openStream(
-                        method: method, metadata: metadata, options: options, deadline: deadline)
-                }.get()
-            } catch is ClientConnectionHandler.Closing where attempt == 1 {
-                self.retire(connection.channel)
-                connection = try await self.connection(by: deadline)
+                return try await open(on: try await self.connection(by: deadline))
             } catch is ClientConnectionHandler.Closing {
-                break
+                throw RPCError(code: .unavailable, message: "Connection is closing")
             }
         }
-        throw RPCError(code: .unavailable, message: "Connection is closing")
     }
 
     /// Closes the connection; calls in flight end with UNAVAILABLE and later calls fail.

@@ -28,8 +28,11 @@ public enum SharedEventLoopGroup {
     /// between them. This counts the affinity mask as well (`NIO_SINGLETON_GROUP_LOOP_COUNT` still
     /// wins when set).
     ///
+    /// Main actor: NIO allows the installation from the main thread only, and an `async` command's
+    /// `run()` is not on it, so a caller there awaits the hop.
+    ///
     /// - Returns: whether the executor was installed (it is not on platforms NIO does not support).
-    @discardableResult
+    @MainActor @discardableResult
     public static func runConcurrencyOnEventLoops() -> Bool {
         if ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil {
             NIOSingletons.groupLoopCountSuggestion = usableCPUCount()

@@ -148,7 +148,7 @@ public struct LogfmtLogHandler: LogHandler {
 
     /// UTC, millisecond precision, RFC 3339. Formatted by hand: `String(format:)` was a visible share of
     /// a busy service's time, with one line per call.
-    public static func timestamp() -> String {
+    static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var seconds = now.tv_sec

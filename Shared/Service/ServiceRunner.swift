@@ -22,7 +22,7 @@ import SkyportHTTP2
 public enum ServiceRunner {
     /// Runs `specification` as this process.
     public static func main(_ specification: ServiceSpecification) async -> Never {
-        SharedEventLoopGroup.runConcurrencyOnEventLoops()
+        await SharedEventLoopGroup.runConcurrencyOnEventLoops()
         let schema = specification.configSchema
         let configuration = schema.parseOrExit()
         let settings: CommonSettings

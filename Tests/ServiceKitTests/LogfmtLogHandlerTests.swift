@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import SkyportService
+@testable import SkyportService
 import Testing
 
 @Suite struct LogfmtLogHandlerTests {

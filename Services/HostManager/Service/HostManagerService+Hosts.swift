@@ -34,7 +34,7 @@ extension HostManagerService {
         // counts only when the previous heartbeat missed it too.
         let stillMissing = self.missingSessions.replace(host: request.hostId, with: found.missingSessions)
         if found.immediate || !stillMissing.isEmpty {
-            response.reconciled = try await self.reconcile(hostID: request.hostId)
+            response.reconciled = try await self.reconcile(hostID: request.hostId, missedTwice: stillMissing)
         }
         return response
     }
@@ -79,10 +79,12 @@ extension HostManagerService {
         return (immediate, missing)
     }
 
-    /// Corrects the store from the host's actual state: instances and sessions the host does not run
-    /// end (reason "not on host"); instances it runs that the store lacks are added; seat counts follow
-    /// the host. Counted in `skyport_hostmgr_reconciliations_total`. True when something changed.
-    func reconcile(hostID: String) async throws -> Bool {
+    /// Corrects the store from the host's actual state: instances the host does not run end, and so do
+    /// the sessions on them and the sessions in `missedTwice` that it does not run either (reason "not on
+    /// host"; a session missed by one heartbeat only is left to its end event); instances it runs that
+    /// the store lacks are added; seat counts follow the host. Counted in
+    /// `skyport_hostmgr_reconciliations_total`. True when something changed.
+    func reconcile(hostID: String, missedTwice: Set<String>) async throws -> Bool {
         guard let host = try await ServiceSupport.store({ try await self.store.host(hostID) }) else { return false }
         let actual = try await Self.passingStatus(of: "asking \(hostID) for its state") {
             try await self.links.streamHost(at: host.address).listInstances(
@@ -94,8 +96,12 @@ extension HostManagerService {
         // the host's end events trail its heartbeat) may end hundreds, and one long transaction would hold
         // the SQLite writer that placements wait for.
         let runningSessions = Set(actual.instances.flatMap(\.sessionIds))
+        let runningInstances = Set(actual.instances.map(\.instanceId))
         let live = try await ServiceSupport.store { try await self.placements.livePlacements(hostID: hostID) }
-        let gone = live.filter { $0.placedAtMilliseconds < recent && !runningSessions.contains($0.sessionID) }
+        let gone = live.filter {
+            $0.placedAtMilliseconds < recent && !runningSessions.contains($0.sessionID)
+                && (missedTwice.contains($0.sessionID) || !runningInstances.contains($0.instanceID))
+        }
         var endedSessions = 0
         for start in stride(from: 0, to: gone.count, by: Self.eventsPerTransaction) {
             let chunk = gone[start..<min(start + Self.eventsPerTransaction, gone.count)]

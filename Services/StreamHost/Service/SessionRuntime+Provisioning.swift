@@ -74,11 +74,7 @@ extension SessionRuntime {
             }
             try await self.waitUntilReady(starting)
             instanceID = starting
-            guard let instance = self.instances[instanceID], instance.phase == .running,
-                instance.sessionIDs.count < instance.seats
-            else {
-                throw .unavailable("instance \(instanceID) stopped or filled up before the session was attached")
-            }
+            try self.checkStillFree(instanceID)
         } else {
             let package = try self.settings.packages.load(appID: app.appId, versionID: app.versionId)
             let profile = LaunchProfile(spec: app, manifest: package.manifest.profile)
@@ -95,13 +91,7 @@ extension SessionRuntime {
                 package, profile: profile, singleSessionID: profile.seats == 1 ? sessionID : nil, promisedSeats: 1)
             self.instances[instanceID]?.promisedSeats -= 1
             launched = true
-            // The instance may have died or been stopped while this call waited for it, or (once running)
-            // another provision may have taken its free seat: never more sessions than seats.
-            guard let instance = self.instances[instanceID], instance.phase == .running,
-                instance.sessionIDs.count < instance.seats
-            else {
-                throw .unavailable("instance \(instanceID) stopped or filled up before the session was attached")
-            }
+            try self.checkStillFree(instanceID)
         }
 
         let credential: [UInt8]
@@ -239,16 +229,25 @@ extension SessionRuntime {
         }
     }
 
+    /// After waiting for an instance to start: it may have died or been stopped meanwhile, or (once
+    /// running) another provision may have taken its free seat. Never more sessions than seats.
+    private func checkStillFree(_ instanceID: String) throws(StreamHostError) {
+        guard let instance = self.instances[instanceID], instance.phase == .running,
+            instance.sessionIDs.count < instance.seats
+        else {
+            throw .unavailable("instance \(instanceID) stopped or filled up before the session was attached")
+        }
+    }
+
     // MARK: Launching
 
-    /// Starts an instance of `package` and waits for its `ready` (``Settings/launchTimeout``); its CPU
-    /// units and memory are held from now until it ends.
+    /// Starts an instance of `package`, waits for its `ready` (``Settings/launchTimeout``) and returns its
+    /// id; its CPU units and memory are held from now until it ends.
     ///
+    /// - Parameter promisedSeats: seats held for the caller (which gives them back once it attached).
     /// - Throws: ``StreamHostError/failedPrecondition(_:)`` when it cannot be started,
     ///   ``StreamHostError/unavailable(_:)`` when it exits or stays silent before `ready` (then it is
     ///   killed).
-    /// Launches an instance of `package` and returns its id once it is ready, with `promisedSeats` of its
-    /// seats held for the caller.
     private func launch(
         _ package: InstalledPackage, profile: LaunchProfile, singleSessionID: String?, promisedSeats: Int
     ) async throws(StreamHostError) -> String {
@@ -317,11 +316,7 @@ extension SessionRuntime {
             await channelDrained.wait(timeout: .seconds(1))
             await self?.instanceExited(instanceID: id, termination: termination)
         }
-        let timeout = self.settings.launchTimeout
-        self.schedule { [weak self] in
-            try? await Task.sleep(for: timeout)
-            await self?.launchTimedOut(instanceID: id)
-        }
+        self.schedule(after: self.settings.launchTimeout) { [weak self] in await self?.launchTimedOut(instanceID: id) }
         try await self.waitUntilReady(id)
         return id
     }
