@@ -5,10 +5,16 @@ internal import SkyportInterop
 public import SkyportRPC
 internal import Synchronization
 
-/// A client transport to one target over a single multiplexed HTTP/2 connection.
+/// A client transport to one target over multiplexed HTTP/2 connections: one per event loop of the
+/// shared group, opened on the first call from that loop.
 ///
-/// The connection opens on the first call, and again after a GOAWAY or a failure. When the target
-/// cannot be reached, calls fail at once with UNAVAILABLE.
+/// Why one per loop: a call is made from a task running on one of the loops (Swift concurrency runs on
+/// them, and an RPC handler on its connection's loop). When the outgoing connection lives on another
+/// loop, the call's request and its response each cross threads, and each crossing wakes a sleeping
+/// thread. With a connection on the caller's loop the whole call stays on that thread.
+///
+/// A connection opens again after a GOAWAY or a failure. When the target cannot be reached, calls fail
+/// at once with UNAVAILABLE.
 public final class HTTP2ClientTransport: ClientTransport {
     private struct Connection: Sendable {
         let channel: any Channel
@@ -22,13 +28,31 @@ public final class HTTP2ClientTransport: ClientTransport {
         case closed
     }
 
+    /// The connection of one event loop.
+    private final class Slot: Sendable {
+        let eventLoop: any EventLoop
+        let state = Mutex(State.idle)
+
+        init(eventLoop: any EventLoop) {
+            self.eventLoop = eventLoop
+        }
+
+        /// The connection on `channel` takes no new calls: the next call opens a new one.
+        func retire(_ channel: any Channel) {
+            self.state.withLock { state in
+                if case .ready(let connection) = state, connection.channel === channel {
+                    state = .idle
+                }
+            }
+        }
+    }
+
     private let host: String
     private let port: Int
     private let configuration: HTTP2ClientConfiguration
     private let tls: TLSContext?
     private let logger: Logger
-    private let group: any EventLoopGroup
-    private let state = Mutex(State.idle)
+    private let slots: [Slot]
 
     /// Creates a transport to `host:port`; nothing connects until the first call.
     ///
@@ -41,7 +65,7 @@ public final class HTTP2ClientTransport: ClientTransport {
         self.port = port
         self.configuration = configuration
         self.logger = logger
-        self.group = SharedEventLoopGroup.group
+        self.slots = SharedEventLoopGroup.group.makeIterator().map { Slot(eventLoop: $0) }
         if var tls = configuration.tls?.configuration {
             if tls.serverHostname == nil { tls.serverHostname = host }
             self.tls = try TLSContext(configuration: tls)
@@ -59,57 +83,75 @@ public final class HTTP2ClientTransport: ClientTransport {
         // The deadline counts from now, so time spent waiting for the connection counts against it.
         let deadline = options.timeout.map { NIODeadline.now() + .init($0) }
         func open(on connection: Connection) async throws -> any ClientCallStream {
-            try await connection.channel.eventLoop.submit {
+            let loop = connection.channel.eventLoop
+            if loop.inEventLoop {
+                return try connection.handler.value.openStream(
+                    method: method, metadata: metadata, options: options, deadline: deadline)
+            }
+            return try await loop.submit {
                 try connection.handler.value.openStream(
                     method: method, metadata: metadata, options: options, deadline: deadline)
             }.get()
         }
+        let slot = self.slotOfCurrentLoop()
         do {
-            return try await open(on: try await self.connection(by: deadline))
+            return try await open(on: try await self.connection(in: slot, by: deadline))
         } catch is ClientConnectionHandler.Closing {
             // The handler retired the connection (so the next look opens a new one); the call never left.
             do {
-                return try await open(on: try await self.connection(by: deadline))
+                return try await open(on: try await self.connection(in: slot, by: deadline))
             } catch is ClientConnectionHandler.Closing {
                 throw RPCError(code: .unavailable, message: "Connection is closing")
             }
         }
     }
 
-    /// Closes the connection; calls in flight end with UNAVAILABLE and later calls fail.
+    /// Closes the connections; calls in flight end with UNAVAILABLE and later calls fail.
     public func close() async {
-        let previous = self.state.withLock { state -> State in
-            defer { state = .closed }
-            return state
-        }
-        switch previous {
-        case .ready(let connection):
-            try? await connection.channel.eventLoop.submit { connection.handler.value.close() }.get()
-            try? await connection.channel.closeFuture.get()
-        case .connecting(let future):
-            if let connection = try? await future.get() {
-                try? await connection.channel.close()
+        for slot in self.slots {
+            let previous = slot.state.withLock { state -> State in
+                defer { state = .closed }
+                return state
             }
-        case .idle, .closed:
-            break
+            switch previous {
+            case .ready(let connection):
+                try? await connection.channel.eventLoop.submit { connection.handler.value.close() }.get()
+                try? await connection.channel.closeFuture.get()
+            case .connecting(let future):
+                if let connection = try? await future.get() {
+                    try? await connection.channel.close()
+                }
+            case .idle, .closed:
+                break
+            }
         }
+    }
+
+    /// The slot of the event loop this code runs on; the first slot elsewhere (a thread of no loop).
+    private func slotOfCurrentLoop() -> Slot {
+        if self.slots.count > 1, let current = MultiThreadedEventLoopGroup.currentEventLoop,
+            let slot = self.slots.first(where: { $0.eventLoop === current })
+        {
+            return slot
+        }
+        return self.slots[0]
     }
 
     /// The connection to use, waiting for it to be set up if need be, but not beyond `deadline`
     /// (DEADLINE_EXCEEDED; the set-up carries on for later calls).
-    private func connection(by deadline: NIODeadline?) async throws -> Connection {
+    private func connection(in slot: Slot, by deadline: NIODeadline?) async throws -> Connection {
         enum Lookup {
             case ready(Connection)
             case pending(EventLoopFuture<Connection>)
         }
-        let lookup: Lookup = try self.state.withLock { state in
+        let lookup: Lookup = try slot.state.withLock { state in
             switch state {
             case .ready(let connection):
                 return .ready(connection)
             case .connecting(let future):
                 return .pending(future)
             case .idle:
-                let future = self.connect()
+                let future = self.connect(slot)
                 state = .connecting(future)
                 return .pending(future)
             case .closed:
@@ -140,8 +182,8 @@ public final class HTTP2ClientTransport: ClientTransport {
         }
     }
 
-    private func connect() -> EventLoopFuture<Connection> {
-        let eventLoop = self.group.next()
+    private func connect(_ slot: Slot) -> EventLoopFuture<Connection> {
+        let eventLoop = slot.eventLoop
         let authority = "\(self.host):\(self.port)"
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.init(self.configuration.connectTimeout))
@@ -155,7 +197,7 @@ public final class HTTP2ClientTransport: ClientTransport {
                     let handler = try ClientConnectionHandler(
                         configuration: self.configuration, authority: authority, eventLoop: channel.eventLoop,
                         logger: self.logger,
-                        onRetire: { [weak self] in self?.retire(channel) })
+                        onRetire: { [weak slot] in slot?.retire(channel) })
                     try handlers.addHandler(handler)
                 }
             }
@@ -183,9 +225,9 @@ public final class HTTP2ClientTransport: ClientTransport {
                 throw error
             }
         }
-        future.whenComplete { [weak self] (result: Result<Connection, any Error>) in
-            guard let self else { return }
-            self.state.withLock { state in
+        future.whenComplete { [weak slot] (result: Result<Connection, any Error>) in
+            guard let slot else { return }
+            slot.state.withLock { state in
                 guard case .connecting(let pending) = state, pending === future else { return }
                 switch result {
                 case .success(let connection): state = .ready(connection)
@@ -194,14 +236,5 @@ public final class HTTP2ClientTransport: ClientTransport {
             }
         }
         return future
-    }
-
-    /// The connection on `channel` takes no new calls: the next call opens a new one.
-    private func retire(_ channel: any Channel) {
-        self.state.withLock { state in
-            if case .ready(let connection) = state, connection.channel === channel {
-                state = .idle
-            }
-        }
     }
 }

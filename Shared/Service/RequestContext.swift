@@ -17,8 +17,7 @@ public enum RequestContext {
         {
             return given
         }
-        var generator = SystemRandomNumberGenerator()
-        return Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        return Hex.random(byteCount: 8)
     }
 
     private static func isAllowed(_ byte: UInt8) -> Bool {

@@ -7,8 +7,7 @@ import SkyportStorage
 public enum ServiceSupport {
     /// A new random identifier, `<prefix>_<24 hex digits>` (96 bits).
     public static func newIdentifier(prefix: String) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return prefix + "_" + Hex.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        prefix + "_" + Hex.random(byteCount: 12)
     }
 
     /// Milliseconds since the Unix epoch, now.

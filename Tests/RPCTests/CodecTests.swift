@@ -52,6 +52,16 @@ import Testing
         #expect(Hex.encode([]) == "")
         #expect(Hex.encode([0x00, 0x0F, 0xA5, 0xFF]) == "000fa5ff")
     }
+
+    @Test func randomDigitsHaveTheAskedLengthAndDiffer() {
+        for count in [1, 8, 12, 13] {
+            let text = Hex.random(byteCount: count)
+            #expect(text.utf8.count == count * 2)
+            #expect(text.allSatisfy { "0123456789abcdef".contains($0) })
+        }
+        let many = Set((0..<1000).map { _ in Hex.random(byteCount: 12) })
+        #expect(many.count == 1000)
+    }
 }
 
 @Suite struct MetadataTests {
