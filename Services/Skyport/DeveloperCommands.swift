@@ -4,7 +4,8 @@ import SkyportProto
 /// `skyport developer`: developer accounts (the operator's commands).
 struct DeveloperCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "developer", abstract: "Manage developer accounts (operator).", subcommands: [Create.self])
+        commandName: "developer", abstract: "Manage developer accounts and their API keys (operator).",
+        subcommands: [Create.self, Show.self, AddKey.self, RevokeKey.self])
 
     /// `skyport developer create`.
     struct Create: AsyncParsableCommand {
@@ -25,6 +26,65 @@ struct DeveloperCommand: AsyncParsableCommand {
             print("(shown once: keep it, e.g. export SKYPORT_API_KEY=...)")
         }
     }
+
+    /// `skyport developer show`.
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a developer and the ids of its active API keys.")
+
+        @OptionGroup var connection: EntitlementConnection
+        @Argument(help: "The developer id (dev_…).") var developer: String
+
+        func run() async throws {
+            var request = Skyport_Entitlement_V1_GetDeveloperRequest()
+            request.developerId = self.developer
+            DeveloperCommand.show(try await self.connection.run { try await $0.getDeveloper(request) })
+        }
+    }
+
+    /// `skyport developer add-key`.
+    struct AddKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-key",
+            abstract: "Add an API key to a developer and print it (shown once). To rotate: add, move callers, revoke.")
+
+        @OptionGroup var connection: EntitlementConnection
+        @Argument(help: "The developer id (dev_…).") var developer: String
+
+        func run() async throws {
+            var request = Skyport_Entitlement_V1_CreateAPIKeyRequest()
+            request.developerId = self.developer
+            let created = try await self.connection.run { try await $0.createAPIKey(request) }
+            print("api key:   \(created.apiKey)")
+            print("(shown once: keep it, e.g. export SKYPORT_API_KEY=...)")
+        }
+    }
+
+    /// `skyport developer revoke-key`.
+    struct RevokeKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-key",
+            abstract: "Revoke one of a developer's API keys; calls with it fail from then on.")
+
+        @OptionGroup var connection: EntitlementConnection
+        @Argument(help: "The developer id (dev_…).") var developer: String
+        @Argument(help: "The key id: the part of the key between sk_ and the next _.") var keyID: String
+
+        func run() async throws {
+            var request = Skyport_Entitlement_V1_RevokeAPIKeyRequest()
+            request.developerId = self.developer
+            request.apiKeyId = self.keyID
+            let developer = try await self.connection.run { try await $0.revokeAPIKey(request) }
+            print("revoked \(self.keyID)")
+            DeveloperCommand.show(developer)
+        }
+    }
+
+    /// A developer and its active key ids.
+    static func show(_ developer: Skyport_Entitlement_V1_Developer) {
+        print("developer: \(developer.developerId)  \(developer.displayName) <\(developer.email)>")
+        print("api keys:  \(developer.apiKeyIds.isEmpty ? "none active" : developer.apiKeyIds.joined(separator: ", "))")
+    }
 }
 
 /// `skyport app`: a developer's applications and versions.
@@ -42,7 +102,8 @@ struct AppCommand: AsyncParsableCommand {
         @Option(help: "Its home data centre, e.g. dc1.") var home: String
         @Option(help: "Normalised CPU units per instance.") var cpu: UInt32 = 1
         @Option(name: .customLong("memory-mib"), help: "Memory per instance in MiB.") var memoryMiB: UInt64 = 1024
-        @Option(name: .customLong("min-gpu-score"), help: "The least GPU score a host needs.") var minGPUScore: UInt32 = 0
+        @Option(name: .customLong("min-gpu-score"), help: "The least GPU score a host needs.") var minGPUScore: UInt32 =
+            0
         @Option(name: .customLong("sessions-per-instance"), help: "Sessions one instance serves at once.")
         var sessionsPerInstance: UInt32 = 1
 
@@ -80,7 +141,8 @@ struct AppCommand: AsyncParsableCommand {
             if let releaseAt = self.releaseAt { request.releaseAtUnixMs = try CommandLineDate.milliseconds(releaseAt) }
             let metadata = try self.connection.developerMetadata()
             let published = try await self.connection.run { try await $0.publishVersion(request, metadata: metadata) }
-            print("\(published.appId) \(published.versionId) released \(CommandLineDate.text(published.releaseAtUnixMs))")
+            print(
+                "\(published.appId) \(published.versionId) released \(CommandLineDate.text(published.releaseAtUnixMs))")
         }
     }
 

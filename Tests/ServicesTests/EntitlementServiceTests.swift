@@ -195,6 +195,65 @@ struct EntitlementServiceTests {
         }
     }
 
+    @Test(
+        "the operator adds and revokes API keys; a revoked key is UNAUTHENTICATED at once, the others still work",
+        arguments: ServiceBackend.all)
+    func addAndRevokeKeys(backend: ServiceBackend) async throws {
+        try await Self.withEntitlement(backend) { fixture in
+            let ada = try await Self.create(fixture.operatorClient)
+            let bob = try await Self.create(fixture.operatorClient, name: "Bob", email: "bob@example.org")
+            let adaID = try #require(ada.developer?.developerId)
+            let first = try #require(APIKey(parsing: ada.apiKey))
+            let client = fixture.publicClient
+
+            var add = Skyport_Entitlement_V1_CreateAPIKeyRequest()
+            add.developerId = adaID
+            let added = try await fixture.operatorClient.createAPIKey(add)
+            let second = try #require(APIKey(parsing: added.apiKey))
+            #expect(second.keyID != first.keyID)
+            #expect(added.developer?.apiKeyIds.sorted() == [first.keyID, second.keyID].sorted())
+            #expect(try await client.whoAmI(.init(), metadata: Self.bearer(added.apiKey)).developerId == adaID)
+            #expect(try await client.whoAmI(.init(), metadata: Self.bearer(ada.apiKey)).developerId == adaID)
+            // Only the hash of the new key is stored.
+            let stored = try await fixture.database.query(
+                "SELECT key_hash FROM api_keys WHERE key_id = ?", [second.keyID])
+            #expect(try stored.first?.decode([UInt8].self, "key_hash") == fixture.hasher.hash(second))
+
+            var revoke = Skyport_Entitlement_V1_RevokeAPIKeyRequest()
+            revoke.developerId = adaID
+            revoke.apiKeyId = first.keyID
+            let after = try await fixture.operatorClient.revokeAPIKey(revoke)
+            #expect(after.apiKeyIds == [second.keyID])
+            await expectStatus(.unauthenticated) {
+                try await client.whoAmI(.init(), metadata: Self.bearer(ada.apiKey))
+            }
+            #expect(try await client.whoAmI(.init(), metadata: Self.bearer(added.apiKey)).developerId == adaID)
+            // Revoking it again, or through another developer, or an unknown developer: NOT_FOUND.
+            await expectStatus(.notFound) { try await fixture.operatorClient.revokeAPIKey(revoke) }
+            var other = revoke
+            other.developerId = try #require(bob.developer?.developerId)
+            other.apiKeyId = second.keyID
+            await expectStatus(.notFound) { try await fixture.operatorClient.revokeAPIKey(other) }
+            #expect(try await client.whoAmI(.init(), metadata: Self.bearer(added.apiKey)).developerId == adaID)
+            add.developerId = "dev_000000000000000000000000"
+            await expectStatus(.notFound) { try await fixture.operatorClient.createAPIKey(add) }
+            add.developerId = ""
+            await expectStatus(.invalidArgument) { try await fixture.operatorClient.createAPIKey(add) }
+            revoke.apiKeyId = ""
+            await expectStatus(.invalidArgument) { try await fixture.operatorClient.revokeAPIKey(revoke) }
+
+            // Operator methods: a developer's key (no client certificate) cannot add or revoke keys.
+            revoke.apiKeyId = second.keyID
+            add.developerId = adaID
+            let keyed = Self.bearer(added.apiKey)
+            await expectStatus(.unauthenticated) { try await client.createAPIKey(add, metadata: keyed) }
+            await expectStatus(.unauthenticated) { try await client.revokeAPIKey(revoke, metadata: keyed) }
+            let keys = try await fixture.database.query("SELECT key_id FROM api_keys WHERE revoked_at_ms IS NULL")
+            let bobKey = try #require(bob.developer?.apiKeyIds.first)
+            #expect(Set(try keys.map { try $0.decode(String.self, "key_id") }) == [second.keyID, bobKey])
+        }
+    }
+
     /// Whether `needle` occurs in `haystack` as a contiguous run.
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard !needle.isEmpty, haystack.count >= needle.count else { return false }

@@ -200,6 +200,18 @@ def test_one_real_method_per_service():
                   "/skyport.hostmgr.v1.HostManager/CreateSession" in dc2_log and "(entitlement)" in dc2_log)
             check("the token never reaches a log", all(session["tokenText"][5:45] not in open(os.path.join(STATE, "logs", f)).read()
                                                         for f in os.listdir(os.path.join(STATE, "logs"))))
+        # Key rotation through the tool: the operator adds a key and revokes the first; the first is refused at once.
+        added = skyport("developer", "add-key", "--state-dir", STATE, developer)
+        new_key = re.search(r"^api key:\s+(sk_\S+)$", added.stdout, re.M)
+        revoked = skyport("developer", "revoke-key", "--state-dir", STATE, developer, key.split("_", 2)[1])
+        old_refused = skyport("app", "show", "--state-dir", STATE, app_id, env=developer_env)
+        new_works = skyport("app", "show", "--state-dir", STATE, app_id,
+                            env={"SKYPORT_API_KEY": new_key.group(1) if new_key else ""})
+        check("the operator adds an API key and revokes the first: the old key is UNAUTHENTICATED, the new one works",
+              added.returncode == 0 and new_key is not None and revoked.returncode == 0
+              and old_refused.returncode != 0 and "UNAUTHENTICATED" in old_refused.stderr
+              and new_works.returncode == 0 and app_id in new_works.stdout,
+              "\n".join(r.stdout + r.stderr for r in (added, revoked, old_refused, new_works)))
 
     code, dc, err = call("redemption", "skyport.redemption.v1.Redemption/UpsertDataCentre",
                          '{"datacentreId": "dc3", "hostmgrAddress": "127.0.0.1:1", "latitude": 48.1, '

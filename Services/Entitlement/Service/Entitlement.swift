@@ -50,6 +50,8 @@ public enum Entitlement {
         var policy = MethodAccessPolicy()
         policy.allow(["skyport"], toCall: Skyport_Entitlement_V1_EntitlementMethods.createDeveloper)
         policy.allow(["skyport"], toCall: Skyport_Entitlement_V1_EntitlementMethods.getDeveloper)
+        policy.allow(["skyport"], toCall: Skyport_Entitlement_V1_EntitlementMethods.createAPIKey)
+        policy.allow(["skyport"], toCall: Skyport_Entitlement_V1_EntitlementMethods.revokeAPIKey)
         for method in [
             Skyport_Entitlement_V1_EntitlementMethods.whoAmI,
             Skyport_Entitlement_V1_EntitlementMethods.registerApplication,

@@ -54,6 +54,45 @@ public struct EntitlementService: Skyport_Entitlement_V1_EntitlementProvider {
         return Self.message(developer)
     }
 
+    /// Adds an API key to a developer and returns it (once; only the hash is stored).
+    public func createAPIKey(
+        _ request: Skyport_Entitlement_V1_CreateAPIKeyRequest, context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_CreateAPIKeyResponse {
+        try ServiceSupport.requireText(request.developerId, field: "developer_id", maxLength: 64)
+        guard
+            let (developer, key) = try await ServiceSupport.store({
+                try await self.store.createAPIKey(
+                    developerID: request.developerId, now: ServiceSupport.nowUnixMilliseconds())
+            })
+        else {
+            throw RPCError(code: .notFound, message: "developer \(request.developerId) not found")
+        }
+        var response = Skyport_Entitlement_V1_CreateAPIKeyResponse()
+        response.developer = Self.message(developer)
+        response.apiKey = key.reveal()
+        return response
+    }
+
+    /// Revokes one of a developer's API keys: NOT_FOUND when it has no such active key.
+    public func revokeAPIKey(
+        _ request: Skyport_Entitlement_V1_RevokeAPIKeyRequest, context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_Developer {
+        try ServiceSupport.requireText(request.developerId, field: "developer_id", maxLength: 64)
+        try ServiceSupport.requireText(request.apiKeyId, field: "api_key_id", maxLength: 64)
+        guard
+            let developer = try await ServiceSupport.store({
+                try await self.store.revokeAPIKey(
+                    developerID: request.developerId, keyID: request.apiKeyId, now: ServiceSupport.nowUnixMilliseconds()
+                )
+            })
+        else {
+            throw RPCError(
+                code: .notFound,
+                message: "developer \(request.developerId) has no active API key \(request.apiKeyId)")
+        }
+        return Self.message(developer)
+    }
+
     /// The developer of the calling API key (authenticated by `APIKeyAuthenticator`).
     public func whoAmI(
         _ request: Skyport_Entitlement_V1_WhoAmIRequest, context: ServerContext

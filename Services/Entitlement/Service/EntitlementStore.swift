@@ -112,26 +112,56 @@ public struct EntitlementStore: APIKeyStore {
         return (developer, key)
     }
 
+    /// Adds an API key to developer `developerID`; the developer with it and the key (only here), or `nil`
+    /// when there is no such developer.
+    public func createAPIKey(developerID: String, now: Int64) async throws -> (Developer, APIKey)? {
+        let key = try APIKey.generate()
+        let record = self.hasher.record(for: key, principal: developerID)
+        return try await self.database.write { tx in
+            guard
+                try await tx.queryFirst("SELECT 1 AS one FROM developers WHERE developer_id = ?", [developerID]) != nil
+            else { return nil }
+            try await tx.execute(
+                "INSERT INTO api_keys (key_id, developer_id, key_hash, created_at_ms) VALUES (?, ?, ?, ?)",
+                [record.keyID, developerID, record.hash, now])
+            return try await Self.developer(id: developerID, in: tx).map { ($0, key) }
+        }
+    }
+
+    /// Revokes developer `developerID`'s active key `keyID`; the developer after it, or `nil` when it has
+    /// no such active key.
+    public func revokeAPIKey(developerID: String, keyID: String, now: Int64) async throws -> Developer? {
+        try await self.database.write { tx in
+            let revoked = try await tx.execute(
+                "UPDATE api_keys SET revoked_at_ms = ? WHERE key_id = ? AND developer_id = ? AND revoked_at_ms IS NULL",
+                [now, keyID, developerID])
+            guard revoked == 1 else { return nil }
+            return try await Self.developer(id: developerID, in: tx)
+        }
+    }
+
     /// The developer `developerID`, or `nil`.
     public func developer(id developerID: String) async throws -> Developer? {
-        try await self.database.read { tx in
-            guard
-                let row = try await tx.queryFirst(
-                    "SELECT developer_id, display_name, email, created_at_ms FROM developers WHERE developer_id = ?",
-                    [developerID])
-            else { return nil }
-            let keys = try await tx.query(
-                """
-                SELECT key_id FROM api_keys WHERE developer_id = ? AND revoked_at_ms IS NULL
-                ORDER BY created_at_ms, key_id
-                """,
+        try await self.database.read { tx in try await Self.developer(id: developerID, in: tx) }
+    }
+
+    private static func developer(id developerID: String, in tx: Transaction) async throws -> Developer? {
+        guard
+            let row = try await tx.queryFirst(
+                "SELECT developer_id, display_name, email, created_at_ms FROM developers WHERE developer_id = ?",
                 [developerID])
-            return Developer(
-                developerID: try row.decode(String.self, "developer_id"),
-                displayName: try row.decode(String.self, "display_name"), email: try row.decode(String.self, "email"),
-                createdAtMilliseconds: try row.decode(Int64.self, "created_at_ms"),
-                activeKeyIDs: try keys.map { try $0.decode(String.self, "key_id") })
-        }
+        else { return nil }
+        let keys = try await tx.query(
+            """
+            SELECT key_id FROM api_keys WHERE developer_id = ? AND revoked_at_ms IS NULL
+            ORDER BY created_at_ms, key_id
+            """,
+            [developerID])
+        return Developer(
+            developerID: try row.decode(String.self, "developer_id"),
+            displayName: try row.decode(String.self, "display_name"), email: try row.decode(String.self, "email"),
+            createdAtMilliseconds: try row.decode(Int64.self, "created_at_ms"),
+            activeKeyIDs: try keys.map { try $0.decode(String.self, "key_id") })
     }
 
     /// `APIKeyStore`: the hash of an active key, with its developer as principal.

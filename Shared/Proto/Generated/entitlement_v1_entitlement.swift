@@ -137,6 +137,99 @@ public struct Skyport_Entitlement_V1_GetDeveloperRequest: ProtoMessage, Hashable
     }
 }
 
+/// The `skyport.entitlement.v1.CreateAPIKeyRequest` message.
+public struct Skyport_Entitlement_V1_CreateAPIKeyRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.CreateAPIKeyRequest"
+
+    /// `developer_id` (1).
+    public var developerId: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__create_apikey_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.CreateAPIKeyResponse` message.
+public struct Skyport_Entitlement_V1_CreateAPIKeyResponse: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.CreateAPIKeyResponse"
+
+    /// The developer with the new key among its active keys.
+    public var developer: Skyport_Entitlement_V1_Developer? = nil
+
+    /// The new API key, `sk_<key id>_<secret>`. Shown once: only its hash is stored.
+    public var apiKey: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__create_apikey_response__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
+/// The `skyport.entitlement.v1.RevokeAPIKeyRequest` message.
+public struct Skyport_Entitlement_V1_RevokeAPIKeyRequest: ProtoMessage, Hashable {
+    /// The fully-qualified message name.
+    public static let protoMessageName = "skyport.entitlement.v1.RevokeAPIKeyRequest"
+
+    /// `developer_id` (1).
+    public var developerId: String = ""
+
+    /// The key's id (the part between `sk_` and the second `_`), as listed in `Developer.api_key_ids`.
+    public var apiKeyId: String = ""
+
+    /// Creates a message with every field at its default.
+    public init() {}
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// - Throws: `ProtoDecodingError` when the bytes are not a valid encoding.
+    public init(serializedBytes: [UInt8]) throws {
+        self = try unpackProtoMessage(
+            serializedBytes,
+            name: Self.protoMessageName,
+            initialize: skyport__entitlement__v1__revoke_apikey_request__init
+        ) { Self(cMessage: $0) }
+    }
+
+    /// Encodes the message.
+    public func serializedBytes() -> [UInt8] {
+        let arena = ProtoArena()
+        return withExtendedLifetime(arena) { packProtoMessage(self.cMessage(in: arena)) }
+    }
+}
+
 /// The `skyport.entitlement.v1.WhoAmIRequest` message.
 public struct Skyport_Entitlement_V1_WhoAmIRequest: ProtoMessage, Hashable {
     /// The fully-qualified message name.
@@ -817,6 +910,58 @@ extension Skyport_Entitlement_V1_GetDeveloperRequest {
     }
 }
 
+extension Skyport_Entitlement_V1_CreateAPIKeyRequest {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__CreateAPIKeyRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__CreateAPIKeyRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.developerId = protoString(c.developer_id)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__CreateAPIKeyRequest> {
+        let c = arena.message(skyport__entitlement__v1__create_apikey_request__init)
+        if !self.developerId.isEmpty { c.pointee.developer_id = arena.string(self.developerId) }
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_CreateAPIKeyResponse {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__CreateAPIKeyResponse` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__CreateAPIKeyResponse>) {
+        self.init()
+        let c = cMessage.pointee
+        self.developer = c.developer.map { .init(cMessage: $0) }
+        self.apiKey = protoString(c.api_key)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__CreateAPIKeyResponse> {
+        let c = arena.message(skyport__entitlement__v1__create_apikey_response__init)
+        c.pointee.developer = self.developer.map { $0.cMessage(in: arena) }
+        if !self.apiKey.isEmpty { c.pointee.api_key = arena.string(self.apiKey) }
+        return c
+    }
+}
+
+extension Skyport_Entitlement_V1_RevokeAPIKeyRequest {
+    /// Copies a protobuf-c `Skyport__Entitlement__V1__RevokeAPIKeyRequest` into a Swift value.
+    init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__RevokeAPIKeyRequest>) {
+        self.init()
+        let c = cMessage.pointee
+        self.developerId = protoString(c.developer_id)
+        self.apiKeyId = protoString(c.api_key_id)
+    }
+
+    /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
+    func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Skyport__Entitlement__V1__RevokeAPIKeyRequest> {
+        let c = arena.message(skyport__entitlement__v1__revoke_apikey_request__init)
+        if !self.developerId.isEmpty { c.pointee.developer_id = arena.string(self.developerId) }
+        if !self.apiKeyId.isEmpty { c.pointee.api_key_id = arena.string(self.apiKeyId) }
+        return c
+    }
+}
+
 extension Skyport_Entitlement_V1_WhoAmIRequest {
     /// Copies a protobuf-c `Skyport__Entitlement__V1__WhoAmIRequest` into a Swift value.
     init(cMessage: UnsafeMutablePointer<Skyport__Entitlement__V1__WhoAmIRequest>) {
@@ -1208,6 +1353,16 @@ public enum Skyport_Entitlement_V1_EntitlementMethods {
         service: "skyport.entitlement.v1.Entitlement",
         method: "GetDeveloper"
     )
+    /// `/skyport.entitlement.v1.Entitlement/CreateAPIKey`.
+    public static let createAPIKey = MethodDescriptor(
+        service: "skyport.entitlement.v1.Entitlement",
+        method: "CreateAPIKey"
+    )
+    /// `/skyport.entitlement.v1.Entitlement/RevokeAPIKey`.
+    public static let revokeAPIKey = MethodDescriptor(
+        service: "skyport.entitlement.v1.Entitlement",
+        method: "RevokeAPIKey"
+    )
     /// `/skyport.entitlement.v1.Entitlement/WhoAmI`.
     public static let whoAmI = MethodDescriptor(service: "skyport.entitlement.v1.Entitlement", method: "WhoAmI")
     /// `/skyport.entitlement.v1.Entitlement/RegisterApplication`.
@@ -1256,8 +1411,8 @@ public enum Skyport_Entitlement_V1_EntitlementMethods {
 /// (applications with a resource profile and a home data centre, and their versions), entitlements
 /// (which user may use which application), and session requests that return a one-time token.
 ///
-/// Access: CreateDeveloper and GetDeveloper are operator methods (the `skyport` identity over mutual
-/// TLS). Every other method is public and authenticates the developer by API key
+/// Access: CreateDeveloper, GetDeveloper, CreateAPIKey and RevokeAPIKey are operator methods (the
+/// `skyport` identity over mutual TLS). Every other method is public and authenticates the developer by API key
 /// (`authorization: Bearer sk_...`); a developer sees only its own applications (another developer's
 /// application is NOT_FOUND).
 public protocol Skyport_Entitlement_V1_EntitlementProvider: RPCService {
@@ -1270,6 +1425,20 @@ public protocol Skyport_Entitlement_V1_EntitlementProvider: RPCService {
     /// Reads one developer account. NOT_FOUND when it does not exist.
     func getDeveloper(
         _ request: Skyport_Entitlement_V1_GetDeveloperRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_Developer
+
+    /// Adds an API key to a developer (to rotate keys: add the new one, move callers, revoke the old). The
+    /// key is returned once and stored hashed. NOT_FOUND when the developer does not exist.
+    func createAPIKey(
+        _ request: Skyport_Entitlement_V1_CreateAPIKeyRequest,
+        context: ServerContext
+    ) async throws -> Skyport_Entitlement_V1_CreateAPIKeyResponse
+
+    /// Revokes one of a developer's API keys: calls with it are UNAUTHENTICATED from then on. NOT_FOUND
+    /// when the developer has no active key with that id.
+    func revokeAPIKey(
+        _ request: Skyport_Entitlement_V1_RevokeAPIKeyRequest,
         context: ServerContext
     ) async throws -> Skyport_Entitlement_V1_Developer
 
@@ -1349,6 +1518,20 @@ extension Skyport_Entitlement_V1_EntitlementProvider {
                 Skyport_Entitlement_V1_Developer.self
             ) {
                 try await self.getDeveloper($0, context: $1)
+            },
+            .unary(
+                Skyport_Entitlement_V1_EntitlementMethods.createAPIKey,
+                Skyport_Entitlement_V1_CreateAPIKeyRequest.self,
+                Skyport_Entitlement_V1_CreateAPIKeyResponse.self
+            ) {
+                try await self.createAPIKey($0, context: $1)
+            },
+            .unary(
+                Skyport_Entitlement_V1_EntitlementMethods.revokeAPIKey,
+                Skyport_Entitlement_V1_RevokeAPIKeyRequest.self,
+                Skyport_Entitlement_V1_Developer.self
+            ) {
+                try await self.revokeAPIKey($0, context: $1)
             },
             .unary(
                 Skyport_Entitlement_V1_EntitlementMethods.whoAmI,
@@ -1450,6 +1633,38 @@ public struct Skyport_Entitlement_V1_EntitlementClient: Sendable {
     ) async throws -> Skyport_Entitlement_V1_Developer {
         try await self.client.unary(
             Skyport_Entitlement_V1_EntitlementMethods.getDeveloper,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Entitlement_V1_Developer.self
+        ).message
+    }
+
+    /// Adds an API key to a developer (to rotate keys: add the new one, move callers, revoke the old). The
+    /// key is returned once and stored hashed. NOT_FOUND when the developer does not exist.
+    public func createAPIKey(
+        _ request: Skyport_Entitlement_V1_CreateAPIKeyRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Entitlement_V1_CreateAPIKeyResponse {
+        try await self.client.unary(
+            Skyport_Entitlement_V1_EntitlementMethods.createAPIKey,
+            request: request,
+            metadata: metadata,
+            options: options,
+            responseType: Skyport_Entitlement_V1_CreateAPIKeyResponse.self
+        ).message
+    }
+
+    /// Revokes one of a developer's API keys: calls with it are UNAUTHENTICATED from then on. NOT_FOUND
+    /// when the developer has no active key with that id.
+    public func revokeAPIKey(
+        _ request: Skyport_Entitlement_V1_RevokeAPIKeyRequest,
+        metadata: Metadata = [:],
+        options: CallOptions = .init()
+    ) async throws -> Skyport_Entitlement_V1_Developer {
+        try await self.client.unary(
+            Skyport_Entitlement_V1_EntitlementMethods.revokeAPIKey,
             request: request,
             metadata: metadata,
             options: options,

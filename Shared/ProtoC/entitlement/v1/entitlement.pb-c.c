@@ -142,6 +142,141 @@ void   skyport__entitlement__v1__get_developer_request__free_unpacked
   assert(message->base.descriptor == &skyport__entitlement__v1__get_developer_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   skyport__entitlement__v1__create_apikey_request__init
+                     (Skyport__Entitlement__V1__CreateAPIKeyRequest         *message)
+{
+  static const Skyport__Entitlement__V1__CreateAPIKeyRequest init_value = SKYPORT__ENTITLEMENT__V1__CREATE_APIKEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__create_apikey_request__get_packed_size
+                     (const Skyport__Entitlement__V1__CreateAPIKeyRequest *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__create_apikey_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__create_apikey_request__pack
+                     (const Skyport__Entitlement__V1__CreateAPIKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__create_apikey_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__create_apikey_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__CreateAPIKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__create_apikey_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__CreateAPIKeyRequest *
+       skyport__entitlement__v1__create_apikey_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__CreateAPIKeyRequest *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__create_apikey_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__create_apikey_request__free_unpacked
+                     (Skyport__Entitlement__V1__CreateAPIKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__create_apikey_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__create_apikey_response__init
+                     (Skyport__Entitlement__V1__CreateAPIKeyResponse         *message)
+{
+  static const Skyport__Entitlement__V1__CreateAPIKeyResponse init_value = SKYPORT__ENTITLEMENT__V1__CREATE_APIKEY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__create_apikey_response__get_packed_size
+                     (const Skyport__Entitlement__V1__CreateAPIKeyResponse *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__create_apikey_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__create_apikey_response__pack
+                     (const Skyport__Entitlement__V1__CreateAPIKeyResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__create_apikey_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__create_apikey_response__pack_to_buffer
+                     (const Skyport__Entitlement__V1__CreateAPIKeyResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__create_apikey_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__CreateAPIKeyResponse *
+       skyport__entitlement__v1__create_apikey_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__CreateAPIKeyResponse *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__create_apikey_response__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__create_apikey_response__free_unpacked
+                     (Skyport__Entitlement__V1__CreateAPIKeyResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__create_apikey_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   skyport__entitlement__v1__revoke_apikey_request__init
+                     (Skyport__Entitlement__V1__RevokeAPIKeyRequest         *message)
+{
+  static const Skyport__Entitlement__V1__RevokeAPIKeyRequest init_value = SKYPORT__ENTITLEMENT__V1__REVOKE_APIKEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t skyport__entitlement__v1__revoke_apikey_request__get_packed_size
+                     (const Skyport__Entitlement__V1__RevokeAPIKeyRequest *message)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__revoke_apikey_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t skyport__entitlement__v1__revoke_apikey_request__pack
+                     (const Skyport__Entitlement__V1__RevokeAPIKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__revoke_apikey_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t skyport__entitlement__v1__revoke_apikey_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__RevokeAPIKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &skyport__entitlement__v1__revoke_apikey_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Skyport__Entitlement__V1__RevokeAPIKeyRequest *
+       skyport__entitlement__v1__revoke_apikey_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Skyport__Entitlement__V1__RevokeAPIKeyRequest *)
+     protobuf_c_message_unpack (&skyport__entitlement__v1__revoke_apikey_request__descriptor,
+                                allocator, len, data);
+}
+void   skyport__entitlement__v1__revoke_apikey_request__free_unpacked
+                     (Skyport__Entitlement__V1__RevokeAPIKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &skyport__entitlement__v1__revoke_apikey_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   skyport__entitlement__v1__who_am_irequest__init
                      (Skyport__Entitlement__V1__WhoAmIRequest         *message)
 {
@@ -1045,6 +1180,146 @@ const ProtobufCMessageDescriptor skyport__entitlement__v1__get_developer_request
   skyport__entitlement__v1__get_developer_request__field_indices_by_name,
   1,  skyport__entitlement__v1__get_developer_request__number_ranges,
   (ProtobufCMessageInit) skyport__entitlement__v1__get_developer_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__create_apikey_request__field_descriptors[1] =
+{
+  {
+    "developer_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__CreateAPIKeyRequest, developer_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__create_apikey_request__field_indices_by_name[] = {
+  0,   /* field[0] = developer_id */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__create_apikey_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__create_apikey_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.CreateAPIKeyRequest",
+  "CreateAPIKeyRequest",
+  "Skyport__Entitlement__V1__CreateAPIKeyRequest",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__CreateAPIKeyRequest),
+  1,
+  skyport__entitlement__v1__create_apikey_request__field_descriptors,
+  skyport__entitlement__v1__create_apikey_request__field_indices_by_name,
+  1,  skyport__entitlement__v1__create_apikey_request__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__create_apikey_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__create_apikey_response__field_descriptors[2] =
+{
+  {
+    "developer",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__CreateAPIKeyResponse, developer),
+    &skyport__entitlement__v1__developer__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "api_key",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__CreateAPIKeyResponse, api_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__create_apikey_response__field_indices_by_name[] = {
+  1,   /* field[1] = api_key */
+  0,   /* field[0] = developer */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__create_apikey_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__create_apikey_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.CreateAPIKeyResponse",
+  "CreateAPIKeyResponse",
+  "Skyport__Entitlement__V1__CreateAPIKeyResponse",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__CreateAPIKeyResponse),
+  2,
+  skyport__entitlement__v1__create_apikey_response__field_descriptors,
+  skyport__entitlement__v1__create_apikey_response__field_indices_by_name,
+  1,  skyport__entitlement__v1__create_apikey_response__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__create_apikey_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor skyport__entitlement__v1__revoke_apikey_request__field_descriptors[2] =
+{
+  {
+    "developer_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RevokeAPIKeyRequest, developer_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "api_key_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Entitlement__V1__RevokeAPIKeyRequest, api_key_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned skyport__entitlement__v1__revoke_apikey_request__field_indices_by_name[] = {
+  1,   /* field[1] = api_key_id */
+  0,   /* field[0] = developer_id */
+};
+static const ProtobufCIntRange skyport__entitlement__v1__revoke_apikey_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor skyport__entitlement__v1__revoke_apikey_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "skyport.entitlement.v1.RevokeAPIKeyRequest",
+  "RevokeAPIKeyRequest",
+  "Skyport__Entitlement__V1__RevokeAPIKeyRequest",
+  "skyport.entitlement.v1",
+  sizeof(Skyport__Entitlement__V1__RevokeAPIKeyRequest),
+  2,
+  skyport__entitlement__v1__revoke_apikey_request__field_descriptors,
+  skyport__entitlement__v1__revoke_apikey_request__field_indices_by_name,
+  1,  skyport__entitlement__v1__revoke_apikey_request__number_ranges,
+  (ProtobufCMessageInit) skyport__entitlement__v1__revoke_apikey_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define skyport__entitlement__v1__who_am_irequest__field_descriptors NULL
@@ -2305,10 +2580,12 @@ const ProtobufCEnumDescriptor skyport__entitlement__v1__entitlement_kind__descri
   skyport__entitlement__v1__entitlement_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor skyport__entitlement__v1__entitlement__method_descriptors[11] =
+static const ProtobufCMethodDescriptor skyport__entitlement__v1__entitlement__method_descriptors[13] =
 {
   { "CreateDeveloper", &skyport__entitlement__v1__create_developer_request__descriptor, &skyport__entitlement__v1__create_developer_response__descriptor },
   { "GetDeveloper", &skyport__entitlement__v1__get_developer_request__descriptor, &skyport__entitlement__v1__developer__descriptor },
+  { "CreateAPIKey", &skyport__entitlement__v1__create_apikey_request__descriptor, &skyport__entitlement__v1__create_apikey_response__descriptor },
+  { "RevokeAPIKey", &skyport__entitlement__v1__revoke_apikey_request__descriptor, &skyport__entitlement__v1__developer__descriptor },
   { "WhoAmI", &skyport__entitlement__v1__who_am_irequest__descriptor, &skyport__entitlement__v1__developer__descriptor },
   { "RegisterApplication", &skyport__entitlement__v1__register_application_request__descriptor, &skyport__entitlement__v1__application__descriptor },
   { "GetApplication", &skyport__entitlement__v1__get_application_request__descriptor, &skyport__entitlement__v1__application__descriptor },
@@ -2320,17 +2597,19 @@ static const ProtobufCMethodDescriptor skyport__entitlement__v1__entitlement__me
   { "RollOutVersion", &skyport__entitlement__v1__roll_out_version_request__descriptor, &skyport__entitlement__v1__roll_out_version_response__descriptor },
 };
 const unsigned skyport__entitlement__v1__entitlement__method_indices_by_name[] = {
+  2,        /* CreateAPIKey */
   0,        /* CreateDeveloper */
-  4,        /* GetApplication */
+  6,        /* GetApplication */
   1,        /* GetDeveloper */
-  6,        /* GrantEntitlement */
-  8,        /* ListEntitlements */
-  5,        /* PublishVersion */
-  3,        /* RegisterApplication */
-  9,        /* RequestSession */
-  7,        /* RevokeEntitlement */
-  10,        /* RollOutVersion */
-  2         /* WhoAmI */
+  8,        /* GrantEntitlement */
+  10,        /* ListEntitlements */
+  7,        /* PublishVersion */
+  5,        /* RegisterApplication */
+  11,        /* RequestSession */
+  3,        /* RevokeAPIKey */
+  9,        /* RevokeEntitlement */
+  12,        /* RollOutVersion */
+  4         /* WhoAmI */
 };
 const ProtobufCServiceDescriptor skyport__entitlement__v1__entitlement__descriptor =
 {
@@ -2339,7 +2618,7 @@ const ProtobufCServiceDescriptor skyport__entitlement__v1__entitlement__descript
   "Entitlement",
   "Skyport__Entitlement__V1__Entitlement",
   "skyport.entitlement.v1",
-  11,
+  13,
   skyport__entitlement__v1__entitlement__method_descriptors,
   skyport__entitlement__v1__entitlement__method_indices_by_name
 };
@@ -2359,13 +2638,29 @@ void skyport__entitlement__v1__entitlement__get_developer(ProtobufCService *serv
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void skyport__entitlement__v1__entitlement__create_apikey(ProtobufCService *service,
+                                                          const Skyport__Entitlement__V1__CreateAPIKeyRequest *input,
+                                                          Skyport__Entitlement__V1__CreateAPIKeyResponse_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void skyport__entitlement__v1__entitlement__revoke_apikey(ProtobufCService *service,
+                                                          const Skyport__Entitlement__V1__RevokeAPIKeyRequest *input,
+                                                          Skyport__Entitlement__V1__Developer_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void skyport__entitlement__v1__entitlement__who_am_i(ProtobufCService *service,
                                                      const Skyport__Entitlement__V1__WhoAmIRequest *input,
                                                      Skyport__Entitlement__V1__Developer_Closure closure,
                                                      void *closure_data)
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
-  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__register_application(ProtobufCService *service,
                                                                  const Skyport__Entitlement__V1__RegisterApplicationRequest *input,
@@ -2373,7 +2668,7 @@ void skyport__entitlement__v1__entitlement__register_application(ProtobufCServic
                                                                  void *closure_data)
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__get_application(ProtobufCService *service,
                                                             const Skyport__Entitlement__V1__GetApplicationRequest *input,
@@ -2381,7 +2676,7 @@ void skyport__entitlement__v1__entitlement__get_application(ProtobufCService *se
                                                             void *closure_data)
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__publish_version(ProtobufCService *service,
                                                             const Skyport__Entitlement__V1__PublishVersionRequest *input,
@@ -2389,7 +2684,7 @@ void skyport__entitlement__v1__entitlement__publish_version(ProtobufCService *se
                                                             void *closure_data)
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__grant_entitlement(ProtobufCService *service,
                                                               const Skyport__Entitlement__V1__GrantEntitlementRequest *input,
@@ -2397,7 +2692,7 @@ void skyport__entitlement__v1__entitlement__grant_entitlement(ProtobufCService *
                                                               void *closure_data)
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__revoke_entitlement(ProtobufCService *service,
                                                                const Skyport__Entitlement__V1__RevokeEntitlementRequest *input,
@@ -2405,7 +2700,7 @@ void skyport__entitlement__v1__entitlement__revoke_entitlement(ProtobufCService 
                                                                void *closure_data)
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__list_entitlements(ProtobufCService *service,
                                                               const Skyport__Entitlement__V1__ListEntitlementsRequest *input,
@@ -2413,7 +2708,7 @@ void skyport__entitlement__v1__entitlement__list_entitlements(ProtobufCService *
                                                               void *closure_data)
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__request_session(ProtobufCService *service,
                                                             const Skyport__Entitlement__V1__RequestSessionRequest *input,
@@ -2421,7 +2716,7 @@ void skyport__entitlement__v1__entitlement__request_session(ProtobufCService *se
                                                             void *closure_data)
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__roll_out_version(ProtobufCService *service,
                                                              const Skyport__Entitlement__V1__RollOutVersionRequest *input,
@@ -2429,7 +2724,7 @@ void skyport__entitlement__v1__entitlement__roll_out_version(ProtobufCService *s
                                                              void *closure_data)
 {
   assert(service->descriptor == &skyport__entitlement__v1__entitlement__descriptor);
-  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void skyport__entitlement__v1__entitlement__init (Skyport__Entitlement__V1__Entitlement_Service *service,
                                                   Skyport__Entitlement__V1__Entitlement_ServiceDestroy destroy)

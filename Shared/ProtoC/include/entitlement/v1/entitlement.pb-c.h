@@ -18,6 +18,9 @@ PROTOBUF_C__BEGIN_DECLS
 typedef struct Skyport__Entitlement__V1__CreateDeveloperRequest Skyport__Entitlement__V1__CreateDeveloperRequest;
 typedef struct Skyport__Entitlement__V1__CreateDeveloperResponse Skyport__Entitlement__V1__CreateDeveloperResponse;
 typedef struct Skyport__Entitlement__V1__GetDeveloperRequest Skyport__Entitlement__V1__GetDeveloperRequest;
+typedef struct Skyport__Entitlement__V1__CreateAPIKeyRequest Skyport__Entitlement__V1__CreateAPIKeyRequest;
+typedef struct Skyport__Entitlement__V1__CreateAPIKeyResponse Skyport__Entitlement__V1__CreateAPIKeyResponse;
+typedef struct Skyport__Entitlement__V1__RevokeAPIKeyRequest Skyport__Entitlement__V1__RevokeAPIKeyRequest;
 typedef struct Skyport__Entitlement__V1__WhoAmIRequest Skyport__Entitlement__V1__WhoAmIRequest;
 typedef struct Skyport__Entitlement__V1__Developer Skyport__Entitlement__V1__Developer;
 typedef struct Skyport__Entitlement__V1__ResourceProfile Skyport__Entitlement__V1__ResourceProfile;
@@ -89,6 +92,47 @@ struct  Skyport__Entitlement__V1__GetDeveloperRequest
 #define SKYPORT__ENTITLEMENT__V1__GET_DEVELOPER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__get_developer_request__descriptor) \
     , (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Entitlement__V1__CreateAPIKeyRequest
+{
+  ProtobufCMessage base;
+  char *developer_id;
+};
+#define SKYPORT__ENTITLEMENT__V1__CREATE_APIKEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__create_apikey_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Entitlement__V1__CreateAPIKeyResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The developer with the new key among its active keys.
+   */
+  Skyport__Entitlement__V1__Developer *developer;
+  /*
+   * The new API key, `sk_<key id>_<secret>`. Shown once: only its hash is stored.
+   */
+  char *api_key;
+};
+#define SKYPORT__ENTITLEMENT__V1__CREATE_APIKEY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__create_apikey_response__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Skyport__Entitlement__V1__RevokeAPIKeyRequest
+{
+  ProtobufCMessage base;
+  char *developer_id;
+  /*
+   * The key's id (the part between `sk_` and the second `_`), as listed in `Developer.api_key_ids`.
+   */
+  char *api_key_id;
+};
+#define SKYPORT__ENTITLEMENT__V1__REVOKE_APIKEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&skyport__entitlement__v1__revoke_apikey_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Skyport__Entitlement__V1__WhoAmIRequest
@@ -449,6 +493,63 @@ Skyport__Entitlement__V1__GetDeveloperRequest *
 void   skyport__entitlement__v1__get_developer_request__free_unpacked
                      (Skyport__Entitlement__V1__GetDeveloperRequest *message,
                       ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__CreateAPIKeyRequest methods */
+void   skyport__entitlement__v1__create_apikey_request__init
+                     (Skyport__Entitlement__V1__CreateAPIKeyRequest         *message);
+size_t skyport__entitlement__v1__create_apikey_request__get_packed_size
+                     (const Skyport__Entitlement__V1__CreateAPIKeyRequest   *message);
+size_t skyport__entitlement__v1__create_apikey_request__pack
+                     (const Skyport__Entitlement__V1__CreateAPIKeyRequest   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__create_apikey_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__CreateAPIKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__CreateAPIKeyRequest *
+       skyport__entitlement__v1__create_apikey_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__create_apikey_request__free_unpacked
+                     (Skyport__Entitlement__V1__CreateAPIKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__CreateAPIKeyResponse methods */
+void   skyport__entitlement__v1__create_apikey_response__init
+                     (Skyport__Entitlement__V1__CreateAPIKeyResponse         *message);
+size_t skyport__entitlement__v1__create_apikey_response__get_packed_size
+                     (const Skyport__Entitlement__V1__CreateAPIKeyResponse   *message);
+size_t skyport__entitlement__v1__create_apikey_response__pack
+                     (const Skyport__Entitlement__V1__CreateAPIKeyResponse   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__create_apikey_response__pack_to_buffer
+                     (const Skyport__Entitlement__V1__CreateAPIKeyResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__CreateAPIKeyResponse *
+       skyport__entitlement__v1__create_apikey_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__create_apikey_response__free_unpacked
+                     (Skyport__Entitlement__V1__CreateAPIKeyResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Skyport__Entitlement__V1__RevokeAPIKeyRequest methods */
+void   skyport__entitlement__v1__revoke_apikey_request__init
+                     (Skyport__Entitlement__V1__RevokeAPIKeyRequest         *message);
+size_t skyport__entitlement__v1__revoke_apikey_request__get_packed_size
+                     (const Skyport__Entitlement__V1__RevokeAPIKeyRequest   *message);
+size_t skyport__entitlement__v1__revoke_apikey_request__pack
+                     (const Skyport__Entitlement__V1__RevokeAPIKeyRequest   *message,
+                      uint8_t             *out);
+size_t skyport__entitlement__v1__revoke_apikey_request__pack_to_buffer
+                     (const Skyport__Entitlement__V1__RevokeAPIKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Skyport__Entitlement__V1__RevokeAPIKeyRequest *
+       skyport__entitlement__v1__revoke_apikey_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   skyport__entitlement__v1__revoke_apikey_request__free_unpacked
+                     (Skyport__Entitlement__V1__RevokeAPIKeyRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Skyport__Entitlement__V1__WhoAmIRequest methods */
 void   skyport__entitlement__v1__who_am_irequest__init
                      (Skyport__Entitlement__V1__WhoAmIRequest         *message);
@@ -783,6 +884,15 @@ typedef void (*Skyport__Entitlement__V1__CreateDeveloperResponse_Closure)
 typedef void (*Skyport__Entitlement__V1__GetDeveloperRequest_Closure)
                  (const Skyport__Entitlement__V1__GetDeveloperRequest *message,
                   void *closure_data);
+typedef void (*Skyport__Entitlement__V1__CreateAPIKeyRequest_Closure)
+                 (const Skyport__Entitlement__V1__CreateAPIKeyRequest *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__CreateAPIKeyResponse_Closure)
+                 (const Skyport__Entitlement__V1__CreateAPIKeyResponse *message,
+                  void *closure_data);
+typedef void (*Skyport__Entitlement__V1__RevokeAPIKeyRequest_Closure)
+                 (const Skyport__Entitlement__V1__RevokeAPIKeyRequest *message,
+                  void *closure_data);
 typedef void (*Skyport__Entitlement__V1__WhoAmIRequest_Closure)
                  (const Skyport__Entitlement__V1__WhoAmIRequest *message,
                   void *closure_data);
@@ -849,6 +959,14 @@ struct Skyport__Entitlement__V1__Entitlement_Service
                         const Skyport__Entitlement__V1__GetDeveloperRequest *input,
                         Skyport__Entitlement__V1__Developer_Closure closure,
                         void *closure_data);
+  void (*create_apikey)(Skyport__Entitlement__V1__Entitlement_Service *service,
+                        const Skyport__Entitlement__V1__CreateAPIKeyRequest *input,
+                        Skyport__Entitlement__V1__CreateAPIKeyResponse_Closure closure,
+                        void *closure_data);
+  void (*revoke_apikey)(Skyport__Entitlement__V1__Entitlement_Service *service,
+                        const Skyport__Entitlement__V1__RevokeAPIKeyRequest *input,
+                        Skyport__Entitlement__V1__Developer_Closure closure,
+                        void *closure_data);
   void (*who_am_i)(Skyport__Entitlement__V1__Entitlement_Service *service,
                    const Skyport__Entitlement__V1__WhoAmIRequest *input,
                    Skyport__Entitlement__V1__Developer_Closure closure,
@@ -895,6 +1013,8 @@ void skyport__entitlement__v1__entitlement__init (Skyport__Entitlement__V1__Enti
     { SKYPORT__ENTITLEMENT__V1__ENTITLEMENT__BASE_INIT,\
       function_prefix__ ## create_developer,\
       function_prefix__ ## get_developer,\
+      function_prefix__ ## create_apikey,\
+      function_prefix__ ## revoke_apikey,\
       function_prefix__ ## who_am_i,\
       function_prefix__ ## register_application,\
       function_prefix__ ## get_application,\
@@ -910,6 +1030,14 @@ void skyport__entitlement__v1__entitlement__create_developer(ProtobufCService *s
                                                              void *closure_data);
 void skyport__entitlement__v1__entitlement__get_developer(ProtobufCService *service,
                                                           const Skyport__Entitlement__V1__GetDeveloperRequest *input,
+                                                          Skyport__Entitlement__V1__Developer_Closure closure,
+                                                          void *closure_data);
+void skyport__entitlement__v1__entitlement__create_apikey(ProtobufCService *service,
+                                                          const Skyport__Entitlement__V1__CreateAPIKeyRequest *input,
+                                                          Skyport__Entitlement__V1__CreateAPIKeyResponse_Closure closure,
+                                                          void *closure_data);
+void skyport__entitlement__v1__entitlement__revoke_apikey(ProtobufCService *service,
+                                                          const Skyport__Entitlement__V1__RevokeAPIKeyRequest *input,
                                                           Skyport__Entitlement__V1__Developer_Closure closure,
                                                           void *closure_data);
 void skyport__entitlement__v1__entitlement__who_am_i(ProtobufCService *service,
@@ -955,6 +1083,9 @@ extern const ProtobufCEnumDescriptor    skyport__entitlement__v1__entitlement_ki
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__create_developer_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__create_developer_response__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__get_developer_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__create_apikey_request__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__create_apikey_response__descriptor;
+extern const ProtobufCMessageDescriptor skyport__entitlement__v1__revoke_apikey_request__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__who_am_irequest__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__developer__descriptor;
 extern const ProtobufCMessageDescriptor skyport__entitlement__v1__resource_profile__descriptor;
