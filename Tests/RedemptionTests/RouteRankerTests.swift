@@ -108,6 +108,17 @@ import Testing
             client: nil, datacentres: [Self.status("dc1", up: false), Self.status("dc2", free: 0), unprobed])
         #expect(decision.eligible.isEmpty)
         #expect(decision.toTry.map(\.id) == ["dc0"])
+        #expect(
+            RouteRanker.reason(for: decision.toTry[0], in: decision)
+                == "dc0: tried first while no data centre is probed yet")
+        // dc0 sits where dc2 does (Frankfurt), 304 km from the client.
+        let located = RouteRanker().rank(client: Self.munich, datacentres: [unprobed])
+        #expect(
+            RouteRanker.reason(for: located.toTry[0], in: located)
+                == "dc0: tried first while no data centre is probed yet (304 km)")
+        #expect(
+            RouteRanker.reason(for: located.toTry[0], in: located, failed: [("dc1", "did not answer (UNAVAILABLE)")])
+                == "dc0: dc1 did not answer (UNAVAILABLE); 304 km, not probed yet")
         let known = RouteRanker().rank(client: nil, datacentres: [Self.status("dc1", up: false)])
         #expect(known.toTry.isEmpty)
     }

@@ -16,6 +16,9 @@ final class FakeStreamHost: Skyport_Streamhost_V1_StreamHostProvider {
         var starts: [Skyport_Streamhost_V1_StartInstanceRequest] = []
         var stops: [Skyport_Streamhost_V1_StopInstanceRequest] = []
         var launched = 0
+        /// Asked for a new instance, seat the session on an instance of its own with a free seat instead,
+        /// answering `joined_starting` with this value (`nil`: always launch).
+        var ownSeatsJoinStarting: Bool?
     }
 
     let hostID: String
@@ -66,6 +69,25 @@ final class FakeStreamHost: Skyport_Streamhost_V1_StreamHostProvider {
         return request
     }
 
+    /// Runs an instance host management has not heard of yet (as if started by the host itself).
+    func run(appID: String, versionID: String, seats: UInt32) -> Instance {
+        var app = Skyport_Streamhost_V1_AppSpec()
+        app.appId = appID
+        app.versionId = versionID
+        app.sessionsPerInstance = seats
+        return self.state.withLock { state in
+            let instance = Self.instance(app, id: "ins_\(self.hostID)_own\(state.instances.count + 1)")
+            state.instances[instance.instanceId] = instance
+            return instance
+        }
+    }
+
+    /// From now on, asked for a new instance, it seats the session on an instance of its own with a free
+    /// seat when it has one, saying whether that instance was still starting (`joined_starting`).
+    func seatOnOwnInstances(joiningStarting: Bool) {
+        self.state.withLock { $0.ownSeatsJoinStarting = joiningStarting }
+    }
+
     /// The instance crashed: it no longer runs, nor do its sessions.
     func crash(_ instanceID: String) {
         self.state.withLock { _ = $0.instances.removeValue(forKey: instanceID) }
@@ -98,8 +120,20 @@ final class FakeStreamHost: Skyport_Streamhost_V1_StreamHostProvider {
         _ request: Skyport_Streamhost_V1_ProvisionRequest, context: ServerContext
     ) async throws -> Skyport_Streamhost_V1_ProvisionResponse {
         guard let app = request.app else { throw RPCError(code: .invalidArgument, message: "app is required") }
-        let (instance, launched) = try self.state.withLock { state throws(RPCError) -> (Instance, Bool) in
+        let (instance, launched, joinedStarting) = try self.state.withLock {
+            state throws(RPCError) -> (Instance, Bool, Bool) in
             state.provisions.append(request)
+            if request.instanceId.isEmpty, let joining = state.ownSeatsJoinStarting,
+                var own = state.instances.values.sorted(by: { $0.instanceId < $1.instanceId }).first(where: {
+                    $0.appId == app.appId && $0.versionId == app.versionId && ["idle", "active"].contains($0.state)
+                        && $0.sessionIds.count < Int($0.seats)
+                })
+            {
+                own.sessionIds.append(request.sessionId)
+                own.state = "active"
+                state.instances[own.instanceId] = own
+                return (own, false, joining)
+            }
             if !request.instanceId.isEmpty {
                 guard var instance = state.instances[request.instanceId] else {
                     throw RPCError(code: .notFound, message: "no instance \(request.instanceId)")
@@ -112,14 +146,14 @@ final class FakeStreamHost: Skyport_Streamhost_V1_StreamHostProvider {
                 instance.sessionIds.append(request.sessionId)
                 instance.state = "active"
                 state.instances[instance.instanceId] = instance
-                return (instance, false)
+                return (instance, false, false)
             }
             state.launched += 1
             var instance = Self.instance(app, id: "ins_\(self.hostID)_\(state.launched)")
             instance.sessionIds = [request.sessionId]
             instance.state = "active"
             state.instances[instance.instanceId] = instance
-            return (instance, true)
+            return (instance, true, false)
         }
         var response = Skyport_Streamhost_V1_ProvisionResponse()
         response.clientAddress = "\(self.hostID).\(self.datacentre).test:7108"
@@ -128,6 +162,7 @@ final class FakeStreamHost: Skyport_Streamhost_V1_StreamHostProvider {
             Int64(Date().timeIntervalSince1970 * 1000) + Int64(request.connectWithinSeconds) * 1000
         response.instanceId = instance.instanceId
         response.launched = launched
+        response.joinedStarting = joinedStarting
         response.hostId = self.hostID
         return response
     }

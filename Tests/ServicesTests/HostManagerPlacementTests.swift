@@ -402,6 +402,30 @@ struct HostManagerPlacementTests {
         }
     }
 
+    @Test(
+        "asked for a new instance, a host may seat the session on one of its own, and the reason says which",
+        arguments: ServiceBackend.all)
+    func hostSeatsOnItsOwnInstance(backend: ServiceBackend) async throws {
+        try await Self.withDataCentre(backend) { dc in
+            let host = try await dc.addHost("host-a")
+            // The host runs a 3-seat instance of a version host management counts as single-seat: the store
+            // never offers a seat on it, the host does.
+            let own = host.run(appID: "app-1", versionID: "1.0.0", seats: 3)
+            host.seatOnOwnInstances(joiningStarting: true)
+            let joined = try await dc.redeem(try await dc.createSession())
+            #expect(!joined.launched)
+            #expect(joined.instanceId == own.instanceId)
+            #expect(joined.reason == "joined an instance being launched")
+            host.seatOnOwnInstances(joiningStarting: false)
+            let seated = try await dc.redeem(try await dc.createSession(user: "user-2"))
+            #expect(!seated.launched)
+            #expect(seated.instanceId == own.instanceId)
+            #expect(seated.reason == "free seat the host found")
+            #expect(host.launches == 0)
+            #expect(try await dc.seatsTaken(on: own.instanceId) == 2)
+        }
+    }
+
     @Test("a grouped session goes to its group's host, not the emptiest one", arguments: ServiceBackend.all)
     func groupGoesTogether(backend: ServiceBackend) async throws {
         try await Self.withDataCentre(backend) { dc in

@@ -148,7 +148,9 @@ struct RedemptionServiceTests {
         }
     }
 
-    @Test("ExplainRoute lists every data centre, unprobed ones skipped", arguments: ServiceBackend.all)
+    @Test(
+        "ExplainRoute lists every data centre, unprobed ones skipped, and names the one a redemption tries first",
+        arguments: ServiceBackend.all)
     func explainRouteBeforeAnyProbe(backend: ServiceBackend) async throws {
         try await Self.withRedemption(backend) { redemption, _ in
             _ = try await redemption.upsertDataCentre(Self.datacentre("dc2"))
@@ -158,7 +160,8 @@ struct RedemptionServiceTests {
             let decision = try await redemption.explainRoute(request)
             #expect(decision.candidates.map(\.datacentreId) == ["dc1", "dc2"])
             #expect(decision.candidates.allSatisfy { $0.skippedBecause == "down: not probed yet" })
-            #expect(decision.reason == "no data centre can take the session now")
+            // As a redemption would: with no candidate, the unprobed data centres are tried, best first.
+            #expect(decision.reason == "dc1: tried first while no data centre is probed yet")
             #expect(!decision.clientLocated)
             request.clientAddress = "2001:db8::/32"
             await expectStatus(.invalidArgument) { try await redemption.explainRoute(request) }

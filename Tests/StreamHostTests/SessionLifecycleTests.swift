@@ -195,6 +195,8 @@ func statusCode(_ body: () async throws -> Void) async -> Status.Code? {
         let second = try await host.provision("sess-2", user: "bob", seats: 2)
         let third = try await host.provision("sess-3", user: "cid", seats: 2)
         #expect(first.launched && !second.launched && third.launched)
+        // The second took a seat on a running instance: it did not wait for a launch.
+        #expect(!first.joinedStarting && !second.joinedStarting && !third.joinedStarting)
         #expect(second.instanceId == first.instanceId)
         #expect(third.instanceId != first.instanceId)
         // The full instance takes no one else when asked by id.
@@ -242,6 +244,10 @@ func statusCode(_ body: () async throws -> Void) async -> Status.Code? {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(placed.filter(\.launched).count == 2)
+        // Those that waited for another session's launch say so; a launch never does.
+        let waited = placed.filter(\.joinedStarting)
+        #expect(!waited.isEmpty)
+        #expect(waited.allSatisfy { !$0.launched })
         let byInstance = Dictionary(grouping: placed, by: \.instanceId).mapValues(\.count)
         #expect(byInstance.values.sorted() == [2, 3])
         let instances = try await host.instances()

@@ -171,9 +171,7 @@ extension HostManagerService {
         for host in try await self.launchCandidates(for: app, preferring: groupHosts).prefix(3) {
             do {
                 var placed = try await self.provision(session, onHost: host.hostID, at: host.address, instance: nil)
-                // The host may have joined the session to an instance it is starting for another one.
-                let how = placed.launched ? "launched" : "joined an instance being launched"
-                placed.reason = groupHosts.contains(host.hostID) ? "\(how) next to its group" : how
+                if groupHosts.contains(host.hostID) { placed.reason += " next to its group" }
                 self.metrics.count(
                     "skyport_hostmgr_placements_total", [("reason", placed.launched ? "launch" : "seat")])
                 return placed
@@ -243,7 +241,9 @@ extension HostManagerService {
     }
 
     /// Provisions the session on host `hostID` (control port at `address`): on `instance`, whose seat and
-    /// placement are recorded already, or on a new instance (recorded here).
+    /// placement are recorded already, or on a new instance (recorded here). Asked for a new instance, the
+    /// host may instead seat the session on one of its own (one it is starting for another session, or a
+    /// running one with a seat the store did not count); the placement's reason says which.
     func provision(
         _ session: Skyport_Hostmgr_V1_ClaimSessionResponse, onHost hostID: String, at address: String,
         instance: PlacementStore.Instance?
@@ -281,6 +281,12 @@ extension HostManagerService {
         placed.connectByUnixMs = response.connectByUnixMs
         placed.instanceId = response.instanceId
         placed.launched = response.launched
+        if instance == nil {
+            placed.reason =
+                response.launched
+                ? "launched"
+                : response.joinedStarting ? "joined an instance being launched" : "free seat the host found"
+        }
         placed.appId = app.appId
         placed.versionId = app.versionId
         return placed

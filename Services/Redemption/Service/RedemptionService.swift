@@ -81,8 +81,8 @@ public struct RedemptionService: Skyport_Redemption_V1_RedemptionProvider {
         }
         let decision = self.route(for: request.clientAddress)
         var message = Self.message(decision)
-        message.reason =
-            decision.eligible.first.map { RouteRanker.reason(for: $0, in: decision) } ?? Self.noDatacentre
+        // What a redemption would try first, so the explanation and the redemption agree.
+        message.reason = decision.toTry.first.map { RouteRanker.reason(for: $0, in: decision) } ?? Self.noDatacentre
         return message
     }
 

@@ -100,14 +100,20 @@ struct RouteRanker: Sendable {
 
     /// A one-line reason for choosing `chosen`, e.g. `dc2: nearest (312 km), up, 7/8 slots free` or
     /// `dc1: dc2 is down; 640 km, up, 3/8 slots free`. `failed` names data centres a forward already
-    /// failed at, which come first in the reason.
+    /// failed at, which come first in the reason. A data centre not probed yet is chosen only from
+    /// ``Decision/toTry`` when no data centre is a candidate, and says so.
     static func reason(for chosen: Candidate, in decision: Decision, failed: [(id: String, why: String)] = []) -> String
     {
-        let state = "up, \(chosen.freeSlots)/\(chosen.totalSlots) slots free"
+        let unprobed = chosen.skip == .notProbed
+        let state = unprobed ? "not probed yet" : "up, \(chosen.freeSlots)/\(chosen.totalSlots) slots free"
         let place = chosen.distanceKilometres.map { "\(Int($0.rounded())) km" }
         if let failure = failed.first {
             return
                 "\(chosen.id): \(failure.id) \(failure.why); \([place, state].compactMap { $0 }.joined(separator: ", "))"
+        }
+        if unprobed {
+            return "\(chosen.id): tried first while no data centre is probed yet"
+                + (place.map { " (\($0))" } ?? "")
         }
         if let passed = Self.passedOver(chosen, in: decision).first, let skip = passed.skip {
             let why: String

@@ -51,6 +51,7 @@ extension SessionRuntime {
         do { hostID = try await self.hostID() } catch { throw .unavailable("the host has no identity yet") }
 
         var launched = false
+        var joinedStarting = false
         let instanceID: String
         if !request.instanceId.isEmpty {
             instanceID = request.instanceId
@@ -74,6 +75,7 @@ extension SessionRuntime {
             }
             try await self.waitUntilReady(starting)
             instanceID = starting
+            joinedStarting = true
             try self.checkStillFree(instanceID)
         } else {
             let package = try self.settings.packages.load(appID: app.appId, versionID: app.versionId)
@@ -123,6 +125,7 @@ extension SessionRuntime {
         response.connectByUnixMs = connectBy
         response.instanceId = instanceID
         response.launched = launched
+        response.joinedStarting = joinedStarting
         response.hostId = hostID
         return response
     }

@@ -209,6 +209,10 @@ public struct Skyport_Streamhost_V1_ProvisionResponse: ProtoMessage, Hashable {
     /// `host_id` (6).
     public var hostId: String = ""
 
+    /// True when the session joined an instance another session's launch was starting (it waited for it);
+    /// false for a seat on a running instance.
+    public var joinedStarting: Bool = false
+
     /// Creates a message with every field at its default.
     public init() {}
 
@@ -732,6 +736,7 @@ extension Skyport_Streamhost_V1_ProvisionResponse {
         self.instanceId = protoString(c.instance_id)
         self.launched = c.launched != 0
         self.hostId = protoString(c.host_id)
+        self.joinedStarting = c.joined_starting != 0
     }
 
     /// Builds the protobuf-c struct of this value; `arena` owns all of its memory.
@@ -743,6 +748,7 @@ extension Skyport_Streamhost_V1_ProvisionResponse {
         if !self.instanceId.isEmpty { c.pointee.instance_id = arena.string(self.instanceId) }
         c.pointee.launched = self.launched ? 1 : 0
         if !self.hostId.isEmpty { c.pointee.host_id = arena.string(self.hostId) }
+        c.pointee.joined_starting = self.joinedStarting ? 1 : 0
         return c
     }
 }

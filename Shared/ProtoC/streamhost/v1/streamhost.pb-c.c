@@ -1158,7 +1158,7 @@ const ProtobufCMessageDescriptor skyport__streamhost__v1__provision_request__des
   (ProtobufCMessageInit) skyport__streamhost__v1__provision_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor skyport__streamhost__v1__provision_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor skyport__streamhost__v1__provision_response__field_descriptors[7] =
 {
   {
     "client_address",
@@ -1232,19 +1232,32 @@ static const ProtobufCFieldDescriptor skyport__streamhost__v1__provision_respons
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "joined_starting",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Skyport__Streamhost__V1__ProvisionResponse, joined_starting),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned skyport__streamhost__v1__provision_response__field_indices_by_name[] = {
   0,   /* field[0] = client_address */
   2,   /* field[2] = connect_by_unix_ms */
   5,   /* field[5] = host_id */
   3,   /* field[3] = instance_id */
+  6,   /* field[6] = joined_starting */
   4,   /* field[4] = launched */
   1,   /* field[1] = session_credential */
 };
 static const ProtobufCIntRange skyport__streamhost__v1__provision_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor skyport__streamhost__v1__provision_response__descriptor =
 {
@@ -1254,7 +1267,7 @@ const ProtobufCMessageDescriptor skyport__streamhost__v1__provision_response__de
   "Skyport__Streamhost__V1__ProvisionResponse",
   "skyport.streamhost.v1",
   sizeof(Skyport__Streamhost__V1__ProvisionResponse),
-  6,
+  7,
   skyport__streamhost__v1__provision_response__field_descriptors,
   skyport__streamhost__v1__provision_response__field_indices_by_name,
   1,  skyport__streamhost__v1__provision_response__number_ranges,

@@ -145,10 +145,15 @@ struct  Skyport__Streamhost__V1__ProvisionResponse
    */
   protobuf_c_boolean launched;
   char *host_id;
+  /*
+   * True when the session joined an instance another session's launch was starting (it waited for it);
+   * false for a seat on a running instance.
+   */
+  protobuf_c_boolean joined_starting;
 };
 #define SKYPORT__STREAMHOST__V1__PROVISION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&skyport__streamhost__v1__provision_response__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Skyport__Streamhost__V1__StartInstanceRequest
