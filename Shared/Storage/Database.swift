@@ -82,14 +82,15 @@ public final class Database: Sendable {
     ///
     /// PostgreSQL: runs the connection pool; no statement can run until this is running. Inside a
     /// swift-service-lifecycle `ServiceGroup` it also returns on graceful shutdown (postgres-nio
-    /// listens for it). SQLite: needs no background work; it waits for cancellation and then closes
-    /// the connections, checkpointing the WAL. Call it once.
+    /// listens for it). SQLite: checkpoints the write-ahead log of a database file in the background
+    /// until cancelled (see `SQLiteBackend`), then closes the connections, checkpointing what is left.
+    /// Call it once.
     public func run() async throws {
         switch self.backend {
         case .postgres(let backend):
             await backend.run()
         case .sqlite(let backend):
-            await Self.waitForCancellation()
+            await backend.checkpointUntilCancelled(logger: self.logger)
             try backend.close()
         }
         self.logger.debug("storage closed")
@@ -200,13 +201,6 @@ public final class Database: Sendable {
             throw .cancelled
         } catch {
             throw .other("\(type(of: error))")
-        }
-    }
-
-    private static func waitForCancellation() async {
-        // Task.sleep ends early, by throwing, exactly when the task is cancelled.
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(86_400))
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// The SQLite backend: a GRDB `DatabasePool` (WAL) for a file, a `DatabaseQueue` for memory.
 ///
@@ -27,6 +28,15 @@ import Logging
 /// pool makes before each access), so each statement sees what was committed when it started (read
 /// committed, like PostgreSQL's default). It is opened read-only, so a write in a read session fails. An in-memory queue has a single connection, so
 /// its reads take the writer lock and use GRDB's read-only `read`.
+///
+/// Checkpoints: SQLite's default copies the write-ahead log into the database file from inside the
+/// commit that takes the log past 1,000 pages, fsyncs included, and every write queued behind that
+/// commit waits for it. Here no connection checkpoints on commit (`wal_autocheckpoint = 0`); a third
+/// connection of a database file runs a PASSIVE checkpoint every ``checkpointInterval`` after writes, on
+/// ``SQLiteThreads/checkpointer`` (``checkpointUntilCancelled(logger:)``), which never blocks the writer
+/// or the readers. Durability is unchanged: with `synchronous = NORMAL` (GRDB's setting for WAL) a
+/// commit was never fsynced; the log is at each checkpoint, before the pages are copied. Closing the
+/// database checkpoints what is left and removes the log.
 final class SQLiteBackend: Sendable {
     /// One way of running statements: on the writer (inside our transaction) or read-only.
     struct Access: Sendable {
@@ -100,6 +110,12 @@ final class SQLiteBackend: Sendable {
     let writer: any DatabaseWriter
     /// A database file's read-only connection (reads of an in-memory database use the writer).
     let readConnection: DatabaseQueue?
+    /// A database file's connection for checkpoints only.
+    let checkpointConnection: DatabaseQueue?
+    /// How often committed pages are copied from the write-ahead log into the database file.
+    static let checkpointInterval = Duration.milliseconds(100)
+    /// Whether anything was written since the last checkpoint (an idle database is not checkpointed).
+    private let written = Atomic(false)
     let lock = AsyncSerialLock()
 
     /// Opens `path`, or a private in-memory database when `path` is `nil`.
@@ -109,15 +125,21 @@ final class SQLiteBackend: Sendable {
         config.busyMode = .timeout(Self.seconds(configuration.busyTimeout))
         config.allowsUnsafeTransactions = true  // see the type's documentation
         config.maximumReaderCount = 1  // the pool's readers go unused: reads have their own connection
+        config.prepareDatabase { db in
+            // Checkpoints run on their own connection and thread (see the type's documentation).
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+        }
         do {
             if let path {
                 self.writer = try DatabasePool(path: path, configuration: config)  // WAL by default
                 var readOnly = config
                 readOnly.readonly = true
                 self.readConnection = try DatabaseQueue(path: path, configuration: readOnly)
+                self.checkpointConnection = try DatabaseQueue(path: path, configuration: config)
             } else {
                 self.writer = try DatabaseQueue(configuration: config)
                 self.readConnection = nil
+                self.checkpointConnection = nil
             }
         } catch {
             throw Self.storageError(error)
@@ -135,6 +157,7 @@ final class SQLiteBackend: Sendable {
                     let value = try await Transaction.run(
                         body, on: .sqlite(Access(target: .writer(self.writer))), logger: logger)
                     try await self.control("COMMIT TRANSACTION")
+                    self.written.store(true, ordering: .relaxed)
                     return value
                 } catch {
                     await self.rollback(logger: logger)
@@ -150,7 +173,9 @@ final class SQLiteBackend: Sendable {
     func autocommit<T: Sendable>(logger: Logger, _ body: (Transaction) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(SQLiteThreads.writer) {
             try await self.lock.withLock {
-                try await Transaction.run(body, on: .sqlite(Access(target: .writer(self.writer))), logger: logger)
+                defer { self.written.store(true, ordering: .relaxed) }
+                return try await Transaction.run(
+                    body, on: .sqlite(Access(target: .writer(self.writer))), logger: logger)
             }
         }
     }
@@ -171,9 +196,36 @@ final class SQLiteBackend: Sendable {
         }
     }
 
+    /// Checkpoints every ``checkpointInterval`` after writes until the calling task is cancelled (a
+    /// database file; an in-memory database just waits). A failed checkpoint is logged; the next one
+    /// tries again.
+    func checkpointUntilCancelled(logger: Logger) async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: self.checkpointConnection == nil ? .seconds(86_400) : Self.checkpointInterval)
+            } catch {
+                return
+            }
+            guard let connection = self.checkpointConnection, self.written.exchange(false, ordering: .relaxed) else {
+                continue
+            }
+            do {
+                try await withTaskExecutorPreference(SQLiteThreads.checkpointer) {
+                    try connection.inDatabase { db in
+                        _ = try GRDB.Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+                    }
+                }
+            } catch {
+                logger.warning(
+                    "storage checkpoint failed; retrying", metadata: ["storage.error": "\(Self.storageError(error))"])
+            }
+        }
+    }
+
     /// Closes the connections; later calls fail.
     func close() throws(StorageError) {
         do {
+            try self.checkpointConnection?.close()
             try self.readConnection?.close()
             if let pool = self.writer as? DatabasePool {
                 try pool.close()

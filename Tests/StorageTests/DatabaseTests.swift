@@ -297,7 +297,8 @@ struct DatabaseTests {
                         // Another connection (as another process would) cannot write while this one holds the lock.
                         let started = ContinuousClock.now
                         do throws(StorageError) {
-                            try await other.execute("INSERT INTO accounts (id, email) VALUES (?, ?)", [2, "b@example.com"])
+                            try await other.execute(
+                                "INSERT INTO accounts (id, email) VALUES (?, ?)", [2, "b@example.com"])
                             Issue.record("expected the write to time out")
                         } catch {
                             guard case .unavailable = error else {
@@ -335,6 +336,42 @@ struct DatabaseTests {
             #expect(error as? StorageError == .cancelled)
             #expect((error as? StorageError)?.rpcError.code == .cancelled)
         }
+    }
+
+    @Test("a SQLite file is checkpointed in the background, never by a commit", .timeLimit(.minutes(1)))
+    func checkpointsInTheBackground() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "skyport-checkpoint-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("test.sqlite").path
+        func size(_ file: String) -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.intValue ?? 0
+        }
+        try await Database.withDatabase(
+            StorageConfiguration(url: "sqlite://\(path)"), migrations: [Self.accounts], logger: TestBackend.logger
+        ) { db in
+            // No connection checkpoints on commit.
+            let setting = try #require(try await db.query("PRAGMA wal_autocheckpoint").first)
+            #expect(try setting.decode(Int.self, "wal_autocheckpoint") == 0)
+            // About 2 MB, table and index (500 pages: below SQLite's own 1,000-page threshold), lands in the
+            // log first...
+            let padding = String(repeating: "x", count: 500)
+            try await db.write { tx in
+                for id in 0..<2_000 {
+                    try await tx.execute("INSERT INTO accounts (id, email) VALUES (?, ?)", [id, "\(id)\(padding)"])
+                }
+            }
+            #expect(size(path + "-wal") > 1_500_000)
+            // ...and the background checkpoint copies it into the database file, with no further call.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while size(path) < 1_500_000, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(size(path) > 1_500_000)
+        }
+        // Closing checkpointed the rest and removed the log.
+        #expect(size(path + "-wal") == 0)
     }
 
     @Test("concurrent writes from many tasks all land", arguments: TestBackend.all)
