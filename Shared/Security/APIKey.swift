@@ -31,6 +31,15 @@ public struct APIKey: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
         return APIKey(keyID: Hex.encode(id), secret: Base64.encodeURL(secret))
     }
 
+    /// Whether `text` has the shape of a key id: 16 lower-case hex digits.
+    public static func isKeyID(_ text: some StringProtocol) -> Bool {
+        text.utf8.count == Self.keyIDLength && text.utf8.allSatisfy(Self.isLowerHex)
+    }
+
+    private static func isLowerHex(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)
+    }
+
     /// Parses the text a caller presented; `nil` unless it has exactly the shape `generate` produces.
     public init?(parsing text: some StringProtocol) {
         let bytes = Array(text.utf8)
@@ -41,7 +50,7 @@ public struct APIKey: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
         else { return nil }
         let id = bytes[head..<(head + Self.keyIDLength)]
         let secret = bytes[(head + Self.keyIDLength + 1)...]
-        guard id.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }),
+        guard id.allSatisfy(Self.isLowerHex),
             secret.allSatisfy(Self.isBase64URL)
         else { return nil }
         self.init(keyID: String(decoding: id, as: UTF8.self), secret: String(decoding: secret, as: UTF8.self))

@@ -34,9 +34,13 @@ import Synchronization
 /// commit waits for it. Here no connection checkpoints on commit (`wal_autocheckpoint = 0`); a third
 /// connection of a database file runs a PASSIVE checkpoint every ``checkpointInterval`` after writes, on
 /// ``SQLiteThreads/checkpointer`` (``checkpointUntilCancelled(logger:)``), which never blocks the writer
-/// or the readers. Durability is unchanged: with `synchronous = NORMAL` (GRDB's setting for WAL) a
-/// commit was never fsynced; the log is at each checkpoint, before the pages are copied. Closing the
-/// database checkpoints what is left and removes the log.
+/// or the readers. Under steady writes such a checkpoint never catches up with the log (commits land
+/// while it copies), and SQLite starts the log over only when a write transaction begins after the log
+/// was copied whole: so when the log has grown past ``logRestartPages``, the writer copies the few frames
+/// left itself, between two transactions (a short pause), and its next transaction starts the log over. Durability is unchanged: with
+/// `synchronous = NORMAL` (GRDB's setting for WAL) a commit was never fsynced; the log is at each
+/// checkpoint, before the pages are copied. Closing the database checkpoints what is left and removes
+/// the log.
 final class SQLiteBackend: Sendable {
     /// One way of running statements: on the writer (inside our transaction) or read-only.
     struct Access: Sendable {
@@ -114,6 +118,8 @@ final class SQLiteBackend: Sendable {
     let checkpointConnection: DatabaseQueue?
     /// How often committed pages are copied from the write-ahead log into the database file.
     static let checkpointInterval = Duration.milliseconds(100)
+    /// The log size (pages of 4 KiB) past which the writer finishes a checkpoint so the log starts over.
+    static let logRestartPages = 1_000
     /// Whether anything was written since the last checkpoint (an idle database is not checkpointed).
     private let written = Atomic(false)
     let lock = AsyncSerialLock()
@@ -197,8 +203,8 @@ final class SQLiteBackend: Sendable {
     }
 
     /// Checkpoints every ``checkpointInterval`` after writes until the calling task is cancelled (a
-    /// database file; an in-memory database just waits). A failed checkpoint is logged; the next one
-    /// tries again.
+    /// database file; an in-memory database just waits). A checkpoint that failed or left frames behind
+    /// is tried again next time, written or not; a failure is logged.
     func checkpointUntilCancelled(logger: Logger) async {
         while !Task.isCancelled {
             do {
@@ -210,14 +216,38 @@ final class SQLiteBackend: Sendable {
                 continue
             }
             do {
-                try await withTaskExecutorPreference(SQLiteThreads.checkpointer) {
-                    try connection.inDatabase { db in
-                        _ = try GRDB.Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
-                    }
+                var outcome = try await withTaskExecutorPreference(SQLiteThreads.checkpointer) {
+                    try connection.inDatabase { db in try Self.checkpoint(db) }
                 }
+                if outcome.logPages >= Self.logRestartPages {
+                    // Even a complete copy may have raced a transaction that then appended to the log.
+                    outcome = try await self.finishCheckpoint()
+                }
+                if !outcome.complete { self.written.store(true, ordering: .relaxed) }
             } catch {
+                self.written.store(true, ordering: .relaxed)
                 logger.warning(
                     "storage checkpoint failed; retrying", metadata: ["storage.error": "\(Self.storageError(error))"])
+            }
+        }
+    }
+
+    /// A PASSIVE checkpoint on `db`: whether it copied the whole log, and the log's size in pages.
+    private static func checkpoint(_ db: GRDB.Database) throws -> (complete: Bool, logPages: Int) {
+        // One row: busy (1 when it could not run), pages in the log, pages copied (-1, -1 outside WAL).
+        guard let row = try GRDB.Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)") else { return (true, 0) }
+        let busy: Int = row[0]
+        let log: Int = row[1]
+        let copied: Int = row[2]
+        return (busy == 0 && copied >= log, log)
+    }
+
+    /// Copies what the background checkpoint left (frames committed while it ran) on the writer between
+    /// transactions, where no commit can add frames, so the next write starts the log over.
+    private func finishCheckpoint() async throws -> (complete: Bool, logPages: Int) {
+        try await withTaskExecutorPreference(SQLiteThreads.writer) {
+            try await self.lock.withLock {
+                try self.writer.writeWithoutTransaction { db in try Self.checkpoint(db) }
             }
         }
     }

@@ -224,6 +224,26 @@ import Testing
         await loop.transport.close()
     }
 
+    @Test func aTransportKeepsOneConnectionPerEventLoopAndClosesThemAll() async throws {
+        let loop = try await Loopback.start()
+        let client = loop.client
+        let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+        // Two calls from each loop of the shared group: each loop's calls share that loop's connection.
+        for eventLoop in loops + loops {
+            let reply = try await Task(executorPreference: EventLoopTaskExecutor(eventLoop: eventLoop)) {
+                try await client.unary(Loop.echo, request: Blob("from a loop"), responseType: Blob.self)
+            }.value
+            #expect(reply.message.text == "from a loop")
+        }
+        #expect(loop.server.connectionCount == loops.count)
+        // A call from no loop at all (a thread of Swift's own pool here) uses the first loop's connection.
+        _ = try await client.unary(Loop.echo, request: Blob("elsewhere"), responseType: Blob.self)
+        #expect(loop.server.connectionCount == loops.count)
+        await loop.transport.close()
+        #expect(await eventually { loop.server.connectionCount == 0 })
+        await loop.stop()
+    }
+
     @Test func idleConnectionsAreClosedAndBusyOnesKept() async throws {
         var configuration = HTTP2ServerConfiguration()
         // Generous against scheduling delays on a loaded machine (tests run in parallel).

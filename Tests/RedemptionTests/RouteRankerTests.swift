@@ -108,9 +108,10 @@ import Testing
             client: nil, datacentres: [Self.status("dc1", up: false), Self.status("dc2", free: 0), unprobed])
         #expect(decision.eligible.isEmpty)
         #expect(decision.toTry.map(\.id) == ["dc0"])
+        // dc1 and dc2 were probed (down, full): the reason says dc0 is tried because of them.
         #expect(
             RouteRanker.reason(for: decision.toTry[0], in: decision)
-                == "dc0: tried first while no data centre is probed yet")
+                == "dc0: not probed yet, tried as no probed data centre can take the session")
         // dc0 sits where dc2 does (Frankfurt), 304 km from the client.
         let located = RouteRanker().rank(client: Self.munich, datacentres: [unprobed])
         #expect(

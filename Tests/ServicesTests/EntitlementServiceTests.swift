@@ -239,8 +239,17 @@ struct EntitlementServiceTests {
             await expectStatus(.notFound) { try await fixture.operatorClient.createAPIKey(add) }
             add.developerId = ""
             await expectStatus(.invalidArgument) { try await fixture.operatorClient.createAPIKey(add) }
-            revoke.apiKeyId = ""
-            await expectStatus(.invalidArgument) { try await fixture.operatorClient.revokeAPIKey(revoke) }
+            // A malformed key id (an empty one, or a whole key pasted by mistake) is refused and not echoed.
+            for malformed in ["", added.apiKey, second.keyID.uppercased()] {
+                revoke.apiKeyId = malformed
+                do {
+                    _ = try await fixture.operatorClient.revokeAPIKey(revoke)
+                    Issue.record("a malformed key id was accepted")
+                } catch let error as RPCError {
+                    #expect(error.code == .invalidArgument)
+                    #expect(malformed.isEmpty || !error.message.contains(malformed))
+                }
+            }
 
             // Operator methods: a developer's key (no client certificate) cannot add or revoke keys.
             revoke.apiKeyId = second.keyID

@@ -212,6 +212,9 @@ def test_one_real_method_per_service():
               and old_refused.returncode != 0 and "UNAUTHENTICATED" in old_refused.stderr
               and new_works.returncode == 0 and app_id in new_works.stdout,
               "\n".join(r.stdout + r.stderr for r in (added, revoked, old_refused, new_works)))
+        if new_key:
+            logs = "".join(open(os.path.join(STATE, "logs", f)).read() for f in os.listdir(os.path.join(STATE, "logs")))
+            check("the added API key never reaches a log either", new_key.group(1).split("_", 2)[2] not in logs)
 
     code, dc, err = call("redemption", "skyport.redemption.v1.Redemption/UpsertDataCentre",
                          '{"datacentreId": "dc3", "hostmgrAddress": "127.0.0.1:1", "latitude": 48.1, '

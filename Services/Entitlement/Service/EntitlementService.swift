@@ -78,7 +78,12 @@ public struct EntitlementService: Skyport_Entitlement_V1_EntitlementProvider {
         _ request: Skyport_Entitlement_V1_RevokeAPIKeyRequest, context: ServerContext
     ) async throws -> Skyport_Entitlement_V1_Developer {
         try ServiceSupport.requireText(request.developerId, field: "developer_id", maxLength: 64)
-        try ServiceSupport.requireText(request.apiKeyId, field: "api_key_id", maxLength: 64)
+        // Checked for its shape and never echoed: an operator who pastes a whole key by mistake must not
+        // find its secret in an error message or a log.
+        guard APIKey.isKeyID(request.apiKeyId) else {
+            throw RPCError(
+                code: .invalidArgument, message: "api_key_id must be the 16 hex digits between sk_ and the next _")
+        }
         guard
             let developer = try await ServiceSupport.store({
                 try await self.store.revokeAPIKey(

@@ -102,9 +102,7 @@ public struct EntitlementStore: APIKeyStore {
             try await tx.execute(
                 "INSERT INTO developers (developer_id, display_name, email, created_at_ms) VALUES (?, ?, ?, ?)",
                 [developerID, displayName, email, now])
-            try await tx.execute(
-                "INSERT INTO api_keys (key_id, developer_id, key_hash, created_at_ms) VALUES (?, ?, ?, ?)",
-                [record.keyID, developerID, record.hash, now])
+            try await Self.insert(record, now: now, in: tx)
         }
         let developer = Developer(
             developerID: developerID, displayName: displayName, email: email, createdAtMilliseconds: now,
@@ -121,11 +119,16 @@ public struct EntitlementStore: APIKeyStore {
             guard
                 try await tx.queryFirst("SELECT 1 AS one FROM developers WHERE developer_id = ?", [developerID]) != nil
             else { return nil }
-            try await tx.execute(
-                "INSERT INTO api_keys (key_id, developer_id, key_hash, created_at_ms) VALUES (?, ?, ?, ?)",
-                [record.keyID, developerID, record.hash, now])
+            try await Self.insert(record, now: now, in: tx)
             return try await Self.developer(id: developerID, in: tx).map { ($0, key) }
         }
+    }
+
+    /// Stores the hash of a new key of `record.principal` inside `tx`.
+    private static func insert(_ record: StoredAPIKey, now: Int64, in tx: Transaction) async throws {
+        try await tx.execute(
+            "INSERT INTO api_keys (key_id, developer_id, key_hash, created_at_ms) VALUES (?, ?, ?, ?)",
+            [record.keyID, record.principal, record.hash, now])
     }
 
     /// Revokes developer `developerID`'s active key `keyID`; the developer after it, or `nil` when it has

@@ -17,7 +17,7 @@ public protocol HostManagerLinks: Sendable {
     func peer(_ datacentre: String) throws -> Skyport_Hostmgr_V1_HostManagerClient?
 }
 
-/// The links of a running service: mutual TLS through its ``ServiceClients`` (one connection per
+/// The links of a running service: mutual TLS through its ``ServiceClients`` (one transport per
 /// address), to stream hosts by the address they registered and to the configured peers.
 public struct ServiceHostManagerLinks: HostManagerLinks {
     let peers: DatacentreAddresses

@@ -101,7 +101,7 @@ struct RouteRanker: Sendable {
     /// A one-line reason for choosing `chosen`, e.g. `dc2: nearest (312 km), up, 7/8 slots free` or
     /// `dc1: dc2 is down; 640 km, up, 3/8 slots free`. `failed` names data centres a forward already
     /// failed at, which come first in the reason. A data centre not probed yet is chosen only from
-    /// ``Decision/toTry`` when no data centre is a candidate, and says so.
+    /// ``Decision/toTry`` when no data centre is a candidate, and says so (and whether any was probed).
     static func reason(for chosen: Candidate, in decision: Decision, failed: [(id: String, why: String)] = []) -> String
     {
         let unprobed = chosen.skip == .notProbed
@@ -112,8 +112,11 @@ struct RouteRanker: Sendable {
                 "\(chosen.id): \(failure.id) \(failure.why); \([place, state].compactMap { $0 }.joined(separator: ", "))"
         }
         if unprobed {
-            return "\(chosen.id): tried first while no data centre is probed yet"
-                + (place.map { " (\($0))" } ?? "")
+            let why =
+                decision.candidates.allSatisfy { $0.skip == .notProbed }
+                ? "tried first while no data centre is probed yet"
+                : "not probed yet, tried as no probed data centre can take the session"
+            return "\(chosen.id): \(why)" + (place.map { " (\($0))" } ?? "")
         }
         if let passed = Self.passedOver(chosen, in: decision).first, let skip = passed.skip {
             let why: String
