@@ -1,9 +1,9 @@
 import Foundation
 internal import SkyportInterop
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A directory of development certificates: one CA and one mutual-TLS certificate per service, as
@@ -81,13 +81,15 @@ public struct DevCertificateDirectory: Sendable {
             throw DevCertificateDirectoryError(
                 "invalid service name '\(service)': use lower-case letters, digits and '-', not 'ca'")
         }
-        let ipAddresses = hosts.filter(Self.isIPAddress)
-        let dnsNames = hosts.filter { !Self.isIPAddress($0) }
+        let ipAddresses = hosts.filter(IPAddress.isAddress)
+        let dnsNames = hosts.filter { !IPAddress.isAddress($0) }
         try FileManager.default.createDirectory(
             atPath: self.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
 
         let (ca, caAction) = try self.loadOrCreateCA()
-        var entries = [Entry(name: "ca", certificatePath: self.caCertificatePath, keyPath: self.caKeyPath, action: caAction)]
+        var entries = [
+            Entry(name: "ca", certificatePath: self.caCertificatePath, keyPath: self.caKeyPath, action: caAction)
+        ]
         for service in services {
             let certificatePath = self.certificatePath(for: service)
             let keyPath = self.keyPath(for: service)
@@ -98,7 +100,8 @@ public struct DevCertificateDirectory: Sendable {
                 action = .kept
             } else {
                 let issued = try ca.issue(
-                    commonName: service, dnsNames: dnsNames, ipAddresses: ipAddresses, uris: [self.spiffeID(for: service)])
+                    commonName: service, dnsNames: dnsNames, ipAddresses: ipAddresses,
+                    uris: [self.spiffeID(for: service)])
                 try SecretFile.write(issued.privateKeyPEM, to: keyPath, mode: 0o600)
                 try SecretFile.write(issued.certificatePEM, to: certificatePath, mode: 0o644)
                 action = certificateExists || keyExists ? .replaced : .created
@@ -139,12 +142,6 @@ public struct DevCertificateDirectory: Sendable {
     static func isValidServiceName(_ name: String) -> Bool {
         guard !name.isEmpty, name != "ca", name.count <= 64, !name.hasPrefix("-") else { return false }
         return name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
-    }
-
-    static func isIPAddress(_ host: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     private static func exists(_ path: String) -> Bool {

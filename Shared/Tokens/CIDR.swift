@@ -4,6 +4,8 @@
     import Darwin
 #endif
 
+internal import SkyportInterop
+
 /// An IPv4 or IPv6 address block, e.g. `203.0.113.0/24` or `2001:db8::/32`; a plain address is a
 /// block of one.
 public struct CIDR: Sendable, Hashable, CustomStringConvertible {
@@ -15,7 +17,7 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
     /// Parses `text`; `nil` when it is not an address or address/prefix of a valid length.
     public init?(_ text: String) {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let address = Self.addressBytes(String(parts[0])) else { return nil }
+        guard let address = IPAddress.bytes(String(parts[0])) else { return nil }
         let maximum = address.count * 8
         var length = maximum
         if parts.count == 2 {
@@ -31,7 +33,7 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
     /// Whether `address` (an IPv4 or IPv6 address, without port) is inside the block. An IPv4 address
     /// written as IPv4-mapped IPv6 (`::ffff:203.0.113.7`) counts as IPv4.
     public func contains(_ address: String) -> Bool {
-        guard var bytes = Self.addressBytes(address) else { return false }
+        guard var bytes = IPAddress.bytes(address) else { return false }
         if bytes.count == 16, self.network.count == 4, bytes.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] {
             bytes = Array(bytes.suffix(4))
         }
@@ -46,15 +48,6 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         _ = self.network.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) }
         let bytes = text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return String(decoding: bytes, as: UTF8.self) + "/\(self.prefixLength)"
-    }
-
-    /// The 4 or 16 bytes of an IPv4 or IPv6 address.
-    static func addressBytes(_ text: String) -> [UInt8]? {
-        var v4 = [UInt8](repeating: 0, count: 4)
-        if inet_pton(AF_INET, text, &v4) == 1 { return v4 }
-        var v6 = [UInt8](repeating: 0, count: 16)
-        if inet_pton(AF_INET6, text, &v6) == 1 { return v6 }
-        return nil
     }
 
     static func masked(_ bytes: [UInt8], prefixLength: Int) -> [UInt8] {

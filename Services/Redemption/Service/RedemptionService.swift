@@ -2,6 +2,7 @@ import Logging
 public import SkyportProto
 public import SkyportRPC
 import SkyportService
+import SkyportInterop
 
 /// `skyport.redemption.v1.Redemption`: redeems session tokens (verified locally with the home data
 /// centre's published keys, then forwarded to the best data centre's host management) and keeps the
@@ -76,7 +77,7 @@ public struct RedemptionService: Skyport_Redemption_V1_RedemptionProvider {
     public func explainRoute(
         _ request: Skyport_Redemption_V1_ExplainRouteRequest, context: ServerContext
     ) async throws -> Skyport_Redemption_V1_RouteDecision {
-        guard TrustedProxies.isIPAddress(request.clientAddress) else {
+        guard IPAddress.isAddress(request.clientAddress) else {
             throw RPCError(code: .invalidArgument, message: "client_address must be an IPv4 or IPv6 address")
         }
         let decision = self.route(for: request.clientAddress)

@@ -1,6 +1,7 @@
 public import SkyportConfig
 public import SkyportRPC
 public import SkyportTokens
+import SkyportInterop
 
 /// The proxies allowed to state a client's address (`trusted-proxies`: comma-separated CIDRs, empty by
 /// default), and how a redemption node finds the address of the client it serves.
@@ -53,7 +54,7 @@ public struct TrustedProxies: ConfigValue, Hashable, CustomStringConvertible {
         var client = peerAddress
         for entry in forwarded.split(separator: ",", omittingEmptySubsequences: false).reversed() {
             let candidate = entry.trimmingSpaces
-            guard Self.isIPAddress(candidate) else { return client }
+            guard IPAddress.isAddress(candidate) else { return client }
             client = candidate
             if !self.isTrusted(candidate) { return candidate }
         }
@@ -70,10 +71,10 @@ public struct TrustedProxies: ConfigValue, Hashable, CustomStringConvertible {
         if peer.hasPrefix("ipv4:") {
             let rest = peer.dropFirst(5)
             guard let colon = rest.lastIndex(of: ":") else {
-                return Self.isIPAddress(String(rest)) ? String(rest) : nil
+                return IPAddress.isAddress(String(rest)) ? String(rest) : nil
             }
             let host = String(rest[..<colon])
-            return Self.isIPAddress(host) ? host : nil
+            return IPAddress.isAddress(host) ? host : nil
         }
         if peer.hasPrefix("ipv6:") {
             var rest = peer.dropFirst(5)
@@ -81,16 +82,11 @@ public struct TrustedProxies: ConfigValue, Hashable, CustomStringConvertible {
                 rest = rest[rest.index(after: rest.startIndex)..<close]
             }
             let host = String(rest)
-            return Self.isIPAddress(host) ? host : nil
+            return IPAddress.isAddress(host) ? host : nil
         }
         return nil
     }
 
-    /// Whether `text` is one IPv4 or IPv6 address (not a block, not a host name).
-    static func isIPAddress(_ text: String) -> Bool {
-        guard !text.contains("/"), let block = CIDR(text) else { return false }
-        return block.prefixLength == block.network.count * 8
-    }
 }
 
 extension Substring {
