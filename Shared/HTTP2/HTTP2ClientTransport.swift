@@ -74,9 +74,9 @@ public final class HTTP2ClientTransport: ClientTransport {
         }
     }
 
-    /// Starts a call on the connection of the caller's event loop. A connection found closing (the server's GOAWAY or an idle
-    /// close that this side has not processed yet) never saw the call, so the call goes once more on a
-    /// new connection.
+    /// Starts a call on the connection of the caller's event loop. A connection found closing (the
+    /// server's GOAWAY or an idle close that this side has not processed yet) never saw the call, so the
+    /// call goes once more on a new connection.
     public func openStream(method: MethodDescriptor, metadata: Metadata, options: CallOptions) async throws
         -> any ClientCallStream
     {

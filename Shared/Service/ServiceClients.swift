@@ -19,7 +19,8 @@ public final class ServiceClients: Sendable {
     }
 
     /// A client for `service` (its identity, e.g. `hostmgr`) at `address`, sharing one transport per
-    /// address and service (one connection per event loop). A server whose certificate names another service is refused (UNAVAILABLE).
+    /// address and service (one connection per event loop). A server whose certificate names another
+    /// service is refused (UNAVAILABLE).
     ///
     /// - Throws: `TLSError` when this service's certificate files cannot be loaded.
     public func client(for service: String, at address: HostAndPort) throws -> RPCClient {

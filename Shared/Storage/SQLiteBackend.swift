@@ -37,10 +37,10 @@ import Synchronization
 /// or the readers. Under steady writes such a checkpoint never catches up with the log (commits land
 /// while it copies), and SQLite starts the log over only when a write transaction begins after the log
 /// was copied whole: so when the log has grown past ``logRestartPages``, the writer copies the few frames
-/// left itself, between two transactions (a short pause), and its next transaction starts the log over. Durability is unchanged: with
-/// `synchronous = NORMAL` (GRDB's setting for WAL) a commit was never fsynced; the log is at each
-/// checkpoint, before the pages are copied. Closing the database checkpoints what is left and removes
-/// the log.
+/// left itself, between two transactions (a short pause), and its next transaction starts the log over.
+/// Durability is unchanged: with `synchronous = NORMAL` (GRDB's setting for WAL) a commit was never
+/// fsynced; the log is at each checkpoint, before the pages are copied. Closing the database
+/// checkpoints what is left and removes the log.
 final class SQLiteBackend: Sendable {
     /// One way of running statements: on the writer (inside our transaction) or read-only.
     struct Access: Sendable {
