@@ -22,8 +22,7 @@ struct DeveloperCommand: AsyncParsableCommand {
             request.email = self.email
             let created = try await self.connection.run { try await $0.createDeveloper(request) }
             print("developer: \(created.developer?.developerId ?? "?")")
-            print("api key:   \(created.apiKey)")
-            print("(shown once: keep it, e.g. export SKYPORT_API_KEY=...)")
+            DeveloperCommand.reveal(created.apiKey)
         }
     }
 
@@ -55,8 +54,7 @@ struct DeveloperCommand: AsyncParsableCommand {
             var request = Skyport_Entitlement_V1_CreateAPIKeyRequest()
             request.developerId = self.developer
             let created = try await self.connection.run { try await $0.createAPIKey(request) }
-            print("api key:   \(created.apiKey)")
-            print("(shown once: keep it, e.g. export SKYPORT_API_KEY=...)")
+            DeveloperCommand.reveal(created.apiKey)
         }
     }
 
@@ -78,6 +76,12 @@ struct DeveloperCommand: AsyncParsableCommand {
             print("revoked \(self.keyID)")
             DeveloperCommand.show(developer)
         }
+    }
+
+    /// Prints a new API key, the one time it is shown.
+    static func reveal(_ apiKey: String) {
+        print("api key:   \(apiKey)")
+        print("(shown once: keep it, e.g. export SKYPORT_API_KEY=...)")
     }
 
     /// A developer and its active key ids.

@@ -108,21 +108,25 @@ public final class HTTP2ClientTransport: ClientTransport {
 
     /// Closes the connections; calls in flight end with UNAVAILABLE and later calls fail.
     public func close() async {
-        for slot in self.slots {
-            let previous = slot.state.withLock { state -> State in
-                defer { state = .closed }
-                return state
-            }
-            switch previous {
-            case .ready(let connection):
-                try? await connection.channel.eventLoop.submit { connection.handler.value.close() }.get()
-                try? await connection.channel.closeFuture.get()
-            case .connecting(let future):
-                if let connection = try? await future.get() {
-                    try? await connection.channel.close()
+        await withTaskGroup(of: Void.self) { group in
+            for slot in self.slots {
+                let previous = slot.state.withLock { state -> State in
+                    defer { state = .closed }
+                    return state
                 }
-            case .idle, .closed:
-                break
+                group.addTask {
+                    switch previous {
+                    case .ready(let connection):
+                        try? await connection.channel.eventLoop.submit { connection.handler.value.close() }.get()
+                        try? await connection.channel.closeFuture.get()
+                    case .connecting(let future):
+                        if let connection = try? await future.get() {
+                            try? await connection.channel.close()
+                        }
+                    case .idle, .closed:
+                        break
+                    }
+                }
             }
         }
     }

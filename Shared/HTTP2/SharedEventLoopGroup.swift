@@ -45,7 +45,8 @@ public enum SharedEventLoopGroup {
     /// moot (a deadline per session): such a sleep takes a Dispatch timer, whose firing wakes a Dispatch
     /// thread that then hands the task back to the loops.
     public static func after(_ delay: Duration, _ body: @escaping @Sendable () -> Void) {
-        _ = Self.group.next().scheduleTask(in: .init(delay)) { body() }
+        // The caller's own loop when it runs on one: no other thread is woken to arm the timer.
+        _ = Self.group.any().scheduleTask(in: .init(delay)) { body() }
     }
 
     /// The CPUs this process may run on: the affinity mask, capped by NIO's count (cgroup quota).

@@ -1,10 +1,5 @@
 import Foundation
 internal import SkyportInterop
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// A directory of development certificates: one CA and one mutual-TLS certificate per service, as
 /// `skyport dev-ca` writes them.

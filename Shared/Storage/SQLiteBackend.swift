@@ -206,15 +206,14 @@ final class SQLiteBackend: Sendable {
     /// database file; an in-memory database just waits). A checkpoint that failed or left frames behind
     /// is tried again next time, written or not; a failure is logged.
     func checkpointUntilCancelled(logger: Logger) async {
+        guard let connection = self.checkpointConnection else {
+            // Task.sleep ends early, by throwing, exactly when the task is cancelled.
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(86_400)) }
+            return
+        }
         while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: self.checkpointConnection == nil ? .seconds(86_400) : Self.checkpointInterval)
-            } catch {
-                return
-            }
-            guard let connection = self.checkpointConnection, self.written.exchange(false, ordering: .relaxed) else {
-                continue
-            }
+            do { try await Task.sleep(for: Self.checkpointInterval) } catch { return }
+            guard self.written.exchange(false, ordering: .relaxed) else { continue }
             do {
                 var outcome = try await withTaskExecutorPreference(SQLiteThreads.checkpointer) {
                     try connection.inDatabase { db in try Self.checkpoint(db) }

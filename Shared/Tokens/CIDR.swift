@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 internal import SkyportInterop
 
 /// An IPv4 or IPv6 address block, e.g. `203.0.113.0/24` or `2001:db8::/32`; a plain address is a
@@ -43,11 +37,7 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
 
     /// `address/prefix`.
     public var description: String {
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        let family = self.network.count == 4 ? AF_INET : AF_INET6
-        _ = self.network.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) }
-        let bytes = text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-        return String(decoding: bytes, as: UTF8.self) + "/\(self.prefixLength)"
+        (IPAddress.text(self.network) ?? "?") + "/\(self.prefixLength)"
     }
 
     static func masked(_ bytes: [UInt8], prefixLength: Int) -> [UInt8] {

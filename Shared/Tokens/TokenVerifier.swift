@@ -98,20 +98,22 @@ public final class TokenVerifier: Sendable {
         case .wait(let task): fetching = task
         }
         let result = await fetching.result
-        self.cache.withLock { cache in
-            guard cache.fetching == fetching else { return }
-            cache.fetching = nil
-            if case .success(let keys) = result {
-                cache.keys = keys
-                cache.fetchedAt = nowMilliseconds
+        let cached = self.cache.withLock { cache -> Ed25519.PublicKey? in
+            if cache.fetching == fetching {
+                cache.fetching = nil
+                if case .success(let keys) = result {
+                    cache.keys = keys
+                    cache.fetchedAt = nowMilliseconds
+                }
             }
+            return cache.keys[keyID]
         }
         let keys: [String: Ed25519.PublicKey]
         switch result {
         case .success(let fetched): keys = fetched
         case .failure(let error):
             // As after a failed refresh that is not retried yet: a key fetched before still verifies.
-            if let cached = self.cache.withLock({ $0.keys[keyID] }) { return cached }
+            if let cached { return cached }
             throw .keysUnavailable("\(error)")
         }
         guard let key = keys[keyID] else { throw .unknownKey(keyID) }

@@ -14,5 +14,8 @@ import Testing
             #expect(!IPAddress.isAddress(notAnAddress))
         }
         #expect(IPAddress.isAddress("127.0.0.1") && IPAddress.isAddress("::1"))
+        #expect(IPAddress.text([203, 0, 113, 7]) == "203.0.113.7")
+        #expect(IPAddress.text(IPAddress.bytes("2001:0db8:0:0:0:0:0:1") ?? []) == "2001:db8::1")
+        #expect(IPAddress.text([1, 2, 3]) == nil)
     }
 }

@@ -384,15 +384,16 @@ struct DatabaseTests {
     /// Opens a fresh SQLite file with the accounts table, runs `body` with it and the file's path, closes
     /// it, and checks that closing checkpointed the rest and removed the log.
     static func withSQLiteFile(_ body: (Database, String) async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "skyport-checkpoint-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("test.sqlite").path
-        try await Database.withDatabase(
-            StorageConfiguration(url: "sqlite://\(path)"), migrations: [Self.accounts], logger: TestBackend.logger
-        ) { db in try await body(db, path) }
-        #expect(Self.size(path + "-wal") == 0)
+        try await TestBackend(kind: .sqliteFile).withFreshConfiguration { configuration in
+            guard case .sqliteFile(let path) = configuration.backend else {
+                Issue.record("not a SQLite file: \(configuration)")
+                return
+            }
+            try await Database.withDatabase(configuration, migrations: [Self.accounts], logger: TestBackend.logger) {
+                db in try await body(db, path)
+            }
+            #expect(Self.size(path + "-wal") == 0)
+        }
     }
 
     /// The size of `file` in bytes; 0 when it does not exist.

@@ -285,7 +285,7 @@ extension HostManagerService {
     /// `placement` set: the event carries saved state to keep here, for that placement's user.
     static func record(
         _ event: Skyport_Hostmgr_V1_HostEvent, from hostID: String, now: Int64,
-        keepingStateOf placement: PlacementStore.Placement? = nil, in tx: Transaction
+        keepingStateOf placement: PlacementStore.Placement?, in tx: Transaction
     ) async throws -> Bool {
         let at = event.atUnixMs == 0 ? now : event.atUnixMs
         let fresh = try await tx.execute(

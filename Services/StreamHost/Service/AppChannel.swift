@@ -34,7 +34,8 @@ final class AppChannel: Sendable {
     let events: AsyncStream<Event>
 
     private struct WriterState {
-        var queue: [[UInt8]] = []
+        /// The queued lines, back to back.
+        var queue: [UInt8] = []
         var closed = false
     }
 
@@ -90,7 +91,7 @@ final class AppChannel: Sendable {
     func send(_ message: HostToAppMessage) {
         let queued = self.writer.withLock { state in
             guard !state.closed else { return false }
-            state.queue.append(message.encodedLine())
+            state.queue += message.encodedLine()
             return true
         }
         if queued { self.writerWakeup.signal() }
@@ -177,7 +178,7 @@ final class AppChannel: Sendable {
             let descriptor = self.connection.withLock { $0 }
             // Everything queued goes in one write; the signals of the lines taken along wake this loop
             // to an empty queue, which it passes over.
-            let next = self.writer.withLock { state -> [[UInt8]]?? in
+            let next = self.writer.withLock { state -> [UInt8]?? in
                 if state.closed { return .some(nil) }
                 // Lines wait for the application to connect.
                 guard descriptor >= 0, !state.queue.isEmpty else { return nil }
@@ -187,12 +188,7 @@ final class AppChannel: Sendable {
             switch next {
             case .some(nil): return
             case nil: continue
-            case .some(let lines?):
-                var batch = lines[0]
-                if lines.count > 1 {
-                    batch.reserveCapacity(lines.reduce(0) { $0 + $1.count })
-                    for line in lines.dropFirst() { batch += line }
-                }
+            case .some(let batch?):
                 if !Self.write(batch, to: descriptor) {
                     self.close()
                     return
