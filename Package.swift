@@ -178,7 +178,11 @@ let package = Package(
                 path: "Tests/ProtoTests",
                 swiftSettings: swiftSettings),
             .testTarget(
-                name: "StorageTests", dependencies: ["SkyportStorage", "SkyportRPC", logging],
+                name: "StorageTests",
+                dependencies: [
+                    "SkyportStorage", "SkyportRPC", logging, .product(name: "Metrics", package: "swift-metrics"),
+                    .product(name: "MetricsTestKit", package: "swift-metrics"),
+                ],
                 path: "Tests/StorageTests",
                 swiftSettings: swiftSettings),
             .testTarget(

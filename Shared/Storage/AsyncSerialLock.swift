@@ -4,8 +4,7 @@ import Synchronization
 ///
 /// SQLite transactions with async closures span several GRDB calls on the single writer connection;
 /// this lock keeps any other transaction from interleaving statements on it. Taking a free lock does
-/// not suspend. Waiters are not cancellable: a cancelled task still waits its turn, then fails at its
-/// first statement.
+/// not suspend. Waiters are not cancellable: a cancelled task still waits its turn.
 final class AsyncSerialLock: Sendable {
     private struct State {
         var held = false

@@ -3,10 +3,10 @@ public import Metrics
 
 /// A service's database: one API over SQLite (GRDB) and PostgreSQL (postgres-nio), chosen by URL.
 ///
-/// Lifecycle: open with ``open(url:logger:)`` (or ``init(configuration:logger:)``), then keep ``run()``
-/// running for as long as the database is used — as a service in the service group, before the
-/// RPC server — and apply the service's migrations with ``migrate(_:)``. For scripts and tests,
-/// ``withDatabase(_:logger:_:)`` does all of this around a closure.
+/// Lifecycle: open with ``open(url:logger:metrics:)`` (or ``init(configuration:logger:metrics:)``), then
+/// keep ``run()`` running for as long as the database is used — as a service in the service group,
+/// before the RPC server — and apply the service's migrations with ``migrate(_:)``. For scripts and
+/// tests, ``withDatabase(_:migrations:logger:metrics:_:)`` does all of this around a closure.
 ///
 /// ```swift
 /// let db = try Database.open(url: config.databaseURL, logger: logger)
@@ -58,7 +58,8 @@ public final class Database: Sendable {
     /// SQLite files are opened (and created) here. PostgreSQL connections are made lazily by the pool
     /// once ``run()`` runs, so a wrong password or an unreachable server shows up as
     /// ``StorageError/unavailable(_:)`` from the first statement. With `metrics`, every transaction's
-    /// duration is recorded as `skyport_store_transaction_duration_seconds{kind, outcome}`.
+    /// duration is recorded as `skyport_store_transaction_duration_seconds{kind, outcome}`, and SQLite's
+    /// commits as `skyport_store_commits_total`.
     public init(
         configuration: StorageConfiguration, logger: Logger, metrics: (any MetricsFactory)? = nil
     ) throws(StorageError) {
@@ -69,9 +70,9 @@ public final class Database: Sendable {
         self.metrics = metrics.map(StorageMetrics.init(factory:))
         switch configuration.backend {
         case .sqliteFile(let path):
-            self.backend = .sqlite(try SQLiteBackend(path: path, configuration: configuration))
+            self.backend = .sqlite(try SQLiteBackend(path: path, configuration: configuration, metrics: self.metrics))
         case .sqliteInMemory:
-            self.backend = .sqlite(try SQLiteBackend(path: nil, configuration: configuration))
+            self.backend = .sqlite(try SQLiteBackend(path: nil, configuration: configuration, metrics: self.metrics))
         case .postgresTCP, .postgresSocket:
             self.backend = .postgres(PostgresBackend(configuration: configuration, logger: logger))
         }
@@ -98,15 +99,16 @@ public final class Database: Sendable {
 
     /// Opens `configuration`, runs it in a child task, applies `migrations` (when there are any; an
     /// empty list leaves the database untouched), calls `body`, then shuts the database down: the
-    /// scoped form of ``open(url:logger:)`` + ``run()`` + ``migrate(_:)``.
+    /// scoped form of ``open(url:logger:metrics:)`` + ``run()`` + ``migrate(_:)``.
     @discardableResult
     public static func withDatabase<T: Sendable>(
         _ configuration: StorageConfiguration,
         migrations: [Migration] = [],
         logger: Logger,
+        metrics: (any MetricsFactory)? = nil,
         _ body: (Database) async throws -> T
     ) async throws -> T {
-        let database = try Database(configuration: configuration, logger: logger)
+        let database = try Database(configuration: configuration, logger: logger, metrics: metrics)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await database.run() }
             do {
@@ -126,9 +128,12 @@ public final class Database: Sendable {
     /// Runs `body` in a read-write transaction: all of its statements commit together, or none do.
     ///
     /// The transaction rolls back if `body` throws (the error is rethrown unchanged) or if any of its
-    /// statements failed. On SQLite it is `BEGIN IMMEDIATE` (writers queue up; readers carry on); on
-    /// PostgreSQL it is `BEGIN` at the server's default isolation (read committed). Do not call
-    /// ``read(_:)``/``write(_:)`` from inside `body`: use `tx`.
+    /// statements failed. On SQLite it is a savepoint in a `BEGIN IMMEDIATE` transaction (writers queue
+    /// up; readers carry on) whose commit it may share with the writes that queued meanwhile (group
+    /// commit: it returns once that commit is done, and fails when that commit fails); on PostgreSQL it
+    /// is `BEGIN` at the server's default isolation (read committed). Do not call
+    /// ``read(_:)``/``write(_:)`` from inside `body`: use `tx`, and await nothing else in it (on SQLite the
+    /// writer waits for `body`, and so do the transactions that share its commit).
     ///
     /// - Throws: what `body` throws, or ``StorageError``.
     public func write<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
@@ -169,7 +174,8 @@ public final class Database: Sendable {
         }
     }
 
-    /// Runs one statement in its own write transaction and returns the number of rows it changed.
+    /// Runs one statement in its own write transaction (on SQLite, autocommit, or a share of a group's
+    /// commit as in ``write(_:)``) and returns the number of rows it changed.
     @discardableResult
     public func execute(_ sql: String, _ arguments: [any SQLBindable] = []) async throws(StorageError) -> Int {
         try await Self.storageErrors {

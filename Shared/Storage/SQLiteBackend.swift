@@ -7,10 +7,11 @@ import Synchronization
 ///
 /// Why transactions are bridged this way: GRDB's transaction APIs take synchronous closures, but the
 /// storage API takes async closures so that one service code path works on PostgreSQL too. So a write
-/// transaction is `BEGIN IMMEDIATE`, then each statement, then `COMMIT`, each its own
+/// transaction is `SAVEPOINT` inside `BEGIN IMMEDIATE`, then each statement, then `RELEASE` (and a
+/// `COMMIT` shared with the writes that came meanwhile: see ``write(logger:_:)``), each its own
 /// `writeWithoutTransaction` call on the writer connection (GRDB's `allowsUnsafeTransactions` permits
 /// the transaction to stay open between calls). ``AsyncSerialLock`` makes sure no other transaction's
-/// statements run on the writer connection in between.
+/// statements run on the writer connection between a transaction's `SAVEPOINT` and `RELEASE`.
 ///
 /// Where statements run: the closure of a transaction runs on ``SQLiteThreads`` (the writer thread, or
 /// the reader thread for a read session on a file), and each statement calls GRDB synchronously there.
@@ -18,16 +19,18 @@ import Synchronization
 /// transaction pays two thread hops, not two per statement. A statement reached from another thread
 /// (a closure that hopped elsewhere, say to an actor) falls back to GRDB's async API.
 ///
-/// Statements of the data language (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `WITH`) are compiled once
-/// per connection and cached (GRDB's `cachedStatement`); schema statements are compiled each time.
+/// Statements of the data language (`SELECT`, `INSERT`, `UPDATE`, `DELETE`, `WITH`) and those that begin
+/// and end transactions and savepoints are compiled once per connection and cached (GRDB's
+/// `cachedStatement`); schema statements are compiled each time.
 ///
 /// Reads: a database file has one read-only connection of its own (a `DatabaseQueue` beside the
 /// writer's `DatabasePool`), called from the reader thread (GRDB's queue serializes any other caller),
 /// so it needs no pool: each statement of a read session runs on it in parallel with writes (WAL), in
 /// SQLite's autocommit mode (no `BEGIN`/`COMMIT` around each one; nor the schema-version query GRDB's
 /// pool makes before each access), so each statement sees what was committed when it started (read
-/// committed, like PostgreSQL's default). It is opened read-only, so a write in a read session fails. An in-memory queue has a single connection, so
-/// its reads take the writer lock and use GRDB's read-only `read`.
+/// committed, like PostgreSQL's default). It is opened read-only, so a write in a read session fails. An
+/// in-memory queue has a single connection, so its reads take the writer lock (committing a transaction
+/// left open for a group, see ``write(logger:_:)``) and use GRDB's read-only `read`.
 ///
 /// Checkpoints: SQLite's default copies the write-ahead log into the database file from inside the
 /// commit that takes the log past 1,000 pages, fsyncs included, and every write queued behind that
@@ -56,7 +59,7 @@ final class SQLiteBackend: Sendable {
         func run(_ sql: String, _ values: [SQLValue], wantsRows: Bool) async throws(StorageError) -> (
             rows: [Row], affected: Int
         ) {
-            let cacheable = Self.isDataStatement(sql)
+            let cacheable = Self.isCacheable(sql)
             let work: @Sendable (GRDB.Database) throws -> (rows: [Row], affected: Int) = { db in
                 let arguments = StatementArguments(
                     values.map { SQLiteBackend.databaseValue($0) as (any DatabaseValueConvertible)? })
@@ -103,11 +106,13 @@ final class SQLiteBackend: Sendable {
             }
         }
 
-        /// Whether `sql` is a data statement, worth compiling once and caching.
-        static func isDataStatement(_ sql: String) -> Bool {
+        /// Whether `sql` is a data statement or one that begins or ends a transaction or savepoint: worth
+        /// compiling once and caching.
+        static func isCacheable(_ sql: String) -> Bool {
             let keyword = sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }).prefix(6)
             let upper = String(decoding: keyword.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
-            return ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(upper) || upper.hasPrefix("WITH")
+            return ["SELECT", "INSERT", "UPDATE", "DELETE", "SAVEPO", "RELEAS", "COMMIT"].contains(upper)
+                || upper.hasPrefix("WITH") || upper.hasPrefix("BEGIN")
         }
     }
 
@@ -123,9 +128,18 @@ final class SQLiteBackend: Sendable {
     /// Whether anything was written since the last checkpoint (an idle database is not checkpointed).
     private let written = Atomic(false)
     let lock = AsyncSerialLock()
+    /// The write transaction a writer left open for the next one, with its members so far (group commit).
+    private let openGroup = Mutex<(group: CommitGroup, members: Int)?>(nil)
+    /// The most write transactions one commit carries: bounds how long the first waits for the others.
+    static let maximumGroup = 16
+    /// Write transactions on their way to the writer thread (counted before the hop, until they hold the
+    /// lock): a finished one leaves its transaction open for them.
+    private let arriving = Atomic(0)
+    let metrics: StorageMetrics?
 
     /// Opens `path`, or a private in-memory database when `path` is `nil`.
-    init(path: String?, configuration: StorageConfiguration) throws(StorageError) {
+    init(path: String?, configuration: StorageConfiguration, metrics: StorageMetrics?) throws(StorageError) {
+        self.metrics = metrics
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(Self.seconds(configuration.busyTimeout))
@@ -152,37 +166,73 @@ final class SQLiteBackend: Sendable {
         }
     }
 
-    /// Runs `body` in `BEGIN IMMEDIATE … COMMIT`, rolling back if it throws or a statement failed.
+    /// Runs `body` as a write transaction, rolling back its changes if it throws or a statement failed.
+    ///
+    /// Group commit: `body` runs inside a savepoint of a `BEGIN IMMEDIATE` transaction, which the previous
+    /// writer may have left open. When it is done and another write is on its way to the writer thread
+    /// (``arriving``), the transaction stays open for that one (up to ``maximumGroup`` members), and this
+    /// one returns once the last member committed them all; otherwise it commits now. So under load one
+    /// commit (one append of the changed pages to the log) carries several transactions, and alone a
+    /// transaction commits at once.
+    /// The group commits or fails as one: a member returns only after the commit that made its changes
+    /// durable, and when that commit fails every member of the group gets the error. A member that fails
+    /// rolls back to its savepoint, which undoes only its own changes.
     func write<T: Sendable>(
         logger: Logger, _ body: (Transaction) async throws -> T
     ) async throws -> T {
-        try await withTaskExecutorPreference(SQLiteThreads.writer) {
-            try await self.lock.withLock {
-                try await self.control("BEGIN IMMEDIATE TRANSACTION")
-                do {
-                    let value = try await Transaction.run(
-                        body, on: .sqlite(Access(target: .writer(self.writer))), logger: logger)
-                    try await self.control("COMMIT TRANSACTION")
-                    self.written.store(true, ordering: .relaxed)
-                    return value
-                } catch {
-                    await self.rollback(logger: logger)
-                    throw error
-                }
+        self.arriving.add(1, ordering: .relaxed)
+        return try await withTaskExecutorPreference(SQLiteThreads.writer) {
+            await self.lock.acquire()
+            self.arriving.subtract(1, ordering: .relaxed)
+            let group: CommitGroup
+            do {
+                group = try await self.joinGroup()
+            } catch {
+                self.lock.release()
+                throw error
             }
+            let outcome: Result<T, any Error>
+            do {
+                try await self.control("SAVEPOINT member")
+                let value = try await Transaction.run(
+                    body, on: .sqlite(Access(target: .writer(self.writer))), logger: logger)
+                try await self.control("RELEASE member")
+                outcome = .success(value)
+            } catch {
+                outcome = .failure(error)
+                await self.undoMember(of: group, toSavepoint: true, logger: logger)
+            }
+            return try await self.finishMember(of: group, outcome, logger: logger)
         }
     }
 
     /// Runs one statement in SQLite's autocommit mode (a single statement is atomic on its own): one trip
     /// to the writer connection instead of three (`BEGIN`, the statement, `COMMIT`). `body` must run
-    /// exactly one statement.
+    /// exactly one statement. When the previous writer left a transaction open for this one, the statement
+    /// joins it and shares its commit (a failing statement undoes only itself).
     func autocommit<T: Sendable>(logger: Logger, _ body: (Transaction) async throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(SQLiteThreads.writer) {
-            try await self.lock.withLock {
-                defer { self.written.store(true, ordering: .relaxed) }
-                return try await Transaction.run(
-                    body, on: .sqlite(Access(target: .writer(self.writer))), logger: logger)
+        self.arriving.add(1, ordering: .relaxed)
+        return try await withTaskExecutorPreference(SQLiteThreads.writer) {
+            await self.lock.acquire()
+            self.arriving.subtract(1, ordering: .relaxed)
+            let access = Transaction.Connection.sqlite(Access(target: .writer(self.writer)))
+            guard let group = self.joinOpenGroup() else {
+                defer {
+                    self.written.store(true, ordering: .relaxed)
+                    self.lock.release()
+                }
+                let value = try await Transaction.run(body, on: access, logger: logger)
+                self.metrics?.commits.increment()
+                return value
             }
+            let outcome: Result<T, any Error>
+            do {
+                outcome = .success(try await Transaction.run(body, on: access, logger: logger))
+            } catch {
+                outcome = .failure(error)
+                await self.undoMember(of: group, toSavepoint: false, logger: logger)
+            }
+            return try await self.finishMember(of: group, outcome, logger: logger)
         }
     }
 
@@ -198,7 +248,10 @@ final class SQLiteBackend: Sendable {
         let transaction = Transaction(
             connection: .sqlite(Access(target: .reader(self.writer))), state: state, logger: logger)
         return try await withTaskExecutorPreference(SQLiteThreads.writer) {
-            try await self.lock.withLock { try await body(transaction) }
+            try await self.lock.withLock {
+                await self.commitOpenGroup(logger: logger)
+                return try await body(transaction)
+            }
         }
     }
 
@@ -220,7 +273,7 @@ final class SQLiteBackend: Sendable {
                 }
                 if outcome.logPages >= Self.logRestartPages {
                     // Even a complete copy may have raced a transaction that then appended to the log.
-                    outcome = try await self.finishCheckpoint()
+                    outcome = try await self.finishCheckpoint(logger: logger)
                 }
                 if !outcome.complete { self.written.store(true, ordering: .relaxed) }
             } catch {
@@ -243,11 +296,110 @@ final class SQLiteBackend: Sendable {
 
     /// Copies what the background checkpoint left (frames committed while it ran) on the writer between
     /// transactions, where no commit can add frames, so the next write starts the log over.
-    private func finishCheckpoint() async throws -> (complete: Bool, logPages: Int) {
-        try await withTaskExecutorPreference(SQLiteThreads.writer) {
+    private func finishCheckpoint(logger: Logger) async throws -> (complete: Bool, logPages: Int) {
+        // Synchronous on the writer thread (in an async context the call would pick GRDB's async API).
+        func checkpointHere() throws -> (complete: Bool, logPages: Int) {
+            try self.writer.writeWithoutTransaction { db in try Self.checkpoint(db) }
+        }
+        return try await withTaskExecutorPreference(SQLiteThreads.writer) {
             try await self.lock.withLock {
-                try self.writer.writeWithoutTransaction { db in try Self.checkpoint(db) }
+                await self.commitOpenGroup(logger: logger)
+                return try checkpointHere()
             }
+        }
+    }
+
+    /// The open transaction's group, joined by the lock holder: a new one (`BEGIN IMMEDIATE`) when the
+    /// previous writer committed.
+    private func joinGroup() async throws -> CommitGroup {
+        if let group = self.joinOpenGroup() { return group }
+        try await self.control("BEGIN IMMEDIATE TRANSACTION")
+        let group = CommitGroup()
+        self.openGroup.withLock { $0 = (group, 1) }
+        return group
+    }
+
+    /// The group of the transaction the previous writer left open, joined; `nil` when none is open.
+    private func joinOpenGroup() -> CommitGroup? {
+        self.openGroup.withLock { open in
+            open?.members += 1
+            return open?.group
+        }
+    }
+
+    /// After a member of `group` ended (`outcome`): leaves the transaction open for the next writer when
+    /// one is on its way and the group has room, or commits the group; then returns the member's value
+    /// once its changes are committed. The caller holds the lock; this releases it.
+    private func finishMember<T>(
+        of group: CommitGroup, _ outcome: Result<T, any Error>, logger: Logger
+    ) async throws -> T {
+        let stillOpen = self.openGroup.withLock {
+            $0.map { $0.group === group && $0.members < Self.maximumGroup } ?? false
+        }
+        if stillOpen && self.arriving.load(ordering: .relaxed) > 0 {
+            self.lock.release()
+            let value = try outcome.get()  // a failed member rolled back its own changes: nothing to wait for
+            try await group.committed()
+            return value
+        }
+        if self.openGroup.withLock({ $0?.group === group }) {
+            await self.commit(group, logger: logger)
+        }
+        self.lock.release()
+        let value = try outcome.get()
+        try await group.committed()
+        return value
+    }
+
+    /// Commits the transaction a writer left open, if any: for a holder of the lock that is no write
+    /// transaction (a read of an in-memory database, a checkpoint).
+    private func commitOpenGroup(logger: Logger) async {
+        guard let group = self.openGroup.withLock({ $0?.group }) else { return }
+        await self.commit(group, logger: logger)
+    }
+
+    /// Commits the open transaction and tells its group; when the commit fails, rolls back and gives every
+    /// member the error.
+    private func commit(_ group: CommitGroup, logger: Logger) async {
+        self.openGroup.withLock { $0 = nil }
+        do {
+            try await self.control("COMMIT TRANSACTION")
+            self.written.store(true, ordering: .relaxed)
+            self.metrics?.commits.increment()
+            group.finish(.success(()))
+        } catch {
+            await self.rollback(logger: logger)
+            group.finish(.failure(error))
+        }
+    }
+
+    /// After a member of `group` failed: undoes its changes (back to its savepoint, when it ran in one; a
+    /// single statement undid itself). Should SQLite have rolled back the whole transaction (an I/O or
+    /// memory error, `RAISE(ROLLBACK)` in a trigger), the group is over: its members get the error.
+    private func undoMember(of group: CommitGroup, toSavepoint: Bool, logger: Logger) async {
+        let writer = self.writer
+        let result = await Task {
+            try await writer.writeWithoutTransaction { db -> Bool in
+                guard db.isInsideTransaction else { return false }
+                if toSavepoint {
+                    try db.execute(sql: "ROLLBACK TRANSACTION TO SAVEPOINT member")
+                    try db.execute(sql: "RELEASE SAVEPOINT member")
+                }
+                return true
+            }
+        }.result
+        switch result {
+        case .success(true):
+            return
+        case .success(false):
+            self.openGroup.withLock { $0 = nil }
+            group.finish(.failure(StorageError.unavailable("SQLite rolled back the transaction")))
+        case .failure(let error):
+            let error = Self.storageError(error)
+            logger.error("storage rollback to savepoint failed", metadata: ["storage.error": "\(error)"])
+            self.openGroup.withLock { $0 = nil }
+            await self.rollback(logger: logger)
+            group.finish(.failure(error))
         }
     }
 
@@ -341,5 +493,35 @@ final class SQLiteBackend: Sendable {
         case .SQLITE_INTERRUPT: return .cancelled
         default: return .other(message)
         }
+    }
+}
+
+/// Write transactions that share one commit: each member that finished waits here for it.
+final class CommitGroup: Sendable {
+    private struct State {
+        var outcome: Result<Void, any Error>?
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+    }
+    private let state = Mutex(State())
+
+    /// Returns once the group committed; throws the error when the commit failed.
+    func committed() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome = self.state.withLock { state -> Result<Void, any Error>? in
+                if state.outcome == nil { state.waiters.append(continuation) }
+                return state.outcome
+            }
+            if let outcome { continuation.resume(with: outcome) }
+        }
+    }
+
+    /// Ends the group with `outcome` and wakes its members.
+    func finish(_ outcome: Result<Void, any Error>) {
+        let waiters = self.state.withLock { state in
+            state.outcome = outcome
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(with: outcome) }
     }
 }

@@ -1,8 +1,11 @@
 internal import Metrics
 
 /// Transaction timings for Prometheus: `skyport_store_transaction_duration_seconds` with the
-/// dimensions `kind` (`read` or `write`) and `outcome` (`ok` or `error`).
+/// dimensions `kind` (`read` or `write`) and `outcome` (`ok` or `error`); and on SQLite
+/// `skyport_store_commits_total`, the commits of write transactions (several share one under load, so
+/// write transactions per commit is the timer's count of writes over this).
 struct StorageMetrics: Sendable {
+    let commits: Counter
     private let readOK: Timer
     private let readError: Timer
     private let writeOK: Timer
@@ -14,6 +17,7 @@ struct StorageMetrics: Sendable {
                 label: "skyport_store_transaction_duration_seconds",
                 dimensions: [("kind", kind), ("outcome", outcome)], factory: factory)
         }
+        self.commits = Counter(label: "skyport_store_commits_total", factory: factory)
         self.readOK = timer("read", "ok")
         self.readError = timer("read", "error")
         self.writeOK = timer("write", "ok")

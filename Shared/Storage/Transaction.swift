@@ -37,9 +37,10 @@ public struct Transaction: Sendable {
     let state: State
     let logger: Logger
 
-    /// Runs `body` with a transaction over `connection` (the backend's `BEGIN` already sent), then keeps
-    /// the rule that a failed statement dooms the transaction even if `body` caught its error. The value
-    /// is unusable once this returns; the backend then commits, or rolls back when this throws.
+    /// Runs `body` with a transaction over `connection` (the backend's `BEGIN` or `SAVEPOINT` already
+    /// sent, or nothing for a single statement in autocommit mode), then keeps the rule that a failed
+    /// statement dooms the transaction even if `body` caught its error. The value is unusable once this
+    /// returns; the backend then commits, or rolls back when this throws.
     static func run<T>(
         _ body: (Transaction) async throws -> T, on connection: Connection, logger: Logger,
         isolation: isolated (any Actor)? = #isolation

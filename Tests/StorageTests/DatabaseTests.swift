@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricsTestKit
 import SkyportRPC
 import SkyportStorage
 import Synchronization
@@ -372,7 +373,7 @@ struct DatabaseTests {
             let padding = String(repeating: "x", count: 2_000)
             var largest = 0
             for id in 0..<4_000 {
-                try await db.write { tx in
+                _ = try await db.write { tx in
                     try await tx.execute("INSERT INTO accounts (id, email) VALUES (?, ?)", [id, "\(id)\(padding)"])
                 }
                 if id % 250 == 0 { largest = max(largest, Self.size(path + "-wal")) }
@@ -423,6 +424,121 @@ struct DatabaseTests {
             let totals = try #require(try await db.query("SELECT COUNT(*) AS n, SUM(balance) AS b FROM accounts").first)
             #expect(try totals.decode(Int.self, "n") == 80)
             #expect(try totals.decode(Int.self, "b") == 80)
+        }
+    }
+
+    /// The SQLite backends (group commit is theirs; PostgreSQL commits each transaction itself).
+    static let sqlite = TestBackend.all.filter { $0.description.hasPrefix("sqlite") }
+
+    @Test(
+        "write transactions that arrive together share commits; each returns once committed", .timeLimit(.minutes(1)),
+        arguments: sqlite)
+    func groupCommit(backend: TestBackend) async throws {
+        let metrics = TestMetrics()
+        let writers = 64
+        let commits = try await backend.withDatabase(migrations: Self.migrations, metrics: metrics) { db in
+            let before = try metrics.expectCounter("skyport_store_commits_total").totalValue
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in 0..<writers {
+                    group.addTask {
+                        if id.isMultiple(of: 2) {
+                            _ = try await db.write { tx in
+                                try await tx.execute(
+                                    "INSERT INTO accounts (id, email) VALUES (?, ?)", [id, "\(id)@example.com"])
+                            }
+                        } else {
+                            try await db.execute(
+                                "INSERT INTO accounts (id, email) VALUES (?, ?)", [id, "\(id)@example.com"])
+                        }
+                        // A file's reads use their own connection, which sees only committed rows.
+                        #expect(try await db.query("SELECT id FROM accounts WHERE id = ?", [id]).count == 1)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await db.query("SELECT id FROM accounts").count == writers)
+            return try metrics.expectCounter("skyport_store_commits_total").totalValue - before
+        }
+        #expect(commits >= 1)
+        #expect(commits < Int64(writers), "\(commits) commits for \(writers) write transactions")
+    }
+
+    @Test(
+        "a failing member of a shared commit undoes only its own changes", .timeLimit(.minutes(1)), arguments: sqlite)
+    func groupCommitMemberFails(backend: TestBackend) async throws {
+        struct Abort: Error {}
+        let metrics = TestMetrics()
+        let writers = 48
+        let commits = try await backend.withDatabase(migrations: Self.migrations, metrics: metrics) { db in
+            try await db.execute("INSERT INTO accounts (id, email) VALUES (?, ?)", [1000, "taken@example.com"])
+            let before = try metrics.expectCounter("skyport_store_commits_total").totalValue
+            await withTaskGroup(of: Void.self) { group in
+                for id in 0..<writers {
+                    group.addTask {
+                        _ = try? await db.write { tx in
+                            try await tx.execute(
+                                "INSERT INTO accounts (id, email) VALUES (?, ?)", [id, "\(id)@example.com"])
+                            try await tx.execute("INSERT INTO sessions (id, account_id) VALUES (?, ?)", [id, id])
+                            switch id % 3 {
+                            case 1: throw Abort()
+                            case 2:  // a failed statement, caught: the member still rolls back
+                                _ = try? await tx.execute(
+                                    "INSERT INTO accounts (id, email) VALUES (?, ?)", [id + 500, "taken@example.com"])
+                            default: break
+                            }
+                        }
+                    }
+                }
+            }
+            let kept = try await db.query("SELECT id FROM accounts WHERE id < 1000 ORDER BY id").map {
+                try $0.decode(Int.self, "id")
+            }
+            #expect(kept == Array(stride(from: 0, to: writers, by: 3)))
+            #expect(try await db.query("SELECT id FROM sessions").count == kept.count)
+            return try metrics.expectCounter("skyport_store_commits_total").totalValue - before
+        }
+        #expect(commits < Int64(writers), "\(commits) commits for \(writers) write transactions")
+    }
+
+    @Test(
+        "when SQLite rolls back a shared transaction, exactly the writes told they succeeded are stored",
+        .timeLimit(.minutes(1)), arguments: sqlite)
+    func groupCommitRolledBackWhole(backend: TestBackend) async throws {
+        try await backend.withDatabase(migrations: Self.migrations) { db in
+            // RAISE(ROLLBACK) ends the whole transaction, the other members' changes included.
+            try await db.execute(
+                """
+                CREATE TRIGGER boom BEFORE INSERT ON accounts WHEN NEW.email = 'boom'
+                BEGIN SELECT RAISE(ROLLBACK, 'boom'); END
+                """)
+            let succeeded = await withTaskGroup(of: Int?.self) { group in
+                for id in 0..<64 {
+                    group.addTask {
+                        let email = id % 8 == 3 || id % 8 == 6 ? "boom" : "\(id)@example.com"
+                        let sql = "INSERT INTO accounts (id, email) VALUES (?, ?)"
+                        do {
+                            if id.isMultiple(of: 2) {
+                                _ = try await db.write { tx in try await tx.execute(sql, [id, email]) }
+                            } else {
+                                try await db.execute(sql, [id, email])
+                            }
+                            return id
+                        } catch {
+                            return nil
+                        }
+                    }
+                }
+                var ids: Set<Int> = []
+                for await id in group { if let id { ids.insert(id) } }
+                return ids
+            }
+            let stored = Set(try await db.query("SELECT id FROM accounts").map { try $0.decode(Int.self, "id") })
+            #expect(stored == succeeded)
+            #expect(stored.allSatisfy { $0 % 8 != 3 && $0 % 8 != 6 })
+            #expect(!stored.isEmpty)
+            // Nothing is left open: a write afterwards commits.
+            try await db.execute("INSERT INTO accounts (id, email) VALUES (?, ?)", [1000, "after@example.com"])
+            #expect(try await db.query("SELECT id FROM accounts WHERE id = 1000").count == 1)
         }
     }
 

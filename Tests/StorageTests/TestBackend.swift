@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import SkyportStorage
 
 /// A backend the storage suite runs against.
@@ -77,10 +78,11 @@ struct TestBackend: Sendable, CustomStringConvertible {
     /// Opens a fresh database with `migrations` applied, runs `body`, and cleans up.
     @discardableResult
     func withDatabase<T: Sendable>(
-        migrations: [Migration] = [], _ body: (Database) async throws -> T
+        migrations: [Migration] = [], metrics: (any MetricsFactory)? = nil, _ body: (Database) async throws -> T
     ) async throws -> T {
         try await self.withFreshConfiguration { configuration in
-            try await Database.withDatabase(configuration, migrations: migrations, logger: Self.logger, body)
+            try await Database.withDatabase(
+                configuration, migrations: migrations, logger: Self.logger, metrics: metrics, body)
         }
     }
 

@@ -1,4 +1,4 @@
-public import SkyportStorage
+import SkyportStorage
 
 /// Usage records (instance and session start and end, with durations, per developer and application)
 /// written in the same transaction as the change they record, so none is lost; the billing service
