@@ -50,7 +50,7 @@ extension SessionRuntime {
     func connectDeadlinePassed(sessionID: String, connectBy: Int64) {
         guard let session = self.sessions[sessionID], session.connectBy == connectBy, session.phase == .provisioned
         else { return }
-        self.logger.info("session released: client did not connect", metadata: ["session.id": "\(sessionID)"])
+        // "session ended" logs it, with this reason.
         self.detach(sessionID: sessionID, reason: "not connected by deadline")
     }
 
