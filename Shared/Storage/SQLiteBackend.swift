@@ -123,6 +123,8 @@ final class SQLiteBackend: Sendable {
     let checkpointConnection: DatabaseQueue?
     /// How often committed pages are copied from the write-ahead log into the database file.
     static let checkpointInterval = Duration.milliseconds(100)
+    /// How often an idle database file is looked at for writes to checkpoint.
+    static let idleCheckpointInterval = Duration.seconds(1)
     /// The log size (pages of 4 KiB) past which the writer finishes a checkpoint so the log starts over.
     static let logRestartPages = 1_000
     /// Whether anything was written since the last checkpoint (an idle database is not checkpointed).
@@ -255,18 +257,24 @@ final class SQLiteBackend: Sendable {
         }
     }
 
-    /// Checkpoints every ``checkpointInterval`` after writes until the calling task is cancelled (a
-    /// database file; an in-memory database just waits). A checkpoint that failed or left frames behind
-    /// is tried again next time, written or not; a failure is logged.
+    /// Checkpoints every ``checkpointInterval`` after writes until the calling task is cancelled (a database
+    /// file; an in-memory database just waits). An idle database is looked at less and less often, up to
+    /// every ``idleCheckpointInterval``. A checkpoint that failed or left frames behind is tried again
+    /// next time, written or not; a failure is logged.
     func checkpointUntilCancelled(logger: Logger) async {
         guard let connection = self.checkpointConnection else {
             // Task.sleep ends early, by throwing, exactly when the task is cancelled.
             while !Task.isCancelled { try? await Task.sleep(for: .seconds(86_400)) }
             return
         }
+        var interval = Self.checkpointInterval
         while !Task.isCancelled {
-            do { try await Task.sleep(for: Self.checkpointInterval) } catch { return }
-            guard self.written.exchange(false, ordering: .relaxed) else { continue }
+            do { try await Task.sleep(for: interval) } catch { return }
+            guard self.written.exchange(false, ordering: .relaxed) else {
+                interval = min(interval * 2, Self.idleCheckpointInterval)
+                continue
+            }
+            interval = Self.checkpointInterval
             do {
                 var outcome = try await withTaskExecutorPreference(SQLiteThreads.checkpointer) {
                     try connection.inDatabase { db in try Self.checkpoint(db) }

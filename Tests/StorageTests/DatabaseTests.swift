@@ -348,7 +348,7 @@ struct DatabaseTests {
             // About 2 MB, table and index (500 pages: below SQLite's own 1,000-page threshold), lands in the
             // log first...
             let padding = String(repeating: "x", count: 500)
-            try await db.write { tx in
+            _ = try await db.write { tx in
                 for id in 0..<2_000 {
                     try await tx.execute("INSERT INTO accounts (id, email) VALUES (?, ?)", [id, "\(id)\(padding)"])
                 }
@@ -360,6 +360,19 @@ struct DatabaseTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(Self.size(path) > 1_500_000)
+            // Idle, the loop looks less often (up to once a second), but a write after a quiet spell is
+            // still copied without a further call.
+            try await Task.sleep(for: .milliseconds(2_500))
+            _ = try await db.write { tx in
+                for id in 2_000..<4_000 {
+                    try await tx.execute("INSERT INTO accounts (id, email) VALUES (?, ?)", [id, "\(id)\(padding)"])
+                }
+            }
+            let later = ContinuousClock.now + .seconds(10)
+            while Self.size(path) < 3_000_000, ContinuousClock.now < later {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(Self.size(path) > 3_000_000)
         }
     }
 
