@@ -307,6 +307,39 @@ struct HostManagerPlacementTests {
         }
     }
 
+    @Test(
+        "sessions are deleted an hour after their token expired, redeemed or not, in chunks; later ones stay",
+        arguments: ServiceBackend.all)
+    func expiredSessionsArePurged(backend: ServiceBackend) async throws {
+        try await Self.withDataCentre(backend) { dc in
+            try await dc.addHost("host-a", slots: 8)
+            let redeemed = try await dc.createSession()
+            _ = try await dc.redeem(redeemed)
+            let unredeemed = try await dc.createSession(user: "user-2")
+            func stored() async throws -> Set<String> {
+                Set(
+                    try await dc.database.query("SELECT session_id FROM sessions").map {
+                        try $0.decode(String.self, "session_id")
+                    })
+            }
+            #expect(try await stored() == [redeemed.sessionId, unredeemed.sessionId])
+            let loop = MaintenanceLoop(service: dc.service, tick: .seconds(1))
+            // Both tokens (60 s) are still valid, or expired less than an hour ago: kept.
+            let now = ServiceSupport.nowUnixMilliseconds()
+            #expect(try await loop.purgeExpiredSessions(now: now) == 0)
+            #expect(try await loop.purgeExpiredSessions(now: now + 3_600_000) == 0)
+            #expect(try await stored().count == 2)
+            // One chunk at a time in the store; the loop deletes both, claimed or not.
+            #expect(try await dc.service.sessions.purgeExpired(before: now + 120_000, limit: 1) == 1)
+            #expect(try await stored().count == 1)
+            #expect(try await loop.purgeExpiredSessions(now: now + 3_720_000) == 1)
+            #expect(try await stored().isEmpty)
+            #expect(dc.metric("skyport_hostmgr_sessions_purged_total") == 1)
+            // A deleted session cannot be redeemed.
+            await #expect(throws: RPCError.self) { try await dc.redeem(unredeemed) }
+        }
+    }
+
     // MARK: Placement order
 
     @Test(

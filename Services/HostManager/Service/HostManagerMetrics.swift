@@ -6,7 +6,8 @@ import Synchronization
 /// - `skyport_hostmgr_hosts_lost_total` and `skyport_hostmgr_sessions_lost_total`;
 /// - `skyport_hostmgr_reconciliations_total`: heartbeats that disagreed with the store and were corrected;
 /// - `skyport_hostmgr_buffer_instances_total{action}`: warm instances `started` or `stopped` by the pool;
-/// - `skyport_hostmgr_drained_instances_total{mode}`: instances of older versions `drain`ed or `force`d.
+/// - `skyport_hostmgr_drained_instances_total{mode}`: instances of older versions `drain`ed or `force`d;
+/// - `skyport_hostmgr_sessions_purged_total`: sessions deleted an hour after their token expired.
 public final class HostManagerMetrics: Sendable {
     private let factory: (any MetricsFactory)?
     private let counters = Mutex<[String: Counter]>([:])

@@ -10,16 +10,35 @@ import SkyportService
 /// 2. instances of versions older than their application's current version drain;
 /// 3. the buffer pool: per (application, version) target, warm idle instances are started where too few
 ///    run, and idle instances above the target (or of versions without one) are drained.
+///
+/// Once a minute it also deletes the sessions whose token expired more than an hour ago
+/// (``purgeExpiredSessions(now:)``).
 struct MaintenanceLoop: Service {
     let service: HostManagerService
     let tick: Duration
+    /// How long a session is kept after its token expired (far beyond the clock skew a claim allows).
+    static let expiredSessionRetention = Duration.seconds(3600)
+    /// How often expired sessions are deleted.
+    static let purgeInterval = Duration.seconds(60)
+    /// Sessions deleted per transaction, and at most per purge (a purge never holds the writer for long).
+    static let purgeChunk = 1_000
+    static let purgeLimit = 20_000
 
     func run() async throws {
         var lastPass = ContinuousClock.now - self.tick
+        var lastPurge = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if self.service.maintenance.takeWake() || ContinuousClock.now - lastPass >= self.tick {
                 lastPass = .now
                 await self.pass()
+            }
+            if ContinuousClock.now - lastPurge >= Self.purgeInterval {
+                lastPurge = .now
+                do {
+                    _ = try await self.purgeExpiredSessions(now: ServiceSupport.nowUnixMilliseconds())
+                } catch {
+                    self.service.logger.warning("purging expired sessions failed", metadata: ["error": "\(error)"])
+                }
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) }
         }
@@ -35,6 +54,23 @@ struct MaintenanceLoop: Service {
         } catch {
             self.service.logger.warning("maintenance pass failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Deletes sessions whose token expired more than ``expiredSessionRetention`` before `now`, in chunks
+    /// of ``purgeChunk`` and at most ``purgeLimit`` (the rest go next time); returns how many.
+    func purgeExpiredSessions(now: Int64) async throws -> Int {
+        let before = now - Self.expiredSessionRetention.wholeMilliseconds
+        var purged = 0
+        while purged < Self.purgeLimit {
+            let deleted = try await self.service.sessions.purgeExpired(before: before, limit: Self.purgeChunk)
+            purged += deleted
+            if deleted < Self.purgeChunk { break }
+        }
+        if purged > 0 {
+            self.service.metrics.count("skyport_hostmgr_sessions_purged_total", by: purged)
+            self.service.logger.info("expired sessions deleted", metadata: ["sessions": "\(purged)"])
+        }
+        return purged
     }
 
     func loseSilentHosts() async throws {

@@ -108,6 +108,17 @@ public struct SessionStore: Sendable {
             """, [sessionID, tokenHash, claimant]) == 1
     }
 
+    /// Deletes up to `limit` sessions whose token expired before `expiredBefore` (redeemed or not: an
+    /// expired token is refused before it reaches the store, and the claim checks the expiry too);
+    /// returns how many it deleted.
+    public func purgeExpired(before expiredBefore: Int64, limit: Int) async throws -> Int {
+        try await self.database.execute(
+            """
+            DELETE FROM sessions WHERE session_id IN (
+                SELECT session_id FROM sessions WHERE state IN ('created', 'claimed') AND expires_at_ms < ? LIMIT ?)
+            """, [expiredBefore, Int64(limit)])
+    }
+
     private static func session(_ row: Row) throws -> Session {
         Session(
             sessionID: try row.decode(String.self, "session_id"), appID: try row.decode(String.self, "app_id"),
