@@ -35,7 +35,8 @@ import Synchronization
 /// Checkpoints: SQLite's default copies the write-ahead log into the database file from inside the
 /// commit that takes the log past 1,000 pages, fsyncs included, and every write queued behind that
 /// commit waits for it. Here no connection checkpoints on commit (`wal_autocheckpoint = 0`); a third
-/// connection of a database file runs a PASSIVE checkpoint every ``checkpointInterval`` after writes, on
+/// connection of a database file runs a PASSIVE checkpoint every ``checkpointInterval`` after writes (an
+/// idle database is looked at less often, up to every ``idleCheckpointInterval``), on
 /// ``SQLiteThreads/checkpointer`` (``checkpointUntilCancelled(logger:)``), which never blocks the writer
 /// or the readers. Under steady writes such a checkpoint never catches up with the log (commits land
 /// while it copies), and SQLite starts the log over only when a write transaction begins after the log

@@ -329,14 +329,16 @@ struct HostManagerPlacementTests {
             #expect(try await loop.purgeExpiredSessions(now: now) == 0)
             #expect(try await loop.purgeExpiredSessions(now: now + 3_600_000) == 0)
             #expect(try await stored().count == 2)
-            // One chunk at a time in the store; the loop deletes both, claimed or not.
-            #expect(try await dc.service.sessions.purgeExpired(before: now + 120_000, limit: 1) == 1)
+            // In chunks, up to a limit: one now, the other (claimed or not) next time; counted as they go.
+            #expect(try await loop.purgeExpiredSessions(now: now + 3_720_000, chunk: 1, limit: 1) == 1)
             #expect(try await stored().count == 1)
-            #expect(try await loop.purgeExpiredSessions(now: now + 3_720_000) == 1)
-            #expect(try await stored().isEmpty)
             #expect(dc.metric("skyport_hostmgr_sessions_purged_total") == 1)
+            #expect(try await loop.purgeExpiredSessions(now: now + 3_720_000, chunk: 1, limit: 5) == 1)
+            #expect(try await stored().isEmpty)
+            #expect(dc.metric("skyport_hostmgr_sessions_purged_total") == 2)
             // A deleted session cannot be redeemed.
-            await #expect(throws: RPCError.self) { try await dc.redeem(unredeemed) }
+            let error = await #expect(throws: RPCError.self) { try await dc.redeem(unredeemed) }
+            #expect(error?.code == .notFound)
         }
     }
 

@@ -112,6 +112,8 @@ public struct SessionStore: Sendable {
     /// expired token is refused before it reaches the store, and the claim checks the expiry too);
     /// returns how many it deleted.
     public func purgeExpired(before expiredBefore: Int64, limit: Int) async throws -> Int {
+        // Every state is named so the search uses `sessions_by_state (state, expires_at_ms)`: a new state
+        // must be added here.
         try await self.database.execute(
             """
             DELETE FROM sessions WHERE session_id IN (
