@@ -132,7 +132,7 @@ final class SQLiteBackend: Sendable {
     private let written = Atomic(false)
     let lock = AsyncSerialLock()
     /// The write transaction a writer left open for the next one, with its members so far (group commit).
-    private let openGroup = Mutex<(group: CommitGroup, members: Int)?>(nil)
+    private let openGroup = Mutex<(group: CommitGroup, members: Int, succeeded: Int)?>(nil)
     /// The most write transactions one commit carries: bounds how long the first waits for the others.
     static let maximumGroup = 16
     /// Write transactions on their way to the writer thread (counted before the hop, until they hold the
@@ -324,7 +324,7 @@ final class SQLiteBackend: Sendable {
         if let group = self.joinOpenGroup() { return group }
         try await self.control("BEGIN IMMEDIATE TRANSACTION")
         let group = CommitGroup()
-        self.openGroup.withLock { $0 = (group, 1) }
+        self.openGroup.withLock { $0 = (group, 1, 0) }
         return group
     }
 
@@ -342,8 +342,11 @@ final class SQLiteBackend: Sendable {
     private func finishMember<T>(
         of group: CommitGroup, _ outcome: Result<T, any Error>, logger: Logger
     ) async throws -> T {
-        let stillOpen = self.openGroup.withLock {
-            $0.map { $0.group === group && $0.members < Self.maximumGroup } ?? false
+        let stillOpen = self.openGroup.withLock { open -> Bool in
+            guard var current = open, current.group === group else { return false }
+            if case .success = outcome { current.succeeded += 1 }
+            open = current
+            return current.members < Self.maximumGroup
         }
         if stillOpen && self.arriving.load(ordering: .relaxed) > 0 {
             self.lock.release()
@@ -368,9 +371,17 @@ final class SQLiteBackend: Sendable {
     }
 
     /// Commits the open transaction and tells its group; when the commit fails, rolls back and gives every
-    /// member the error.
+    /// member the error. A group whose members all failed (each undid its changes) is rolled back.
     private func commit(_ group: CommitGroup, logger: Logger) async {
-        self.openGroup.withLock { $0 = nil }
+        let succeeded = self.openGroup.withLock { open in
+            defer { open = nil }
+            return open?.succeeded ?? 0
+        }
+        guard succeeded > 0 else {
+            await self.rollback(logger: logger)
+            group.finish(.success(()))
+            return
+        }
         do {
             try await self.control("COMMIT TRANSACTION")
             self.written.store(true, ordering: .relaxed)

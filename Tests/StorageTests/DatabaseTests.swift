@@ -508,7 +508,15 @@ struct DatabaseTests {
             }
             #expect(kept == Array(stride(from: 0, to: writers, by: 3)))
             #expect(try await db.query("SELECT id FROM sessions").count == kept.count)
-            return try metrics.expectCounter("skyport_store_commits_total").totalValue - before
+            let commits = try metrics.expectCounter("skyport_store_commits_total").totalValue - before
+            // A write that fails alone is rolled back: no commit.
+            _ = try? await db.write { tx in
+                try await tx.execute("INSERT INTO accounts (id, email) VALUES (?, ?)", [2000, "alone@example.com"])
+                throw Abort()
+            }
+            #expect(try metrics.expectCounter("skyport_store_commits_total").totalValue - before == commits)
+            #expect(try await db.query("SELECT id FROM accounts WHERE id = 2000").isEmpty)
+            return commits
         }
         #expect(commits < Int64(writers), "\(commits) commits for \(writers) write transactions")
     }
