@@ -92,7 +92,7 @@ public final class Database: Sendable {
             await backend.run()
         case .sqlite(let backend):
             await backend.checkpointUntilCancelled(logger: self.logger)
-            try backend.close()
+            try await backend.close(logger: self.logger)
         }
         self.logger.debug("storage closed")
     }

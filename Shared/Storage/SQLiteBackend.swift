@@ -423,8 +423,18 @@ final class SQLiteBackend: Sendable {
         }
     }
 
-    /// Closes the connections; later calls fail.
-    func close() throws(StorageError) {
+    /// Closes the connections once the writer is free (the transaction in flight done, one left open for a
+    /// group committed); later calls fail.
+    func close(logger: Logger) async throws {
+        try await withTaskExecutorPreference(SQLiteThreads.writer) {
+            try await self.lock.withLock {
+                await self.commitOpenGroup(logger: logger)
+                try self.closeConnections()
+            }
+        }
+    }
+
+    private func closeConnections() throws(StorageError) {
         do {
             try self.checkpointConnection?.close()
             try self.readConnection?.close()
