@@ -183,30 +183,7 @@ final class SQLiteBackend: Sendable {
     func write<T: Sendable>(
         logger: Logger, _ body: (Transaction) async throws -> T
     ) async throws -> T {
-        self.arriving.add(1, ordering: .relaxed)
-        return try await withTaskExecutorPreference(SQLiteThreads.writer) {
-            await self.lock.acquire()
-            self.arriving.subtract(1, ordering: .relaxed)
-            let group: CommitGroup
-            do {
-                group = try await self.joinGroup()
-            } catch {
-                self.lock.release()
-                throw error
-            }
-            let outcome: Result<T, any Error>
-            do {
-                try await self.control("SAVEPOINT member")
-                let value = try await Transaction.run(
-                    body, on: .sqlite(Access(target: .writer(self.writer))), logger: logger)
-                try await self.control("RELEASE member")
-                outcome = .success(value)
-            } catch {
-                outcome = .failure(error)
-                await self.undoMember(of: group, toSavepoint: true, logger: logger)
-            }
-            return try await self.finishMember(of: group, outcome, logger: logger)
-        }
+        try await self.member(singleStatement: false, logger: logger, body)
     }
 
     /// Runs one statement in SQLite's autocommit mode (a single statement is atomic on its own): one trip
@@ -214,12 +191,23 @@ final class SQLiteBackend: Sendable {
     /// exactly one statement. When the previous writer left a transaction open for this one, the statement
     /// joins it and shares its commit (a failing statement undoes only itself).
     func autocommit<T: Sendable>(logger: Logger, _ body: (Transaction) async throws -> T) async throws -> T {
+        try await self.member(singleStatement: true, logger: logger, body)
+    }
+
+    /// A write on the writer thread, as a member of the open group (a new one for a transaction, none for a
+    /// single statement when no group is open: it runs in autocommit mode).
+    private func member<T: Sendable>(
+        singleStatement: Bool, logger: Logger, _ body: (Transaction) async throws -> T
+    ) async throws -> T {
         self.arriving.add(1, ordering: .relaxed)
         return try await withTaskExecutorPreference(SQLiteThreads.writer) {
             await self.lock.acquire()
             self.arriving.subtract(1, ordering: .relaxed)
             let access = Transaction.Connection.sqlite(Access(target: .writer(self.writer)))
-            guard let group = self.joinOpenGroup() else {
+            let group: CommitGroup
+            if let open = self.joinOpenGroup() {
+                group = open
+            } else if singleStatement {
                 defer {
                     self.written.store(true, ordering: .relaxed)
                     self.lock.release()
@@ -227,13 +215,25 @@ final class SQLiteBackend: Sendable {
                 let value = try await Transaction.run(body, on: access, logger: logger)
                 self.metrics?.commits.increment()
                 return value
+            } else {
+                do {
+                    try await self.control("BEGIN IMMEDIATE TRANSACTION")
+                } catch {
+                    self.lock.release()
+                    throw error
+                }
+                group = CommitGroup()
+                self.openGroup.withLock { $0 = (group, 1, 0) }
             }
             let outcome: Result<T, any Error>
             do {
-                outcome = .success(try await Transaction.run(body, on: access, logger: logger))
+                if !singleStatement { try await self.control("SAVEPOINT member") }
+                let value = try await Transaction.run(body, on: access, logger: logger)
+                if !singleStatement { try await self.control("RELEASE member") }
+                outcome = .success(value)
             } catch {
                 outcome = .failure(error)
-                await self.undoMember(of: group, toSavepoint: false, logger: logger)
+                await self.undoMember(of: group, toSavepoint: !singleStatement, logger: logger)
             }
             return try await self.finishMember(of: group, outcome, logger: logger)
         }
@@ -318,16 +318,6 @@ final class SQLiteBackend: Sendable {
         }
     }
 
-    /// The open transaction's group, joined by the lock holder: a new one (`BEGIN IMMEDIATE`) when the
-    /// previous writer committed.
-    private func joinGroup() async throws -> CommitGroup {
-        if let group = self.joinOpenGroup() { return group }
-        try await self.control("BEGIN IMMEDIATE TRANSACTION")
-        let group = CommitGroup()
-        self.openGroup.withLock { $0 = (group, 1, 0) }
-        return group
-    }
-
     /// The group of the transaction the previous writer left open, joined; `nil` when none is open.
     private func joinOpenGroup() -> CommitGroup? {
         self.openGroup.withLock { open in
@@ -342,21 +332,20 @@ final class SQLiteBackend: Sendable {
     private func finishMember<T>(
         of group: CommitGroup, _ outcome: Result<T, any Error>, logger: Logger
     ) async throws -> T {
-        let stillOpen = self.openGroup.withLock { open -> Bool in
-            guard var current = open, current.group === group else { return false }
+        // Whether the group is still open (SQLite may have ended it) and has room for another member.
+        let (open, hasRoom) = self.openGroup.withLock { open -> (Bool, Bool) in
+            guard var current = open, current.group === group else { return (false, false) }
             if case .success = outcome { current.succeeded += 1 }
             open = current
-            return current.members < Self.maximumGroup
+            return (true, current.members < Self.maximumGroup)
         }
-        if stillOpen && self.arriving.load(ordering: .relaxed) > 0 {
+        if open && hasRoom && self.arriving.load(ordering: .relaxed) > 0 {
             self.lock.release()
             let value = try outcome.get()  // a failed member rolled back its own changes: nothing to wait for
             try await group.committed()
             return value
         }
-        if self.openGroup.withLock({ $0?.group === group }) {
-            await self.commit(group, logger: logger)
-        }
+        if open { await self.commit(group, logger: logger) }
         self.lock.release()
         let value = try outcome.get()
         try await group.committed()
