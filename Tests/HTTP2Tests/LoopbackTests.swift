@@ -59,11 +59,16 @@ import Testing
 
     @Test func deadlineCancelsTheHandler() async throws {
         let loop = try await Loopback.start()
+        let client = loop.client
         let start = ContinuousClock.now
-        let error = await #expect(throws: RPCError.self) {
-            _ = try await loop.client.unary(
-                Loop.sleep, request: Blob(), options: CallOptions(timeout: .milliseconds(200)), responseType: Blob.self)
+        // Long enough for the handler to start on a busy machine (a call reset before its handler runs
+        // never reaches it, and there is nothing to cancel).
+        let call = Task {
+            try await client.unary(
+                Loop.sleep, request: Blob(), options: CallOptions(timeout: .seconds(2)), responseType: Blob.self)
         }
+        #expect(await eventually { loop.seen.sleepers.load(ordering: .relaxed) == 1 })
+        let error = await #expect(throws: RPCError.self) { _ = try await call.value }
         #expect(error?.code == .deadlineExceeded)
         #expect(ContinuousClock.now - start < .seconds(5))
         #expect(await eventually { loop.seen.cancellations.load(ordering: .relaxed) == 1 })
