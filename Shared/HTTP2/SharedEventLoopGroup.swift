@@ -49,6 +49,15 @@ public enum SharedEventLoopGroup {
         _ = Self.group.any().scheduleTask(in: .init(delay)) { body() }
     }
 
+    /// Suspends the calling task for `delay` on a shared loop's timer (see ``after(_:_:)``): for a task
+    /// that sleeps often, such as a benchmark's pacer, where `Task.sleep` would wake a Dispatch thread
+    /// per sleep. Not cancellable: the timer fires after `delay` whatever happens to the task.
+    public static func sleep(for delay: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Self.after(delay) { continuation.resume() }
+        }
+    }
+
     /// The CPUs this process may run on: the affinity mask, capped by NIO's count (cgroup quota).
     static func usableCPUCount() -> Int {
         guard let allowed = affinityCPUCount(), allowed > 0 else { return System.coreCount }
