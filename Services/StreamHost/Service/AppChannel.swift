@@ -1,5 +1,5 @@
-import Dispatch
-import Foundation
+internal import NIOCore
+internal import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -10,12 +10,14 @@ import Synchronization
 /// application connects to once. Newline-delimited JSON flows both ways (``HostToAppMessage``,
 /// ``AppToHostMessage``).
 ///
-/// Socket calls block, so they run on two threads of the channel's own (a reader that accepts and then
-/// reads, a writer), never on the Swift concurrency pool; the rest of the host sees ``messages`` and
-/// ``send(_:)``. Every descriptor is close-on-exec, so no other child inherits this application's
-/// connection (which would keep it open after the host is gone).
+/// The socket is a channel on the process's shared event loops, like every other connection of the
+/// host: a line the application sends is framed and decoded on the loop that read it, and a message
+/// for the application is written from there. (It used to take two threads per instance, woken
+/// through semaphores for every line, which cost a busy host several context switches per session.)
+/// The rest of the host sees only ``events`` and ``send(_:)``. The application's child process does
+/// not inherit these descriptors: ``ChildProcess`` closes every other descriptor of the host in it.
 final class AppChannel: Sendable {
-    /// What the reader saw: a message, a line the contract does not allow, or the end.
+    /// What the application sent: a message, a line the contract does not allow, or the end.
     enum Event: Sendable {
         case message(AppToHostMessage)
         case badLine(AppToHostMessage.DecodingError)
@@ -33,25 +35,23 @@ final class AppChannel: Sendable {
     /// What the application sends, in order; finishes when the connection ends or the channel closes.
     let events: AsyncStream<Event>
 
-    private struct WriterState {
-        /// The queued lines, back to back.
-        var queue: [UInt8] = []
+    private struct State {
+        /// Lines sent before the application connected, back to back; written when it does.
+        var pending: [UInt8] = []
+        var listener: (any Channel)?
+        /// A connection was accepted (it may not be active yet): no other is.
+        var claimed = false
+        /// The application's connection once active.
+        var connection: (any Channel)?
         var closed = false
     }
 
-    private let listener: Int32
+    private let state = Mutex(State())
     private let continuation: AsyncStream<Event>.Continuation
-    private let writer = Mutex(WriterState())
-    /// One signal per queued line and one for close: the writer thread sleeps on it.
-    private let writerWakeup = DispatchSemaphore(value: 0)
-    /// The connected socket once accepted; -1 before.
-    private let connection = Mutex<Int32>(-1)
-    private let closed = Atomic<Bool>(false)
-    /// The reader and the writer each release once; the last one closes the socket, so neither ever
-    /// uses a descriptor number the other has closed (and the system may have reused).
-    private let users = Mutex(2)
 
-    /// Listens at `path` (replacing a stale socket file there) and starts the threads.
+    /// Listens at `path`, replacing a stale socket file there. Synchronous, so that the runtime records
+    /// the instance before any other job of its actor runs: the socket listens from here on, and a
+    /// connection waits in its backlog until the channel is registered with a loop.
     init(path: String) throws(SetupError) {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -77,149 +77,170 @@ final class AppChannel: Sendable {
             throw SetupError(description: "cannot listen at \(path): \(reason)")
         }
         self.path = path
-        self.listener = descriptor
         (self.events, self.continuation) = AsyncStream.makeStream(of: Event.self)
-        let reader = Thread { [self] in self.readLoop() }
-        reader.name = "app-channel-reader"
-        reader.start()
-        let writerThread = Thread { [self] in self.writeLoop() }
-        writerThread.name = "app-channel-writer"
-        writerThread.start()
+        ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { [weak self] channel in
+                guard let self, self.claim() else { return channel.close() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AppChannelHandler(owner: self))
+                }
+            }
+            .withBoundSocket(descriptor)
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let listener):
+                    let keep = self.state.withLock { state in
+                        guard !state.closed, !state.claimed else { return false }
+                        state.listener = listener
+                        return true
+                    }
+                    if !keep { Self.stopListening(listener, path: path) }
+                case .failure:
+                    // The application cannot connect, so its launch fails with "exited before ready".
+                    self.close()
+                }
+            }
     }
 
-    /// Queues `message` for the application; dropped once the channel is closed.
+    /// Queues `message` for the application: written now when it is connected, when it connects
+    /// otherwise; dropped once the channel is closed.
     func send(_ message: HostToAppMessage) {
-        let queued = self.writer.withLock { state in
-            guard !state.closed else { return false }
-            state.queue += message.encodedLine()
-            return true
+        let line = message.encodedLine()
+        let connection = self.state.withLock { state -> (any Channel)? in
+            guard !state.closed else { return nil }
+            if state.connection == nil { state.pending += line }
+            return state.connection
         }
-        if queued { self.writerWakeup.signal() }
+        // A failed write closes the connection (NIO's default), which ends `events`.
+        connection?.writeAndFlush(ByteBuffer(bytes: line), promise: nil)
     }
 
     /// Closes the channel: the application sees its socket close, ``events`` finishes.
     func close() {
-        guard !self.closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        self.writer.withLock { $0.closed = true }
-        self.writerWakeup.signal()
-        // Wakes a blocked read (the reader then releases the socket); the accept loop polls `closed`.
-        self.connection.withLock { descriptor in
-            if descriptor >= 0 { _ = shutdown(descriptor, Int32(SHUT_RDWR)) }
+        let taken = self.state.withLock {
+            state -> (listener: (any Channel)?, connection: (any Channel)?, claimed: Bool)? in
+            guard !state.closed else { return nil }
+            state.closed = true
+            state.pending = []
+            defer { state.listener = nil }
+            return (state.listener, state.connection, state.claimed)
         }
-    }
-
-    private func readLoop() {
-        defer {
+        guard let taken else { return }
+        if let listener = taken.listener { Self.stopListening(listener, path: self.path) }
+        // Also while the listener is still being registered (which then closes it).
+        if !taken.claimed { unlink(self.path) }
+        if let connection = taken.connection {
+            // Its handler finishes `events` once it is closed.
+            connection.close(promise: nil)
+        } else if !taken.claimed {
             self.continuation.finish()
-            self.release()
         }
-        guard let descriptor = self.accept() else { return }
-        var framer = LineFramer()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return }
+        // A connection accepted but not yet active is closed by `connected(_:)`.
+    }
+
+    /// Accepts the application's connection, the first one only.
+    private func claim() -> Bool {
+        self.state.withLock { state in
+            guard !state.closed, !state.claimed else { return false }
+            state.claimed = true
+            return true
+        }
+    }
+
+    /// The application's connection is active: writes what was queued for it and stops listening
+    /// (nobody else may connect). On the connection's loop.
+    fileprivate func connected(_ channel: any Channel) {
+        let taken = self.state.withLock { state -> (pending: [UInt8], listener: (any Channel)?)? in
+            guard !state.closed else { return nil }
+            state.connection = channel
+            defer {
+                state.pending = []
+                state.listener = nil
+            }
+            return (state.pending, state.listener)
+        }
+        guard let taken else {
+            channel.close(promise: nil)
+            return
+        }
+        unlink(self.path)
+        if let listener = taken.listener {
+            // After this event: the listener is the parent whose accept is still completing.
+            channel.eventLoop.execute { listener.close(promise: nil) }
+        }
+        if !taken.pending.isEmpty { channel.writeAndFlush(ByteBuffer(bytes: taken.pending), promise: nil) }
+    }
+
+    /// Yields what the application sent.
+    fileprivate func yield(_ event: Event) {
+        self.continuation.yield(event)
+    }
+
+    /// The application's connection ended (or never became active).
+    fileprivate func finish() {
+        self.continuation.finish()
+    }
+
+    private static func stopListening(_ listener: any Channel, path: String) {
+        listener.close(promise: nil)
+        unlink(path)
+    }
+}
+
+/// Reads the application's side of the host socket: splits it into lines (``LineFramer``), decodes
+/// each and hands it to ``AppChannel/events``; finishes them when the connection ends.
+final class AppChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let owner: AppChannel
+    private var framer = LineFramer()
+    private var stopped = false
+
+    init(owner: AppChannel) {
+        self.owner = owner
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.owner.connected(context.channel)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.stopped else { return }
+        let bytes = Self.unwrapInboundIn(data).readableBytesView
+        let lines: [[UInt8]]
+        do {
+            lines = try self.framer.append(bytes)
+        } catch {
+            // Reading stops and the runtime ends the instance. The socket stays open until then, so the
+            // application blocks rather than failing on a closed socket first.
+            self.stopped = true
+            self.owner.yield(.lineTooLong)
+            self.owner.finish()
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            return
+        }
+        for line in lines {
             do {
-                for line in try framer.append(buffer[0..<count]) {
-                    do {
-                        self.continuation.yield(.message(try AppToHostMessage(line: line)))
-                    } catch {
-                        self.continuation.yield(.badLine(error))
-                    }
-                }
+                self.owner.yield(.message(try AppToHostMessage(line: line)))
             } catch {
-                // Reading stops; the runtime ends the instance. The socket stays open until then, so the
-                // application blocks rather than failing on a closed socket first.
-                self.continuation.yield(.lineTooLong)
-                return
+                self.owner.yield(.badLine(error))
             }
         }
     }
 
-    /// Waits for the application's one connection, polling so that ``close()`` ends the wait; then
-    /// stops listening and removes the socket file (nobody else may connect).
-    private func accept() -> Int32? {
-        defer {
-            Glibc.close(self.listener)
-            unlink(self.path)
-        }
-        var poller = pollfd(fd: self.listener, events: Int16(POLLIN), revents: 0)
-        while !self.closed.load(ordering: .acquiring) {
-            let ready = poll(&poller, 1, 100)
-            guard ready > 0 else {
-                if ready < 0 && errno != EINTR { return nil }
-                continue
-            }
-            // Children close every inherited descriptor anyway; close-on-exec is a second guard (there is
-            // no accept4 in Swift's Glibc module).
-            let descriptor = Glibc.accept(self.listener, nil, nil)
-            guard descriptor >= 0 else {
-                if errno == EINTR || errno == EAGAIN || errno == ECONNABORTED { continue }
-                return nil
-            }
-            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-            let stillOpen = self.connection.withLock { connection -> Bool in
-                connection = descriptor
-                return !self.closed.load(ordering: .acquiring)
-            }
-            // A close() between the check above and storing the descriptor did not see it.
-            if !stillOpen { _ = shutdown(descriptor, Int32(SHUT_RDWR)) }
-            self.writerWakeup.signal()
-            return descriptor
-        }
-        return nil
+    func channelInactive(context: ChannelHandlerContext) {
+        self.owner.finish()
+        context.fireChannelInactive()
     }
 
-    private func writeLoop() {
-        defer { self.release() }
-        while true {
-            self.writerWakeup.wait()
-            let descriptor = self.connection.withLock { $0 }
-            // Everything queued goes in one write; the signals of the lines taken along wake this loop
-            // to an empty queue, which it passes over.
-            let next = self.writer.withLock { state -> [UInt8]?? in
-                if state.closed { return .some(nil) }
-                // Lines wait for the application to connect.
-                guard descriptor >= 0, !state.queue.isEmpty else { return nil }
-                defer { state.queue = [] }
-                return state.queue
-            }
-            switch next {
-            case .some(nil): return
-            case nil: continue
-            case .some(let batch?):
-                if !Self.write(batch, to: descriptor) {
-                    self.close()
-                    return
-                }
-            }
-        }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // Also when the connection never became active.
+        self.owner.finish()
     }
 
-    private static func write(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            // MSG_NOSIGNAL: an application that went away must not kill the host with SIGPIPE.
-            let written = bytes.withUnsafeBytes {
-                Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += written
-        }
-        return true
-    }
-
-    private func release() {
-        let last = self.users.withLock { users -> Bool in
-            users -= 1
-            return users == 0
-        }
-        guard last else { return }
-        let descriptor = self.connection.withLock { $0 }
-        if descriptor >= 0 { Glibc.close(descriptor) }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A reset or a failed write: the connection is over either way.
+        context.close(promise: nil)
     }
 }
