@@ -111,9 +111,29 @@ import Testing
         channel.close()
         #expect(app.seesClose())
         #expect(await events.next() == nil)
-        // Nothing is written after close.
-        channel.send(.sessionDetached(sessionID: "ses_1", reason: "late"))
-        #expect(app.read(lines: 1).isEmpty)
+    }
+
+    @Test func linesSentWhileTheApplicationConnectsKeepTheirOrder() async throws {
+        let path = Self.socketPath()
+        let channel = try AppChannel(path: path)
+        defer { channel.close() }
+        let count = 300
+        // Sends race the connection: some are queued, some written directly; none may overtake another.
+        let sender = Thread {
+            for index in 0..<count {
+                channel.send(.sessionDetached(sessionID: "ses_\(index)", reason: "r"))
+                usleep(100)  // ~30 ms of sends, the connection made in their midst
+            }
+        }
+        sender.start()
+        try await Task.sleep(for: .milliseconds(5))
+        let app = try #require(AppEnd(path: path))
+        let received = app.read(lines: count).split(separator: "\n")
+        #expect(received.count == count)
+        for (index, line) in received.enumerated() where !line.contains("\"session_id\":\"ses_\(index)\"") {
+            Issue.record("line \(index) out of order: \(line)")
+            break
+        }
     }
 
     @Test func aLineOverTheLimitStopsReading() async throws {
@@ -135,6 +155,11 @@ import Testing
         var events = channel.events.makeAsyncIterator()
         guard case .lineTooLong = await events.next() else { Issue.record("expected lineTooLong"); return }
         #expect(await events.next() == nil)
+        // The host stopped reading but keeps the socket open: the application blocks, it does not see
+        // its socket close.
+        var byte: UInt8 = 0
+        let read = recv(app.descriptor, &byte, 1, Int32(MSG_DONTWAIT))
+        #expect(read < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     }
 
     @Test func aPathTooLongForASocketIsRefused() throws {

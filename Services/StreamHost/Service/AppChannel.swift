@@ -89,14 +89,17 @@ final class AppChannel: Sendable {
             .whenComplete { [self] result in
                 switch result {
                 case .success(let listener):
+                    // Kept until `close()`, even once the application connected: closing a listener
+                    // while its accept is completing would close the accepted connection too. The
+                    // socket file is gone by then, so nobody else can connect.
                     let keep = self.state.withLock { state in
-                        guard !state.closed, !state.claimed else { return false }
+                        guard !state.closed else { return false }
                         state.listener = listener
                         return true
                     }
-                    if !keep { Self.stopListening(listener, path: path) }
+                    if !keep { listener.close(promise: nil) }
                 case .failure:
-                    // The application cannot connect, so its launch fails with "exited before ready".
+                    // The application cannot connect, so its launch fails ("exited before it was ready").
                     self.close()
                 }
             }
@@ -126,16 +129,16 @@ final class AppChannel: Sendable {
             return (state.listener, state.connection, state.claimed)
         }
         guard let taken else { return }
-        if let listener = taken.listener { Self.stopListening(listener, path: self.path) }
-        // Also while the listener is still being registered (which then closes it).
-        if !taken.claimed { unlink(self.path) }
+        // A listener still being registered is closed when its registration completes.
+        taken.listener?.close(promise: nil)
         if let connection = taken.connection {
             // Its handler finishes `events` once it is closed.
             connection.close(promise: nil)
         } else if !taken.claimed {
+            unlink(self.path)
             self.continuation.finish()
         }
-        // A connection accepted but not yet active is closed by `connected(_:)`.
+        // A connection accepted but not yet active is closed by `connected(_:)`, which removed the file.
     }
 
     /// Accepts the application's connection, the first one only.
@@ -147,100 +150,30 @@ final class AppChannel: Sendable {
         }
     }
 
-    /// The application's connection is active: writes what was queued for it and stops listening
-    /// (nobody else may connect). On the connection's loop.
-    fileprivate func connected(_ channel: any Channel) {
-        let taken = self.state.withLock { state -> (pending: [UInt8], listener: (any Channel)?)? in
+    /// The application's connection is active: removes the socket file (nobody else may connect) and
+    /// writes what was queued for it. On the connection's loop.
+    func connected(_ channel: any Channel) {
+        let pending = self.state.withLock { state -> [UInt8]? in
             guard !state.closed else { return nil }
             state.connection = channel
-            defer {
-                state.pending = []
-                state.listener = nil
-            }
-            return (state.pending, state.listener)
+            defer { state.pending = [] }
+            return state.pending
         }
-        guard let taken else {
+        unlink(self.path)
+        guard let pending else {
             channel.close(promise: nil)
             return
         }
-        unlink(self.path)
-        if let listener = taken.listener {
-            // After this event: the listener is the parent whose accept is still completing.
-            channel.eventLoop.execute { listener.close(promise: nil) }
-        }
-        if !taken.pending.isEmpty { channel.writeAndFlush(ByteBuffer(bytes: taken.pending), promise: nil) }
+        if !pending.isEmpty { channel.writeAndFlush(ByteBuffer(bytes: pending), promise: nil) }
     }
 
     /// Yields what the application sent.
-    fileprivate func yield(_ event: Event) {
+    func yield(_ event: Event) {
         self.continuation.yield(event)
     }
 
     /// The application's connection ended (or never became active).
-    fileprivate func finish() {
+    func finish() {
         self.continuation.finish()
-    }
-
-    private static func stopListening(_ listener: any Channel, path: String) {
-        listener.close(promise: nil)
-        unlink(path)
-    }
-}
-
-/// Reads the application's side of the host socket: splits it into lines (``LineFramer``), decodes
-/// each and hands it to ``AppChannel/events``; finishes them when the connection ends.
-final class AppChannelHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-
-    private let owner: AppChannel
-    private var framer = LineFramer()
-    private var stopped = false
-
-    init(owner: AppChannel) {
-        self.owner = owner
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        self.owner.connected(context.channel)
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !self.stopped else { return }
-        let bytes = Self.unwrapInboundIn(data).readableBytesView
-        let lines: [[UInt8]]
-        do {
-            lines = try self.framer.append(bytes)
-        } catch {
-            // Reading stops and the runtime ends the instance. The socket stays open until then, so the
-            // application blocks rather than failing on a closed socket first.
-            self.stopped = true
-            self.owner.yield(.lineTooLong)
-            self.owner.finish()
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-            return
-        }
-        for line in lines {
-            do {
-                self.owner.yield(.message(try AppToHostMessage(line: line)))
-            } catch {
-                self.owner.yield(.badLine(error))
-            }
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        self.owner.finish()
-        context.fireChannelInactive()
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        // Also when the connection never became active.
-        self.owner.finish()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A reset or a failed write: the connection is over either way.
-        context.close(promise: nil)
     }
 }
