@@ -91,16 +91,21 @@ struct BenchSessionsCommand: AsyncParsableCommand {
         _ = try await start.many(app: warmApp, count: self.warmup, concurrency: self.concurrency)
         print("warm-up: \(self.warmup) starts")
         let clock = ContinuousClock()
+        let cpu = ProcessCPU(state: state)
         let began = clock.now
+        let warmCPU = cpu.snapshot()
         let warm = try await start.many(app: warmApp, count: self.sessions, concurrency: self.concurrency)
         let wall = clock.now - began
-        var paced: [(rate: Int, outcome: Starter.Outcome, wall: Duration)] = []
+        let warmCPUPerStart = ProcessCPU.perStart(from: warmCPU, to: cpu.snapshot(), starts: self.sessions)
+        var paced: [(rate: Int, outcome: Starter.Outcome, wall: Duration, cpu: String?)] = []
         // The closed loop's sessions end when their connect window closes; the paced phases start after.
         if !self.rates.isEmpty { try await Task.sleep(for: .seconds(self.settleSeconds)) }
         for rate in self.rates {
             let phaseBegan = clock.now
+            let phaseCPU = cpu.snapshot()
             let outcome = await start.paced(app: warmApp, count: rate * self.pacedSeconds, rate: rate)
-            paced.append((rate, outcome, clock.now - phaseBegan))
+            let cpuPerStart = ProcessCPU.perStart(from: phaseCPU, to: cpu.snapshot(), starts: rate * self.pacedSeconds)
+            paced.append((rate, outcome, clock.now - phaseBegan, cpuPerStart))
             print(
                 "paced at \(rate)/s: \(outcome.latencies.count) starts, p50 / p99 / max \(Self.percentiles(outcome.latencies))"
             )
@@ -138,6 +143,13 @@ struct BenchSessionsCommand: AsyncParsableCommand {
             print(
                 "| paced at \(phase.rate)/s for \(self.pacedSeconds) s (open loop, timed from when each start was due): achieved/s, p50 / p99 / max, failed | \(String(format: "%.0f", Double(phase.outcome.latencies.count) / seconds(phase.wall))), \(Self.percentiles(phase.outcome.latencies)), \(phase.outcome.failures) |"
             )
+        }
+        // CPU seconds of every process (all threads) over the phase, divided by its starts; the client is
+        // this process. Each phase carries the ends of its own sessions (and the closed loop those of the
+        // warm-up), as a steady state does.
+        if let warmCPUPerStart { print("| CPU per start, closed loop | \(warmCPUPerStart) |") }
+        for phase in paced {
+            if let cpu = phase.cpu { print("| CPU per start, paced at \(phase.rate)/s | \(cpu) |") }
         }
         let failures = warm.failures + paced.reduce(0) { $0 + $1.outcome.failures }
         print("| failed starts (closed loop) | \(warm.failures) |")

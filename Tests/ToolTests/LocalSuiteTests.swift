@@ -117,3 +117,40 @@ import Testing
         #expect(splitAddress("host:70000") == nil)
     }
 }
+
+/// How `skyport bench-sessions` reads and reports process CPU.
+@Suite struct ProcessCPUTests {
+    @Test func ticksAreUserPlusSystemCountedAfterTheCommandName() {
+        // A command name with a space and a parenthesis must not shift the fields.
+        let line = "4242 (NIO) x (y) S 1 4242 4242 0 -1 4194560 1200 0 0 0 731 269 0 0 20 0 9 0 12345 0 0"
+        #expect(ProcessCPU.cpuTicks(statLine: line) == 1000)
+        #expect(ProcessCPU.cpuTicks(statLine: "4242 (short) S 1 2") == nil)
+        #expect(ProcessCPU.cpuTicks(statLine: "garbage") == nil)
+    }
+
+    @Test func thisProcessHasCPUTimeThatGrows() throws {
+        let cpu = ProcessCPU(state: SuiteState(tlsDirectory: "", composeFile: "", instances: []))
+        let first = try #require(cpu.snapshot()["client"])
+        // Spin until the clock ticks (10 ms), at most 5 s.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        var spin = 0.0
+        var later = first
+        while later <= first && clock.now < deadline {
+            for index in 0..<100_000 { spin += Double(index).squareRoot() }
+            later = cpu.snapshot()["client"] ?? first
+        }
+        #expect(spin > 0)
+        #expect(later > first)
+    }
+
+    @Test func perStartDividesByStartsListsTheLargestFirstAndOmitsTheSmallest() {
+        let before = ["hostmgr-dc1": 10.0, "redemption": 5.0, "billing": 1.0, "client": 2.0]
+        let after = ["hostmgr-dc1": 12.0, "redemption": 6.0, "billing": 1.0001, "client": 2.5]
+        #expect(
+            ProcessCPU.perStart(from: before, to: after, starts: 1000)
+                == "all 3.50 ms: hostmgr-dc1 2.00, redemption 1.00, client 0.50")
+        #expect(ProcessCPU.perStart(from: [:], to: after, starts: 1000) == nil)
+        #expect(ProcessCPU.perStart(from: before, to: after, starts: 0) == nil)
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// CPU time of the suite's processes and of this one, read from `/proc/<pid>/stat` (user + system,
+/// all threads), so `skyport bench-sessions` can say what a start costs each process. Linux only:
+/// elsewhere ``snapshot(_:)`` is empty and the bench prints no CPU rows.
+struct ProcessCPU: Sendable {
+    /// A process to measure: its display name and pid.
+    struct Process: Sendable, Hashable {
+        var name: String
+        var pid: Int32
+    }
+
+    /// CPU seconds used so far, by process name.
+    typealias Snapshot = [String: Double]
+
+    let processes: [Process]
+
+    /// The suite's instances and this process, shown as `client`.
+    init(state: SuiteState) {
+        self.processes =
+            state.instances.map { Process(name: $0.name, pid: $0.pid) } + [Process(name: "client", pid: getpid())]
+    }
+
+    /// Each process's CPU seconds now; a process that is gone or unreadable is left out.
+    func snapshot() -> Snapshot {
+        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard ticksPerSecond > 0 else { return [:] }
+        var seconds: Snapshot = [:]
+        for process in self.processes {
+            guard let text = try? String(contentsOfFile: "/proc/\(process.pid)/stat", encoding: .utf8),
+                let ticks = Self.cpuTicks(statLine: text)
+            else { continue }
+            seconds[process.name] = Double(ticks) / ticksPerSecond
+        }
+        return seconds
+    }
+
+    /// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line. The command name (field 2) is in
+    /// parentheses and may itself hold spaces and `)`, so fields are counted after its last `)`.
+    static func cpuTicks(statLine: String) -> Int? {
+        guard let close = statLine.lastIndex(of: ")") else { return nil }
+        // After the name: field 3 (state) is the first.
+        let fields = statLine[statLine.index(after: close)...].split(separator: " ")
+        guard fields.count >= 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        return user + system
+    }
+
+    /// `all 4.91 ms: hostmgr-dc1 2.05, redemption 1.05, …`: milliseconds per start between two snapshots,
+    /// largest first; processes under 0.05 ms are left out of the list, not of the total. `nil` when
+    /// there is nothing to say (no /proc, no starts).
+    static func perStart(from before: Snapshot, to after: Snapshot, starts: Int) -> String? {
+        guard starts > 0, !before.isEmpty else { return nil }
+        let milliseconds = after.compactMap { name, seconds -> (String, Double)? in
+            guard let earlier = before[name] else { return nil }
+            return (name, (seconds - earlier) * 1000 / Double(starts))
+        }.sorted { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+        let total = milliseconds.reduce(0) { $0 + $1.1 }
+        let listed = milliseconds.filter { $0.1 >= 0.05 }.map { "\($0.0) \(String(format: "%.2f", $0.1))" }
+        return "all \(String(format: "%.2f", total)) ms: " + listed.joined(separator: ", ")
+    }
+}
