@@ -6,10 +6,10 @@ import Foundation
 
 /// CPU time of the suite's processes and of this one, read from `/proc/<pid>/stat` (user + system,
 /// all threads), so `skyport bench-sessions` can say what a start costs each process. Linux only:
-/// elsewhere ``snapshot(_:)`` is empty and the bench prints no CPU rows.
+/// elsewhere ``snapshot()`` is empty and the bench prints no CPU rows.
 struct ProcessCPU: Sendable {
     /// A process to measure: its display name and pid.
-    struct Process: Sendable, Hashable {
+    struct Measured: Sendable, Hashable {
         var name: String
         var pid: Int32
     }
@@ -17,12 +17,12 @@ struct ProcessCPU: Sendable {
     /// CPU seconds used so far, by process name.
     typealias Snapshot = [String: Double]
 
-    let processes: [Process]
+    let processes: [Measured]
 
     /// The suite's instances and this process, shown as `client`.
     init(state: SuiteState) {
         self.processes =
-            state.instances.map { Process(name: $0.name, pid: $0.pid) } + [Process(name: "client", pid: getpid())]
+            state.instances.map { Measured(name: $0.name, pid: $0.pid) } + [Measured(name: "client", pid: getpid())]
     }
 
     /// Each process's CPU seconds now; a process that is gone or unreadable is left out.

@@ -12,9 +12,9 @@ import Synchronization
 ///
 /// The socket is a channel on the process's shared event loops, like every other connection of the
 /// host: a line the application sends is framed and decoded on the loop that read it, and a message
-/// for the application is written from there. (It used to take two threads per instance, woken
-/// through semaphores for every line, which cost a busy host several context switches per session.)
-/// The rest of the host sees only ``events`` and ``send(_:)``. The application's child process does
+/// for the application is written from there, with no threads of its own (it used to take two per
+/// instance, woken through semaphores for every line). The rest of the host sees only ``events`` and
+/// ``send(_:)``. The application's child process does
 /// not inherit these descriptors: ``ChildProcess`` closes every other descriptor of the host in it.
 final class AppChannel: Sendable {
     /// What the application sent: a message, a line the contract does not allow, or the end.
