@@ -149,9 +149,7 @@ let package = Package(
                         "SkyportSecurity", "SkyportHTTP2", "SkyportTokens", "SkyportInterop", logging,
                         .product(name: "Metrics", package: "swift-metrics"),
                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                    ]
-                        // The stream host's application socket is a NIO channel of its own (AppChannel).
-                        + (service.name == "StreamHost" ? nio : []),
+                    ],
                     path: "Services/\(service.name)/Service", swiftSettings: swiftSettings),
                 .executableTarget(
                     name: service.name, dependencies: [.target(name: "\(service.name)Service"), "SkyportService"],

@@ -1,4 +1,5 @@
 import Foundation
+import SkyportHTTP2
 import SkyportProto
 import SkyportRPC
 import SkyportTestSupport

@@ -1,16 +1,17 @@
 internal import NIOCore
 
-/// Reads the application's side of the host socket: splits it into lines (``LineFramer``), decodes
-/// each and hands it to ``AppChannel/events``; finishes them when the connection ends.
-final class AppChannelHandler: ChannelInboundHandler {
+/// Reads the peer's side of a ``LineSocket``: splits it into lines (``LineFramer``) and hands each to
+/// the socket's owner; sends `ended` when the connection ends.
+final class LineSocketHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
-    private let owner: AppChannel
-    private var framer = LineFramer()
+    private let owner: LineSocket
+    private var framer: LineFramer
     private var stopped = false
 
-    init(owner: AppChannel) {
+    init(owner: LineSocket, maximumLineBytes: Int) {
         self.owner = owner
+        self.framer = LineFramer(maximumLineBytes: maximumLineBytes)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -25,21 +26,15 @@ final class AppChannelHandler: ChannelInboundHandler {
         do {
             lines = try self.framer.append(bytes)
         } catch {
-            // Reading stops and the runtime ends the instance. The socket stays open until then, so the
-            // application blocks rather than failing on a closed socket first.
+            // Reading stops; the socket stays open until its owner closes it, so the peer blocks rather than
+            // failing on a closed socket first.
             self.stopped = true
-            self.owner.yield(.lineTooLong)
+            self.owner.deliver(.lineTooLong)
             self.owner.finish()
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
             return
         }
-        for line in lines {
-            do {
-                self.owner.yield(.message(try AppToHostMessage(line: line)))
-            } catch {
-                self.owner.yield(.badLine(error))
-            }
-        }
+        for line in lines { self.owner.deliver(.line(line)) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
