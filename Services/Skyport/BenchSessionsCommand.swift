@@ -37,6 +37,12 @@ struct BenchSessionsCommand: AsyncParsableCommand {
     @Option(help: "Length of each paced phase in seconds.") var pacedSeconds = 10
     @Option(help: "Pause before the paced phases, so the closed loop's sessions have ended (connect window + 1 s).")
     var settleSeconds = 6
+    @Option(
+        name: .long,
+        help:
+            "Also write every start to this CSV file: phase, began (ms into the phase), total, RequestSession and Redeem ms."
+    )
+    var timeline: String?
     @Option(name: .long, help: "The demo application's package directory.")
     var package: String = "Services/StreamHost/DemoApp"
 
@@ -97,7 +103,9 @@ struct BenchSessionsCommand: AsyncParsableCommand {
         let warm = try await start.many(app: warmApp, count: self.sessions, concurrency: self.concurrency)
         let wall = clock.now - began
         let warmCPUPerStart = ProcessCPU.perStart(from: warmCPU, to: cpu.snapshot(), starts: self.sessions)
-        var paced: [(rate: Int, outcome: Starter.Outcome, wall: Duration, cpu: String?)] = []
+        var paced:
+            [(rate: Int, began: ContinuousClock.Instant, outcome: Starter.Outcome, wall: Duration, cpu: String?)] =
+                []
         // The closed loop's sessions end when their connect window closes; the paced phases start after.
         if !self.rates.isEmpty { try await Task.sleep(for: .seconds(self.settleSeconds)) }
         for rate in self.rates {
@@ -105,10 +113,14 @@ struct BenchSessionsCommand: AsyncParsableCommand {
             let phaseCPU = cpu.snapshot()
             let outcome = await start.paced(app: warmApp, count: rate * self.pacedSeconds, rate: rate)
             let cpuPerStart = ProcessCPU.perStart(from: phaseCPU, to: cpu.snapshot(), starts: rate * self.pacedSeconds)
-            paced.append((rate, outcome, clock.now - phaseBegan, cpuPerStart))
+            paced.append((rate, phaseBegan, outcome, clock.now - phaseBegan, cpuPerStart))
             print(
                 "paced at \(rate)/s: \(outcome.latencies.count) starts, p50 / p99 / max \(Self.percentiles(outcome.latencies))"
             )
+        }
+        if let timeline = self.timeline {
+            try Self.writeTimeline(
+                [("closed loop", began, warm)] + paced.map { ("\($0.rate)/s", $0.began, $0.outcome) }, to: timeline)
         }
         let doubles = try await start.redeemAgain(
             warm.tokens + paced.flatMap(\.outcome.tokens), concurrency: self.concurrency)
@@ -195,6 +207,29 @@ struct BenchSessionsCommand: AsyncParsableCommand {
         return app
     }
 
+    /// Writes every start of `phases` as a CSV line: the phase, when the start began (ms after the phase
+    /// began), and its total, RequestSession and Redeem latencies in ms, in the order the starts began.
+    static func writeTimeline(
+        _ phases: [(name: String, began: ContinuousClock.Instant, outcome: Starter.Outcome)], to path: String
+    ) throws {
+        func milliseconds(_ duration: Duration) -> String {
+            String(
+                format: "%.3f",
+                Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15)
+        }
+        var text = "phase,began_ms,total_ms,request_ms,redeem_ms\n"
+        for phase in phases {
+            let outcome = phase.outcome
+            for index in outcome.began.indices.sorted(by: { outcome.began[$0] < outcome.began[$1] }) {
+                text +=
+                    "\(phase.name),\(milliseconds(outcome.began[index] - phase.began)),"
+                    + "\(milliseconds(outcome.latencies[index])),\(milliseconds(outcome.requestLatencies[index])),"
+                    + "\(milliseconds(outcome.redeemLatencies[index]))\n"
+            }
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     /// `p50 / p99 / max` (or the listed percentiles) of `samples`.
     static func percentiles(_ samples: [Duration], only: [Int] = [50, 99]) -> String {
         guard !samples.isEmpty else { return "-" }
@@ -222,6 +257,8 @@ struct Starter {
         /// The two halves of each start: the token (entitlement), then the redemption.
         var requestLatencies: [Duration] = []
         var redeemLatencies: [Duration] = []
+        /// When each start began (was due, when paced), in the order of `latencies`.
+        var began: [ContinuousClock.Instant] = []
         var tokens: [String] = []
         var failures = 0
         var warm = 0
@@ -233,6 +270,7 @@ struct Starter {
             self.latencies += other.latencies
             self.requestLatencies += other.requestLatencies
             self.redeemLatencies += other.redeemLatencies
+            self.began += other.began
             self.tokens += other.tokens
             self.failures += other.failures
             self.warm += other.warm
@@ -302,6 +340,7 @@ struct Starter {
             outcome.latencies.append(clock.now - began)
             outcome.requestLatencies.append(requested - began)
             outcome.redeemLatencies.append(clock.now - requested)
+            outcome.began.append(began)
             outcome.tokens.append(token.tokenText)
             if placed.placementReason.hasPrefix("warm") {
                 outcome.warm += 1

@@ -4,9 +4,9 @@ import Foundation
     import Glibc
 #endif
 
-/// CPU time of the suite's processes and of this one, read from `/proc/<pid>/stat` (user + system,
-/// all threads), so `skyport bench-sessions` can say what a start costs each process. Linux only:
-/// elsewhere ``snapshot()`` is empty and the bench prints no CPU rows.
+/// CPU time of the suite's processes, of the applications its stream hosts run, and of this one, read
+/// from `/proc/<pid>/stat` (user + system, all threads), so `skyport bench-sessions` can say what a start
+/// costs each process. Linux only: elsewhere ``snapshot()`` is empty and the bench prints no CPU rows.
 struct ProcessCPU: Sendable {
     /// A process to measure: its display name and pid.
     struct Measured: Sendable, Hashable {
@@ -21,22 +21,57 @@ struct ProcessCPU: Sendable {
 
     /// The suite's instances and this process, shown as `client`.
     init(state: SuiteState) {
-        self.processes =
-            state.instances.map { Measured(name: $0.name, pid: $0.pid) } + [Measured(name: "client", pid: getpid())]
+        self.init(
+            processes: state.instances.map { Measured(name: $0.name, pid: $0.pid) }
+                + [Measured(name: "client", pid: getpid())])
     }
 
-    /// Each process's CPU seconds now; a process that is gone or unreadable is left out.
+    /// `processes`; the children of those named `streamhost…` are measured as `apps`.
+    init(processes: [Measured]) {
+        self.processes = processes
+    }
+
+    /// Each process's CPU seconds now, and as `apps` those of the stream hosts' children (the running
+    /// application instances: an instance that ended since the last snapshot takes its time with it);
+    /// a process that is gone or unreadable is left out.
     func snapshot() -> Snapshot {
         let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
         guard ticksPerSecond > 0 else { return [:] }
         var seconds: Snapshot = [:]
         for process in self.processes {
-            guard let text = try? String(contentsOfFile: "/proc/\(process.pid)/stat", encoding: .utf8),
-                let ticks = Self.cpuTicks(statLine: text)
-            else { continue }
+            guard let ticks = Self.stat(of: process.pid).flatMap({ Self.cpuTicks(statLine: $0) }) else { continue }
             seconds[process.name] = Double(ticks) / ticksPerSecond
         }
+        let hosts = Set(self.processes.filter { $0.name.hasPrefix("streamhost") }.map(\.pid))
+        if !hosts.isEmpty, let ticks = Self.childrenTicks(of: hosts) {
+            seconds["apps"] = Double(ticks) / ticksPerSecond
+        }
         return seconds
+    }
+
+    /// The CPU ticks of every process whose parent is one of `parents`, summed; `nil` without `/proc`.
+    static func childrenTicks(of parents: Set<Int32>) -> Int? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        var total = 0
+        for entry in entries {
+            guard let pid = Int32(entry), let line = Self.stat(of: pid), let parent = Self.parentPID(statLine: line),
+                parents.contains(parent), let ticks = Self.cpuTicks(statLine: line)
+            else { continue }
+            total += ticks
+        }
+        return total
+    }
+
+    /// The `/proc/<pid>/stat` line of `pid`; `nil` when it is gone or unreadable.
+    private static func stat(of pid: Int32) -> String? {
+        try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+    }
+
+    /// The parent pid (field 4) of a `/proc/<pid>/stat` line.
+    static func parentPID(statLine: String) -> Int32? {
+        guard let close = statLine.lastIndex(of: ")") else { return nil }
+        let fields = statLine[statLine.index(after: close)...].split(separator: " ")
+        return fields.count >= 2 ? Int32(fields[1]) : nil
     }
 
     /// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line. The command name (field 2) is in

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SkyportTool
@@ -126,6 +127,29 @@ import Testing
         #expect(ProcessCPU.cpuTicks(statLine: line) == 1000)
         #expect(ProcessCPU.cpuTicks(statLine: "4242 (short) S 1 2") == nil)
         #expect(ProcessCPU.cpuTicks(statLine: "garbage") == nil)
+        #expect(ProcessCPU.parentPID(statLine: line) == 1)
+        #expect(ProcessCPU.parentPID(statLine: "4242 (short)") == nil)
+    }
+
+    @Test func childrenOfAStreamHostCountAsApps() async throws {
+        // A busy child of this process, which plays the stream host: its CPU time shows as `apps`.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sh")
+        child.arguments = ["-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 30"]
+        try child.run()
+        defer { child.terminate() }
+        let cpu = ProcessCPU(state: SuiteState(tlsDirectory: "", composeFile: "", instances: []))
+        let host = ProcessCPU(processes: [.init(name: "streamhost-dc1", pid: getpid())])
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        var apps = 0.0
+        while apps == 0, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            apps = host.snapshot()["apps"] ?? 0
+        }
+        #expect(apps > 0)
+        // Without a stream host there is no `apps` entry.
+        #expect(cpu.snapshot()["apps"] == nil)
     }
 
     @Test func thisProcessHasCPUTimeThatGrows() throws {
