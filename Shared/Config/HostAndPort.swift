@@ -28,7 +28,7 @@ public struct HostAndPort: ConfigValue, Hashable, CustomStringConvertible {
         if host.hasPrefix("[") {
             guard host.hasSuffix("]"), host.count > 2 else { return nil }
             host = host.dropFirst().dropLast()
-        } else if host.contains(":") {
+        } else if host.utf8.contains(UInt8(ascii: ":")) {
             return nil
         }
         guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "/" }) else { return nil }
@@ -36,7 +36,9 @@ public struct HostAndPort: ConfigValue, Hashable, CustomStringConvertible {
     }
 
     /// `host:port`, bracketing IPv6 hosts.
-    public var configText: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
+    public var configText: String {
+        self.host.utf8.contains(UInt8(ascii: ":")) ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+    }
     /// The same as `configText`.
     public var description: String { self.configText }
 }

@@ -68,7 +68,7 @@ public struct MethodAccessPolicy: Sendable {
         for uri in identity.uris {
             names.append(uri)
             if uri.hasPrefix(prefix), case let name = String(uri.dropFirst(prefix.count)), !name.isEmpty,
-                !name.contains("/")
+                !name.utf8.contains(UInt8(ascii: "/"))
             {
                 names.append(name)
             }

@@ -247,13 +247,17 @@ extension HostManagerService {
     /// peer is sent there first, so that a failure to reach the home fails the report and the host retries.
     func record(_ events: ArraySlice<Skyport_Hostmgr_V1_HostEvent>, from hostID: String) async throws -> UInt32 {
         let now = ServiceSupport.nowUnixMilliseconds()
+        let withState = events.filter { $0.kind == .sessionEnded && $0.stateSaved }
+        // One read for all of them: a report carries many endings under load.
+        let placed =
+            withState.isEmpty
+            ? [:]
+            : try await ServiceSupport.store {
+                try await self.placements.placements(sessionIDs: withState.map(\.sessionId))
+            }
         var keptHere: [String: PlacementStore.Placement] = [:]
-        for event in events where event.kind == .sessionEnded && event.stateSaved {
-            guard
-                let placement = try await ServiceSupport.store({
-                    try await self.placements.placement(sessionID: event.sessionId)
-                }), placement.hostID == hostID
-            else { continue }
+        for event in withState {
+            guard let placement = placed[event.sessionId], placement.hostID == hostID else { continue }
             if placement.homeDatacentre == self.datacentre {
                 keptHere[event.eventId] = placement
                 continue

@@ -101,7 +101,8 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         for package in request.packages {
             try ServiceSupport.requireText(package.appId, field: "packages.app_id", maxLength: 64)
             try ServiceSupport.requireText(package.versionId, field: "packages.version_id", maxLength: 64)
-            guard !package.appId.contains("/"), !package.versionId.contains("/") else {
+            guard !package.appId.utf8.contains(UInt8(ascii: "/")), !package.versionId.utf8.contains(UInt8(ascii: "/"))
+            else {
                 throw RPCError(code: .invalidArgument, message: "package ids may not contain '/'")
             }
             packages.append("\(package.appId)/\(package.versionId)")
@@ -306,7 +307,7 @@ public struct HostManagerService: Skyport_Hostmgr_V1_HostManagerProvider {
         try ServiceSupport.requireText(app.appId, field: "\(field).app_id", maxLength: 64)
         try ServiceSupport.requireText(app.versionId, field: "\(field).version_id", maxLength: 64)
         try ServiceSupport.requireText(app.developerId, field: "\(field).developer_id", maxLength: 64)
-        guard !app.appId.contains("/"), !app.versionId.contains("/") else {
+        guard !app.appId.utf8.contains(UInt8(ascii: "/")), !app.versionId.utf8.contains(UInt8(ascii: "/")) else {
             throw RPCError(code: .invalidArgument, message: "\(field) ids may not contain '/'")
         }
         guard app.launchCommand.utf8.count <= 1024 else {

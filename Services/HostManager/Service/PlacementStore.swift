@@ -383,11 +383,20 @@ public struct PlacementStore: Sendable {
         ).map(Self.instance)
     }
 
-    /// One placement, live or not.
-    public func placement(sessionID: String) async throws -> Placement? {
-        try await self.database.query(
-            "SELECT \(Self.placementColumns) FROM placements WHERE session_id = ?", [sessionID]
-        ).first.map(Self.placement)
+    /// The placements of `sessionIDs` (ended ones too) by session id, read in one read session; an
+    /// unknown id is left out.
+    public func placements(sessionIDs: [String]) async throws -> [String: Placement] {
+        try await self.database.read { tx in
+            var found: [String: Placement] = [:]
+            for sessionID in Set(sessionIDs) {
+                if let row = try await tx.queryFirst(
+                    "SELECT \(Self.placementColumns) FROM placements WHERE session_id = ?", [sessionID])
+                {
+                    found[sessionID] = try Self.placement(row)
+                }
+            }
+            return found
+        }
     }
 
     /// Live placements of one host, by session id.

@@ -128,7 +128,9 @@ public struct PrefixTable: Sendable {
     /// The location of the longest prefix containing `address` (IPv4, IPv6, or IPv4-mapped IPv6, which
     /// counts as IPv4); `nil` when none does or it is not an address.
     public func locate(_ address: String) -> Location? {
-        guard !address.contains("/"), let block = CIDR(address), block.prefixLength == block.network.count * 8 else {
+        guard !address.utf8.contains(UInt8(ascii: "/")), let block = CIDR(address),
+            block.prefixLength == block.network.count * 8
+        else {
             return nil
         }
         var bytes = block.network
