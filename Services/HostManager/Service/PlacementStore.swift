@@ -72,6 +72,25 @@ public struct PlacementStore: Sendable {
     /// Placement states of sessions that hold a seat.
     static let livePlacementStates = "('provisioned', 'connected')"
 
+    /// Statements run on every capacity probe, instance end or session listing. Their plans stay on the
+    /// indexes of migration 4 (live grouped placements, live placements by instance, placement time), so
+    /// they read what is live or asked for, not every placement ever made; a test holds the plans.
+    enum Queries {
+        /// The groups with live sessions, at most `?`.
+        static let activeGroups = """
+            SELECT DISTINCT group_id FROM placements WHERE group_id <> '' AND state IN \(livePlacementStates)
+            ORDER BY group_id LIMIT ?
+            """
+        /// The live placements of instance `?`.
+        static let livePlacementsOfInstance =
+            "SELECT \(placementColumns) FROM placements WHERE instance_id = ? AND state IN \(livePlacementStates)"
+        /// The newest `?` placements, with their end.
+        static let recentPlacements = """
+            SELECT \(placementColumns), ended_at_ms, end_reason FROM placements
+            ORDER BY placed_at_ms DESC, session_id LIMIT ?
+            """
+    }
+
     let database: Database
 
     /// A store over `database`.
@@ -296,10 +315,7 @@ public struct PlacementStore: Sendable {
                 """, [state, time, String(reason.prefix(200)), instanceID]) == 1
         else { return nil }
         var ended: [Placement] = []
-        for placementRow in try await tx.query(
-            "SELECT \(Self.placementColumns) FROM placements WHERE instance_id = ? AND state IN \(Self.livePlacementStates)",
-            [instanceID])
-        {
+        for placementRow in try await tx.query(Queries.livePlacementsOfInstance, [instanceID]) {
             let placement = try Self.placement(placementRow)
             try await tx.execute(
                 "UPDATE placements SET state = ?, ended_at_ms = ?, end_reason = ? WHERE session_id = ?",
@@ -362,12 +378,7 @@ public struct PlacementStore: Sendable {
 
     /// Groups with live sessions here, at most `limit`.
     public func activeGroups(limit: Int = 1000) async throws -> [String] {
-        try await self.database.query(
-            """
-            SELECT DISTINCT group_id FROM placements WHERE group_id <> '' AND state IN \(Self.livePlacementStates)
-            ORDER BY group_id LIMIT ?
-            """, [limit]
-        ).map { try $0.decode(String.self, "group_id") }
+        try await self.database.query(Queries.activeGroups, [limit]).map { try $0.decode(String.self, "group_id") }
     }
 
     /// Live instances, optionally of one host.
@@ -409,12 +420,7 @@ public struct PlacementStore: Sendable {
 
     /// The newest placements, at most `limit`, with their end (state, end time, reason).
     public func recentPlacements(limit: Int = 1000) async throws -> [(Placement, endedAt: Int64?, reason: String)] {
-        try await self.database.query(
-            """
-            SELECT \(Self.placementColumns), ended_at_ms, end_reason FROM placements
-            ORDER BY placed_at_ms DESC, session_id LIMIT ?
-            """, [limit]
-        ).map { row in
+        try await self.database.query(Queries.recentPlacements, [limit]).map { row in
             (
                 try Self.placement(row), try row.decode(Int64?.self, "ended_at_ms"),
                 try row.decode(String.self, "end_reason")
