@@ -103,7 +103,7 @@ bench-footprint: deps
 	$(SWIFT) build -c release
 	BIN=$$($(SWIFT) build -c release --show-bin-path) PY=$(PY) Tests/Bench/run_footprint.sh
 
-## bench-sessions: release build, a separate local suite (state in .skyport-bench, ports + 30000, stream hosts
+## bench-sessions: release build, a separate local suite (state in .skyport-bench, empty stores, ports + 30000, stream hosts
 ## with 100000 slots and 64 CPU units, 5 s to connect), then session starts on warm capacity: a closed loop of 32 clients
 ## (starts per second, p50/p99), paced open-loop phases (p50/p99 at 250-1000 starts per second), double redemptions,
 ## and cold starts; prints one table; stops that suite.
@@ -111,6 +111,9 @@ bench-sessions: deps
 	$(SWIFT) build -c release
 	bin=$$($(SWIFT) build -c release --show-bin-path)
 	trap '$$bin/skyport down --state-dir .skyport-bench >/dev/null 2>&1 || true' EXIT
+	# Every run starts from empty stores (a suite left running from an interrupted run is stopped first).
+	$$bin/skyport down --state-dir .skyport-bench >/dev/null 2>&1 || true
+	rm -rf .skyport-bench/data .skyport-bench/logs
 	$$bin/skyport up --state-dir .skyport-bench --bin-dir $$bin --port-offset 30000 \
 		--env SKYPORT_STREAMHOST_SLOTS=100000 --env SKYPORT_STREAMHOST_CPU_UNITS=64 \
 		--env SKYPORT_HOSTMGR_CONNECT_WITHIN=5s
