@@ -40,7 +40,7 @@ struct BenchSessionsCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "Also write every start to this CSV file: phase, began (ms into the phase), total, RequestSession and Redeem ms."
+            "Also write every successful start to this CSV file: phase, began (ms into the phase), total, RequestSession and Redeem ms."
     )
     var timeline: String?
     @Option(name: .long, help: "The demo application's package directory.")
@@ -109,8 +109,11 @@ struct BenchSessionsCommand: AsyncParsableCommand {
         // The closed loop's sessions end when their connect window closes; the paced phases start after.
         if !self.rates.isEmpty { try await Task.sleep(for: .seconds(self.settleSeconds)) }
         for rate in self.rates {
-            let phaseBegan = clock.now
+            print("paced at \(rate)/s: started")
             let phaseCPU = cpu.snapshot()
+            // After the snapshot (which reads /proc): the phase's wall time and its starts' offsets
+            // count from here.
+            let phaseBegan = clock.now
             let outcome = await start.paced(app: warmApp, count: rate * self.pacedSeconds, rate: rate)
             let cpuPerStart = ProcessCPU.perStart(from: phaseCPU, to: cpu.snapshot(), starts: rate * self.pacedSeconds)
             paced.append((rate, phaseBegan, outcome, clock.now - phaseBegan, cpuPerStart))
@@ -207,7 +210,7 @@ struct BenchSessionsCommand: AsyncParsableCommand {
         return app
     }
 
-    /// Writes every start of `phases` as a CSV line: the phase, when the start began (ms after the phase
+    /// Writes every successful start of `phases` as a CSV line: the phase, when the start began (ms after the phase
     /// began), and its total, RequestSession and Redeem latencies in ms, in the order the starts began.
     static func writeTimeline(
         _ phases: [(name: String, began: ContinuousClock.Instant, outcome: Starter.Outcome)], to path: String

@@ -31,9 +31,9 @@ struct ProcessCPU: Sendable {
         self.processes = processes
     }
 
-    /// Each process's CPU seconds now, and as `apps` those of the stream hosts' children (the running
-    /// application instances: an instance that ended since the last snapshot takes its time with it);
-    /// a process that is gone or unreadable is left out.
+    /// Each process's CPU seconds now, and as `apps` those of the stream hosts' children: the running
+    /// application instances, and those that ended, which the stream host reaped (its `cutime` and
+    /// `cstime`), so the figure only grows. A process that is gone or unreadable is left out.
     func snapshot() -> Snapshot {
         let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
         guard ticksPerSecond > 0 else { return [:] }
@@ -43,8 +43,9 @@ struct ProcessCPU: Sendable {
             seconds[process.name] = Double(ticks) / ticksPerSecond
         }
         let hosts = Set(self.processes.filter { $0.name.hasPrefix("streamhost") }.map(\.pid))
-        if !hosts.isEmpty, let ticks = Self.childrenTicks(of: hosts) {
-            seconds["apps"] = Double(ticks) / ticksPerSecond
+        if !hosts.isEmpty, let running = Self.childrenTicks(of: hosts) {
+            let reaped = hosts.compactMap { Self.stat(of: $0).flatMap { Self.reapedChildrenTicks(statLine: $0) } }
+            seconds["apps"] = Double(running + reaped.reduce(0, +)) / ticksPerSecond
         }
         return seconds
     }
@@ -65,6 +66,15 @@ struct ProcessCPU: Sendable {
     /// The `/proc/<pid>/stat` line of `pid`; `nil` when it is gone or unreadable.
     private static func stat(of pid: Int32) -> String? {
         try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+    }
+
+    /// `cutime + cstime` (fields 16 and 17) of a `/proc/<pid>/stat` line: the CPU ticks of the process's
+    /// children that ended and were waited for.
+    static func reapedChildrenTicks(statLine: String) -> Int? {
+        guard let close = statLine.lastIndex(of: ")") else { return nil }
+        let fields = statLine[statLine.index(after: close)...].split(separator: " ")
+        guard fields.count >= 15, let user = Int(fields[13]), let system = Int(fields[14]) else { return nil }
+        return user + system
     }
 
     /// The parent pid (field 4) of a `/proc/<pid>/stat` line.

@@ -5,10 +5,11 @@ Called by Tests/Bench/profile_sessions.sh (`make profile-sessions`):
 
     cpu_budget.py PERF_SCRIPT_OUTPUT PROCESSES STARTS_PER_SECOND SECONDS FREQUENCY
 
-PERF_SCRIPT_OUTPUT is `perf script -F pid,ip,sym,dso` of a system-wide `perf record -F FREQUENCY -g`
-taken over SECONDS while the suite carried STARTS_PER_SECOND; PROCESSES has one `pid name` line per
-process to count (the suite's instances, the benchmark client, the applications). Each sample stands for
-1/FREQUENCY s of CPU, so a process's milliseconds per start are samples / FREQUENCY * 1000 / starts.
+PERF_SCRIPT_OUTPUT is `perf script -F pid,ip,sym,dso` of a system-wide `perf record -e cpu-clock
+-F FREQUENCY -g` taken over SECONDS while the suite carried STARTS_PER_SECOND (the rate it achieved,
+not the rate offered); PROCESSES has one `pid name` line per process to count (the suite's instances,
+the benchmark client, the applications). Each sample stands for 1/FREQUENCY s of CPU, so a process's
+milliseconds per start are samples / FREQUENCY * 1000 / starts.
 
 A sample goes to the first component whose test its call stack passes, in this order (a stack that
 signs a token inside a database transaction counts as token crypto):
@@ -19,12 +20,12 @@ import sys
 
 COMPONENTS = [
     ("Ed25519", "token signing and verification (OpenSSL Ed25519)",
-     lambda stack: any("Ed25519" in frame for frame in stack)),
+     lambda stack: any(re.search("ed25519", frame, re.IGNORECASE) for frame in stack)),
     ("SQL", "SQLite: statements, commits, the storage threads' hops",
      lambda stack: any("sqlite3_" in frame or "SQLiteBackend" in frame or "GRDB" in frame for frame in stack)),
     ("logs", "log lines (formatting and writing)",
      lambda stack: any("LogHandler" in frame for frame in stack)),
-    ("TLS", "TLS records and socket I/O under them",
+    ("TLS", "TLS records and socket I/O under them, and other libcrypto work (hashes of tokens and keys)",
      lambda stack: any(re.search(r"SSL_(read|write|do_handshake)|BIO_", frame) for frame in stack)
      or "libcrypto" in stack[0] or "libssl" in stack[0]),
     ("HTTP/2", "HTTP/2 framing (nghttp2)",
@@ -49,8 +50,10 @@ def samples(path):
                 if pid is not None and stack:
                     yield pid, stack
                 pid, stack = None, []
-            elif not line[0].isspace():
-                pid, stack = line.split()[0], []
+            elif not line.startswith("\t"):
+                # A sample's first line: the pid, right-aligned (perf pads it to 5 or 7 columns).
+                match = re.match(r"\s*(\d+)", line)
+                pid, stack = (match.group(1) if match else None), []
             elif pid is not None:
                 parts = line.strip().split(None, 1)
                 stack.append(parts[1] if len(parts) > 1 else "?")

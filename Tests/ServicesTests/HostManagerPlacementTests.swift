@@ -850,6 +850,49 @@ struct HostManagerPlacementTests {
         }
     }
 
+    @Test(
+        "one report ending many sessions keeps each state at its home, and none for another host's session",
+        arguments: ServiceBackend.all)
+    func savedStatesInOneReport(backend: ServiceBackend) async throws {
+        try await Self.withTwoDataCentres(backend) { dc1, dc2 in
+            let hostA = try await dc1.addHost("host-a")
+            let atHome = try await dc1.redeem(try await dc1.createSession(user: "user-1"))
+            let fromPeer = try await dc1.redeem(
+                try await dc2.createSession(Self.app(home: "dc2"), user: "user-2"), home: "dc2")
+            let hostC = try await dc1.addHost("host-c")
+            let elsewhere = try await dc1.redeem(try await dc1.createSession(user: "user-3"))
+            try #require(atHome.hostId == "host-a" && fromPeer.hostId == "host-a" && elsewhere.hostId == "host-c")
+            hostA.end(session: atHome.sessionId)
+            hostA.end(session: fromPeer.sessionId)
+            hostC.end(session: elsewhere.sessionId)
+
+            let events = [
+                Self.event("ev-a", .sessionEnded, session: atHome.sessionId, state: [1]),
+                Self.event("ev-b", .sessionEnded, session: fromPeer.sessionId, state: [2]),
+                // host-a reports a session that runs on host-c, and one nobody placed: no state is kept.
+                Self.event("ev-c", .sessionEnded, session: elsewhere.sessionId, state: [3]),
+                Self.event("ev-u", .sessionEnded, session: "ses_unknown", state: [4]),
+            ]
+            #expect(try await dc1.streamhost.reportEvents(Self.events(from: "host-a", events)).accepted == 4)
+            #expect(try await dc1.service.states.load(appID: "app-1", userID: "user-1") == [1])
+            #expect(try await dc2.service.states.load(appID: "app-1", userID: "user-2") == [2])
+            #expect(try await dc1.service.states.load(appID: "app-1", userID: "user-2") == [])
+            #expect(try await dc1.service.states.load(appID: "app-1", userID: "user-3") == [])
+            #expect(try await dc1.sessions()[atHome.sessionId]?.state == "ended")
+            #expect(try await dc1.sessions()[elsewhere.sessionId]?.state == "provisioned")
+
+            // The same batch again, with other bytes: nothing is recorded or replaced.
+            let again = events.map { event in
+                var changed = event
+                changed.savedState = [9]
+                return changed
+            }
+            #expect(try await dc1.streamhost.reportEvents(Self.events(from: "host-a", again)).accepted == 0)
+            #expect(try await dc1.service.states.load(appID: "app-1", userID: "user-1") == [1])
+            #expect(try await dc2.service.states.load(appID: "app-1", userID: "user-2") == [2])
+        }
+    }
+
     // MARK: Versions
 
     @Test(

@@ -128,6 +128,9 @@ import Testing
         #expect(ProcessCPU.cpuTicks(statLine: "4242 (short) S 1 2") == nil)
         #expect(ProcessCPU.cpuTicks(statLine: "garbage") == nil)
         #expect(ProcessCPU.parentPID(statLine: line) == 1)
+        #expect(ProcessCPU.reapedChildrenTicks(statLine: line) == 0)
+        let parent = "4242 (streamhost) S 1 4242 4242 0 -1 4194560 1200 0 0 0 731 269 40 2 20 0 9 0 12345 0 0"
+        #expect(ProcessCPU.reapedChildrenTicks(statLine: parent) == 42)
         #expect(ProcessCPU.parentPID(statLine: "4242 (short)") == nil)
     }
 
@@ -135,9 +138,14 @@ import Testing
         // A busy child of this process, which plays the stream host: its CPU time shows as `apps`.
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sh")
-        child.arguments = ["-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 30"]
+        child.arguments = ["-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec sleep 30"]
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = FileHandle.nullDevice
         try child.run()
-        defer { child.terminate() }
+        defer {
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+        }
         let cpu = ProcessCPU(state: SuiteState(tlsDirectory: "", composeFile: "", instances: []))
         let host = ProcessCPU(processes: [.init(name: "streamhost-dc1", pid: getpid())])
         let clock = ContinuousClock()
