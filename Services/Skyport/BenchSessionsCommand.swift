@@ -103,9 +103,7 @@ struct BenchSessionsCommand: AsyncParsableCommand {
         let warm = try await start.many(app: warmApp, count: self.sessions, concurrency: self.concurrency)
         let wall = clock.now - began
         let warmCPUPerStart = ProcessCPU.perStart(from: warmCPU, to: cpu.snapshot(), starts: self.sessions)
-        var paced:
-            [(rate: Int, began: ContinuousClock.Instant, outcome: Starter.Outcome, wall: Duration, cpu: String?)] =
-                []
+        var paced: [PacedPhase] = []
         // The closed loop's sessions end when their connect window closes; the paced phases start after.
         if !self.rates.isEmpty { try await Task.sleep(for: .seconds(self.settleSeconds)) }
         for rate in self.rates {
@@ -116,7 +114,9 @@ struct BenchSessionsCommand: AsyncParsableCommand {
             let phaseBegan = clock.now
             let outcome = await start.paced(app: warmApp, count: rate * self.pacedSeconds, rate: rate)
             let cpuPerStart = ProcessCPU.perStart(from: phaseCPU, to: cpu.snapshot(), starts: rate * self.pacedSeconds)
-            paced.append((rate, phaseBegan, outcome, clock.now - phaseBegan, cpuPerStart))
+            paced.append(
+                PacedPhase(
+                    rate: rate, began: phaseBegan, outcome: outcome, wall: clock.now - phaseBegan, cpu: cpuPerStart))
             print(
                 "paced at \(rate)/s: \(outcome.latencies.count) starts, p50 / p99 / max \(Self.percentiles(outcome.latencies))"
             )
@@ -135,9 +135,6 @@ struct BenchSessionsCommand: AsyncParsableCommand {
             guard one.launched == 1 else { throw SuiteError("a cold start did not launch the application") }
         }
 
-        func seconds(_ duration: Duration) -> Double {
-            Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        }
         print("")
         print("| measurement | value |")
         print("|---|---|")
@@ -152,11 +149,11 @@ struct BenchSessionsCommand: AsyncParsableCommand {
             "| of which Redeem (redemption + host management + stream host) p50 / p99 / max | \(Self.percentiles(warm.redeemLatencies)) |"
         )
         print(
-            "| sustained warm starts per second | \(String(format: "%.0f", Double(warm.latencies.count) / seconds(wall))) |"
+            "| sustained warm starts per second | \(String(format: "%.0f", Double(warm.latencies.count) * 1000 / Timing.milliseconds(wall))) |"
         )
         for phase in paced {
             print(
-                "| paced at \(phase.rate)/s for \(self.pacedSeconds) s (open loop, timed from when each start was due): achieved/s, p50 / p99 / max, failed | \(String(format: "%.0f", Double(phase.outcome.latencies.count) / seconds(phase.wall))), \(Self.percentiles(phase.outcome.latencies)), \(phase.outcome.failures) |"
+                "| paced at \(phase.rate)/s for \(self.pacedSeconds) s (open loop, timed from when each start was due): achieved/s, p50 / p99 / max, failed | \(String(format: "%.0f", Double(phase.outcome.latencies.count) * 1000 / Timing.milliseconds(phase.wall))), \(Self.percentiles(phase.outcome.latencies)), \(phase.outcome.failures) |"
             )
         }
         // CPU seconds of every process (all threads) over the phase, divided by its starts; the client is
@@ -210,16 +207,21 @@ struct BenchSessionsCommand: AsyncParsableCommand {
         return app
     }
 
+    /// One paced phase: its rate, when it began, its starts, how long it took and their CPU per start.
+    struct PacedPhase {
+        var rate: Int
+        var began: ContinuousClock.Instant
+        var outcome: Starter.Outcome
+        var wall: Duration
+        var cpu: String?
+    }
+
     /// Writes every successful start of `phases` as a CSV line: the phase, when the start began (ms after the phase
     /// began), and its total, RequestSession and Redeem latencies in ms, in the order the starts began.
     static func writeTimeline(
         _ phases: [(name: String, began: ContinuousClock.Instant, outcome: Starter.Outcome)], to path: String
     ) throws {
-        func milliseconds(_ duration: Duration) -> String {
-            String(
-                format: "%.3f",
-                Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15)
-        }
+        func milliseconds(_ duration: Duration) -> String { String(format: "%.3f", Timing.milliseconds(duration)) }
         var text = "phase,began_ms,total_ms,request_ms,redeem_ms\n"
         for phase in phases {
             let outcome = phase.outcome

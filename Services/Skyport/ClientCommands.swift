@@ -124,9 +124,14 @@ enum PackageInstaller {
 
 /// Durations as people read them.
 enum Timing {
+    /// `duration` in milliseconds.
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+
     /// `12.3 ms`, or `1.24 s`.
     static func text(_ duration: Duration) -> String {
-        let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        let milliseconds = Self.milliseconds(duration)
         return milliseconds < 1000
             ? String(format: "%.1f ms", milliseconds) : String(format: "%.2f s", milliseconds / 1000)
     }

@@ -68,30 +68,36 @@ struct ProcessCPU: Sendable {
         try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
     }
 
+    /// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line.
+    static func cpuTicks(statLine: String) -> Int? {
+        Self.sum(ofFields: 14, 15, statLine: statLine)
+    }
+
     /// `cutime + cstime` (fields 16 and 17) of a `/proc/<pid>/stat` line: the CPU ticks of the process's
     /// children that ended and were waited for.
     static func reapedChildrenTicks(statLine: String) -> Int? {
-        guard let close = statLine.lastIndex(of: ")") else { return nil }
-        let fields = statLine[statLine.index(after: close)...].split(separator: " ")
-        guard fields.count >= 15, let user = Int(fields[13]), let system = Int(fields[14]) else { return nil }
-        return user + system
+        Self.sum(ofFields: 16, 17, statLine: statLine)
     }
 
     /// The parent pid (field 4) of a `/proc/<pid>/stat` line.
     static func parentPID(statLine: String) -> Int32? {
-        guard let close = statLine.lastIndex(of: ")") else { return nil }
-        let fields = statLine[statLine.index(after: close)...].split(separator: " ")
-        return fields.count >= 2 ? Int32(fields[1]) : nil
+        Self.fields(statLine: statLine).flatMap { $0.count >= 2 ? Int32($0[1]) : nil }
     }
 
-    /// `utime + stime` (fields 14 and 15) of a `/proc/<pid>/stat` line. The command name (field 2) is in
-    /// parentheses and may itself hold spaces and `)`, so fields are counted after its last `)`.
-    static func cpuTicks(statLine: String) -> Int? {
+    /// Fields `first` and `second` (numbered from 1, as in proc(5)) of a stat line, added.
+    private static func sum(ofFields first: Int, _ second: Int, statLine: String) -> Int? {
+        // Field 3 is the first after the name.
+        guard let fields = Self.fields(statLine: statLine), fields.count > second - 3,
+            let one = Int(fields[first - 3]), let other = Int(fields[second - 3])
+        else { return nil }
+        return one + other
+    }
+
+    /// The fields of a stat line from field 3 (the state) on. The command name (field 2) is in parentheses
+    /// and may itself hold spaces and `)`, so fields are counted after its last `)`.
+    private static func fields(statLine: String) -> [Substring]? {
         guard let close = statLine.lastIndex(of: ")") else { return nil }
-        // After the name: field 3 (state) is the first.
-        let fields = statLine[statLine.index(after: close)...].split(separator: " ")
-        guard fields.count >= 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
-        return user + system
+        return statLine[statLine.index(after: close)...].split(separator: " ")
     }
 
     /// `all 4.91 ms: hostmgr-dc1 2.05, redemption 1.05, …`: milliseconds per start between two snapshots,
