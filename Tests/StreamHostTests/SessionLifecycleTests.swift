@@ -392,18 +392,22 @@ func statusCode(_ body: () async throws -> Void) async -> Status.Code? {
         let pid = try #require(try await host.instances().first?.pid)
         #expect(processExists(pid))
         let (client, transport) = try host.sessionClient()
+        // The stop waits until the application has answered once, so the notice cannot overtake the echo.
+        let (echoed, echoedSignal) = AsyncStream.makeStream(of: Void.self)
         let conversation = Task {
-            try await client.attach { call in
+            defer { echoedSignal.finish() }  // also when the conversation fails before the echo
+            return try await client.attach { call in
                 var conversation = SessionConversation(call)
                 try await call.write(SessionConversation.hello("sess-s", provisioned.sessionCredential))
                 _ = try await conversation.next()
                 _ = try await conversation.echo("bye")
+                echoedSignal.finish()
                 var received: [Skyport_Streamhost_V1_ServerMessage.OneOf_Kind] = []
                 while let next = try await conversation.next() { received.append(next) }
                 return received
             }
         }
-        _ = await eventually { !host.events(.sessionConnected).isEmpty }
+        for await _ in echoed {}
         try await host.stop()
         #expect(!processExists(pid))
         let received = try await conversation.value
