@@ -21,6 +21,8 @@ final class Seen: Sendable {
     let sleepers = Atomic<Int>(0)
     let cancellations = Atomic<Int>(0)
     let floodWrites = Atomic<Int>(0)
+    let countMessages = Atomic<Int>(0)
+    let lingerersStarted = Atomic<Int>(0)
     let lingerersFinished = Atomic<Int>(0)
 }
 
@@ -56,7 +58,10 @@ struct LoopbackService: RPCService {
             },
             .clientStreaming(Loop.count, Blob.self, Blob.self) { requests, _ in
                 var total = 0
-                for try await request in requests { total += request.bytes.count }
+                for try await request in requests {
+                    seen.countMessages.add(1, ordering: .relaxed)
+                    total += request.bytes.count
+                }
                 return Blob(String(total))
             },
             .bidirectional(Loop.upper, Blob.self, Blob.self) { requests, responses, _ in
@@ -64,6 +69,7 @@ struct LoopbackService: RPCService {
             },
             // Works on for 300 ms whatever happens, like a handler inside a store write when it is cancelled.
             .unary(Loop.linger, Blob.self, Blob.self) { _, _ in
+                seen.lingerersStarted.add(1, ordering: .relaxed)
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { continuation.resume() }
                 }

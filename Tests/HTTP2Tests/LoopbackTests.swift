@@ -210,7 +210,8 @@ import Testing
                 try await writer.write(Blob([4]))
             }.message.text
         }
-        try await Task.sleep(for: .milliseconds(150))
+        // In flight: the handler has the first message (a stream the server has not yet seen would be refused).
+        #expect(await eventually { loop.seen.countMessages.load(ordering: .relaxed) == 1 })
         let shutdown = Task { await loop.server.shutdown() }
         #expect(try await stream.value == "4")
         await shutdown.value
@@ -221,7 +222,7 @@ import Testing
         let loop = try await Loopback.start()
         let client = loop.client
         let call = Task { try await client.unary(Loop.linger, request: Blob(), responseType: Blob.self) }
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await eventually { loop.seen.lingerersStarted.load(ordering: .relaxed) == 1 })
         // The grace period ends long before the handler does; shutdown still waits for it to return.
         await loop.server.shutdown(gracePeriod: .milliseconds(20))
         #expect(loop.seen.lingerersFinished.load(ordering: .relaxed) == 1)

@@ -133,11 +133,15 @@ struct RequireHeaderInterceptor: ServerInterceptor {
 
     @Test func deadlineCancelsTheHandlerAndReportsDeadlineExceeded() async throws {
         let start = ContinuousClock.now
-        let error = await #expect(throws: RPCError.self) {
-            _ = try await self.client().unary(
-                TestMethods.sleep, request: Blob(), options: CallOptions(timeout: .milliseconds(100)),
-                responseType: Blob.self)
+        let client = self.client()
+        // Long enough for the handler to start on a busy machine (a call that ends before its handler runs
+        // never reaches it, and there is nothing to cancel).
+        let call = Task {
+            try await client.unary(
+                TestMethods.sleep, request: Blob(), options: CallOptions(timeout: .seconds(2)), responseType: Blob.self)
         }
+        #expect(await eventually { self.service.observations.started.withLock { $0 } })
+        let error = await #expect(throws: RPCError.self) { _ = try await call.value }
         #expect(error?.code == .deadlineExceeded)
         #expect(ContinuousClock.now - start < .seconds(5))
         #expect(await eventually { self.service.observations.cancelled.withLock { $0 } })

@@ -109,7 +109,8 @@ import Testing
         _ = try await Self.echo(client, "warm-up")
 
         let slow = Task { try await Self.echo(client, "sleep:700") }
-        try await Task.sleep(for: .milliseconds(200))
+        // In flight: a call the server has not yet seen when it stops listening would be refused.
+        #expect(await eventually { running.runtime.registry.emitToString().contains("\nskyport_rpc_in_flight 1") })
         await running.runtime.triggerGracefulShutdown()
         // Health turns NOT_SERVING at once, before the drain ends.
         #expect(await eventually { running.runtime.server.health.status(forService: "") == .notServing })
