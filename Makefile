@@ -103,20 +103,15 @@ bench-footprint: deps
 	$(SWIFT) build -c release
 	BIN=$$($(SWIFT) build -c release --show-bin-path) PY=$(PY) Tests/Bench/run_footprint.sh
 
-## bench-sessions: release build, a separate local suite (state in .skyport-bench, empty stores, ports + 30000, stream hosts
-## with 100000 slots and 64 CPU units, 5 s to connect), then session starts on warm capacity: a closed loop of 32 clients
-## (starts per second, p50/p99), paced open-loop phases (p50/p99 at 250-1000 starts per second), double redemptions,
-## and cold starts; prints one table; stops that suite.
+## bench-sessions: release build, a separate local suite (Tests/Bench/bench_suite_up.sh: state in .skyport-bench, empty
+## stores, ports + 30000, stream hosts with 100000 slots and 64 CPU units, 5 s to connect), then session starts on warm
+## capacity: a closed loop of 32 clients (starts per second, p50/p99), paced open-loop phases (p50/p99 at 250-1000
+## starts per second), double redemptions, and cold starts; prints one table; stops that suite.
 bench-sessions: deps
 	$(SWIFT) build -c release
 	bin=$$($(SWIFT) build -c release --show-bin-path)
 	trap '$$bin/skyport down --state-dir .skyport-bench >/dev/null 2>&1 || true' EXIT
-	# Every run starts from empty stores (a suite left running from an interrupted run is stopped first).
-	$$bin/skyport down --state-dir .skyport-bench >/dev/null 2>&1 || true
-	rm -rf .skyport-bench/data .skyport-bench/logs
-	$$bin/skyport up --state-dir .skyport-bench --bin-dir $$bin --port-offset 30000 \
-		--env SKYPORT_STREAMHOST_SLOTS=100000 --env SKYPORT_STREAMHOST_CPU_UNITS=64 \
-		--env SKYPORT_HOSTMGR_CONNECT_WITHIN=5s
+	BIN=$$bin Tests/Bench/bench_suite_up.sh
 	$$bin/skyport bench-sessions --state-dir .skyport-bench
 
 ## profile-sessions: release build, the same suite, one paced phase (RATE=750 starts per second by default) with a

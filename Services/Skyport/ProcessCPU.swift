@@ -38,14 +38,15 @@ struct ProcessCPU: Sendable {
         let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
         guard ticksPerSecond > 0 else { return [:] }
         var seconds: Snapshot = [:]
+        var reaped = 0
         for process in self.processes {
-            guard let ticks = Self.stat(of: process.pid).flatMap({ Self.cpuTicks(statLine: $0) }) else { continue }
+            guard let line = Self.stat(of: process.pid), let ticks = Self.cpuTicks(statLine: line) else { continue }
             seconds[process.name] = Double(ticks) / ticksPerSecond
+            if process.name.hasPrefix("streamhost") { reaped += Self.reapedChildrenTicks(statLine: line) ?? 0 }
         }
         let hosts = Set(self.processes.filter { $0.name.hasPrefix("streamhost") }.map(\.pid))
         if !hosts.isEmpty, let running = Self.childrenTicks(of: hosts) {
-            let reaped = hosts.compactMap { Self.stat(of: $0).flatMap { Self.reapedChildrenTicks(statLine: $0) } }
-            seconds["apps"] = Double(running + reaped.reduce(0, +)) / ticksPerSecond
+            seconds["apps"] = Double(running + reaped) / ticksPerSecond
         }
         return seconds
     }

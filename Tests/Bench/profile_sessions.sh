@@ -3,7 +3,7 @@
 #
 #   BIN=$(swift build -c release --show-bin-path) RATE=750 Tests/Bench/profile_sessions.sh
 #
-# A suite as `make bench-sessions` runs it (state in .skyport-bench, empty stores, ports + 30000), then
+# A suite as `make bench-sessions` runs it (Tests/Bench/bench_suite_up.sh), then
 # `skyport bench-sessions` with one paced phase of RATE starts per second (default 750) for 20 s; 3 s after
 # that phase begins, a system-wide `perf record --call-graph dwarf` of 8 s. The table
 # (Tests/Bench/cpu_budget.py) gives each process's milliseconds of CPU per start (at the rate the phase
@@ -23,11 +23,7 @@ trap '[ -n "$bench" ] && kill "$bench" 2>/dev/null; "$BIN/skyport" down --state-
 
 command -v perf >/dev/null || { echo "profile-sessions: perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
 cd "$ROOT"
-"$BIN/skyport" down --state-dir "$STATE" >/dev/null 2>&1 || true
-rm -rf "$STATE/data" "$STATE/logs"
-"$BIN/skyport" up --state-dir "$STATE" --bin-dir "$BIN" --port-offset 30000 \
-    --env SKYPORT_STREAMHOST_SLOTS=100000 --env SKYPORT_STREAMHOST_CPU_UNITS=64 \
-    --env SKYPORT_HOSTMGR_CONNECT_WITHIN=5s >/dev/null
+"$HERE/bench_suite_up.sh" >/dev/null
 
 # Line-buffered, so the line that starts the paced phase shows when it is printed.
 stdbuf -oL "$BIN/skyport" bench-sessions --state-dir "$STATE" --cold 0 --sessions 100 --warmup 300 \

@@ -249,12 +249,9 @@ extension HostManagerService {
         let now = ServiceSupport.nowUnixMilliseconds()
         let withState = events.filter { $0.kind == .sessionEnded && $0.stateSaved }
         // One read for all of them: a report carries many endings under load.
-        let placed =
-            withState.isEmpty
-            ? [:]
-            : try await ServiceSupport.store {
-                try await self.placements.placements(sessionIDs: withState.map(\.sessionId))
-            }
+        let placed = try await ServiceSupport.store {
+            try await self.placements.placements(sessionIDs: withState.map(\.sessionId))
+        }
         var keptHere: [String: PlacementStore.Placement] = [:]
         for event in withState {
             guard let placement = placed[event.sessionId], placement.hostID == hostID else { continue }

@@ -394,20 +394,19 @@ public struct PlacementStore: Sendable {
         ).map(Self.instance)
     }
 
-    /// The placements of `sessionIDs` (ended ones too) by session id, read in one read session; an
-    /// unknown id is left out.
+    /// The placements of `sessionIDs` (ended ones too) by session id, read in one statement (a host's
+    /// report carries at most 500 events); an unknown id is left out. No ids, no read.
     public func placements(sessionIDs: [String]) async throws -> [String: Placement] {
-        try await self.database.read { tx in
-            var found: [String: Placement] = [:]
-            for sessionID in Set(sessionIDs) {
-                if let row = try await tx.queryFirst(
-                    "SELECT \(Self.placementColumns) FROM placements WHERE session_id = ?", [sessionID])
-                {
-                    found[sessionID] = try Self.placement(row)
-                }
-            }
-            return found
-        }
+        let unique = Array(Set(sessionIDs))
+        guard !unique.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: unique.count).joined(separator: ", ")
+        let rows = try await self.database.query(
+            "SELECT \(Self.placementColumns) FROM placements WHERE session_id IN (\(marks))", unique)
+        return try Dictionary(
+            uniqueKeysWithValues: rows.map { row in
+                let placement = try Self.placement(row)
+                return (placement.sessionID, placement)
+            })
     }
 
     /// Live placements of one host, by session id.
